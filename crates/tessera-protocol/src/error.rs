@@ -36,6 +36,9 @@ pub enum GatewayError {
     /// A required common parameter is absent.
     #[error("missing parameter {0}")]
     MissingParameter(&'static str),
+    /// A required V3 header is absent.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
     /// A common parameter has a value the gateway does not accept.
     #[error("invalid parameter {0}")]
     InvalidParameter(&'static str),
@@ -100,6 +103,11 @@ impl GatewayError {
             MissingParameter(name) => WireError::new(
                 400,
                 format!("Missing{name}"),
+                format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."),
+            ),
+            MissingHeader(name) => WireError::new(
+                400,
+                "MissingParameter",
                 format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."),
             ),
             InvalidParameter(name) => {

@@ -1,1 +1,35 @@
-//! stub
+//! # tessera-server
+//!
+//! The Tessera service: Alibaba Cloud RAM and STS, wire-compatible with the official SDKs.
+//!
+//! A request flows one way:
+//! [`http`] (parse, limits) → [`authn`] (signature, nonce, timestamp) → [`authz`] (may this
+//! principal do this?) → [`actions`] (RAM and STS handlers) → [`store`] (SQLite), and back through
+//! [`tessera_protocol::render`] as JSON or XML. Errors of every stage are [`error::ApiError`],
+//! mapped to the wire in one place.
+//!
+//! Long-term AccessKeys are served from the in-memory [`identity`] cache, so authenticating a
+//! request reads no disk. Their secrets are sealed at rest with the data directory's master key
+//! ([`keys`]). [`datadir`] creates or reopens the data directory; [`server`] runs the listeners.
+
+pub mod actions;
+pub mod authn;
+pub mod authz;
+pub mod clock;
+pub mod datadir;
+pub mod error;
+mod fsutil;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod keys;
+pub mod nonce;
+pub mod request;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tls;
+
+pub use server::{Endpoint, Server, ServerConfig};
+pub use state::Limits;
+pub use tls::TlsSource;

@@ -1,0 +1,157 @@
+//! The API actions: routing from (Version, Action) to a handler, and the handlers.
+
+mod params;
+mod ram_keys;
+mod ram_users;
+mod sts;
+
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::request::ApiRequest;
+use crate::state::AppState;
+use tessera_protocol::render::Node;
+use tessera_protocol::{GatewayError, RAM_VERSION, STS_VERSION};
+
+/// The products this endpoint serves, told apart by their API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// STS 2015-04-01.
+    Sts,
+    /// RAM 2015-05-01.
+    Ram,
+}
+
+impl Product {
+    /// The product a `Version` belongs to.
+    pub fn from_version(version: &str) -> Option<Product> {
+        match version {
+            STS_VERSION => Some(Product::Sts),
+            RAM_VERSION => Some(Product::Ram),
+            _ => None,
+        }
+    }
+
+    /// The product's name as Alibaba's troubleshooting links spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Sts => "Sts",
+            Product::Ram => "Ram",
+        }
+    }
+}
+
+macro_rules! actions {
+    ($($product:ident $name:ident $needs_permission:literal,)*) => {
+        /// An action this server implements.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action {
+            $(
+                #[doc = concat!("`", stringify!($name), "`")]
+                $name,
+            )*
+        }
+
+        impl Action {
+            /// Every action.
+            pub const ALL: &'static [Action] = &[$(Action::$name,)*];
+
+            /// The action's wire name.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$name => stringify!($name),)* }
+            }
+
+            /// The product it belongs to.
+            pub fn product(self) -> Product {
+                match self { $(Action::$name => Product::$product,)* }
+            }
+
+            /// Whether a RAM identity needs a permission to call it (GetCallerIdentity needs none).
+            pub fn needs_permission(self) -> bool {
+                match self { $(Action::$name => $needs_permission,)* }
+            }
+        }
+    };
+}
+
+actions! {
+    Sts GetCallerIdentity false,
+    Ram CreateUser true,
+    Ram GetUser true,
+    Ram UpdateUser true,
+    Ram ListUsers true,
+    Ram DeleteUser true,
+    Ram CreateAccessKey true,
+    Ram ListAccessKeys true,
+    Ram UpdateAccessKey true,
+    Ram DeleteAccessKey true,
+}
+
+impl Action {
+    /// Resolves a request's `Version` and `Action` (both case-sensitive, as on the real gateway).
+    pub fn resolve(version: &str, action: &str) -> Result<Action, GatewayError> {
+        let product = Product::from_version(version).ok_or(GatewayError::InvalidVersion)?;
+        Action::ALL
+            .iter()
+            .copied()
+            .find(|a| a.product() == product && a.name() == action)
+            .ok_or(GatewayError::InvalidAction)
+    }
+}
+
+/// What a handler gets: the caller, the request, and the time it is served at.
+pub struct Call<'a> {
+    /// The authenticated caller.
+    pub principal: &'a Principal,
+    /// The request (parameters).
+    pub req: &'a ApiRequest,
+    /// Now, Unix seconds, from the server's clock.
+    pub now: i64,
+}
+
+/// The members of a success body after `RequestId`.
+pub type Fields = Vec<(&'static str, Node)>;
+
+/// Runs an action.
+pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+    match action {
+        Action::GetCallerIdentity => Ok(sts::get_caller_identity(call)),
+        Action::CreateUser => ram_users::create(state, call).await,
+        Action::GetUser => ram_users::get(state, call).await,
+        Action::UpdateUser => ram_users::update(state, call).await,
+        Action::ListUsers => ram_users::list(state, call).await,
+        Action::DeleteUser => ram_users::delete(state, call).await,
+        Action::CreateAccessKey => ram_keys::create(state, call).await,
+        Action::ListAccessKeys => ram_keys::list(state, call).await,
+        Action::UpdateAccessKey => ram_keys::update(state, call).await,
+        Action::DeleteAccessKey => ram_keys::delete(state, call).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing() {
+        assert_eq!(
+            Action::resolve("2015-04-01", "GetCallerIdentity"),
+            Ok(Action::GetCallerIdentity)
+        );
+        assert_eq!(
+            Action::resolve("2015-05-01", "CreateUser"),
+            Ok(Action::CreateUser)
+        );
+        assert_eq!(
+            Action::resolve("2015-05-01", "GetCallerIdentity"),
+            Err(GatewayError::InvalidAction)
+        );
+        assert_eq!(
+            Action::resolve("2015-04-01", "getcalleridentity"),
+            Err(GatewayError::InvalidAction)
+        );
+        assert_eq!(
+            Action::resolve("2014-01-01", "CreateUser"),
+            Err(GatewayError::InvalidVersion)
+        );
+    }
+}

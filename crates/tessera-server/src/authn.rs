@@ -1,0 +1,207 @@
+//! Authentication: who signed this request, checked in the gateway's order (spec §7.2):
+//! required parameters → Format → AccessKey (NotFound / Inactive) → signature method →
+//! timestamp → signature → nonce → Version and Action.
+//!
+//! The style is chosen by the credential field: an `Authorization: ACS3-…` header is V3,
+//! otherwise the request is RPC v1. Several V1 clients also send `x-acs-action` headers; those
+//! are unsigned there and ignored.
+
+use crate::actions::Action;
+use crate::error::ApiError;
+use crate::identity::{CachedKey, Principal};
+use crate::nonce::NonceError;
+use crate::request::ApiRequest;
+use crate::state::AppState;
+use crate::store::KeyStatus;
+use std::sync::Arc;
+use tessera_protocol::render::Format;
+use tessera_protocol::v1::{self, Verification};
+use tessera_protocol::{timestamp, v3, GatewayError, TIMESTAMP_WINDOW_SECS};
+
+/// A request whose signature checked out.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// Who signed it.
+    pub principal: Principal,
+    /// The AccessKey it was signed with.
+    pub key: Arc<CachedKey>,
+    /// What it asks for.
+    pub action: Action,
+}
+
+/// Authenticates `req`. See the module documentation for the order of checks.
+pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Authenticated, ApiError> {
+    match req.header("authorization") {
+        Some(auth) if auth.trim_start().starts_with("ACS3-") => {
+            authenticate_v3(state, req, auth).await
+        }
+        _ => authenticate_v1(state, req).await,
+    }
+}
+
+fn required<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a str, GatewayError> {
+    req.param(name)
+        .filter(|v| !v.is_empty())
+        .ok_or(GatewayError::MissingParameter(name))
+}
+
+fn required_header<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a str, GatewayError> {
+    req.header(name)
+        .filter(|v| !v.is_empty())
+        .ok_or(GatewayError::MissingHeader(name))
+}
+
+fn check_format(req: &ApiRequest) -> Result<(), GatewayError> {
+    match req.param("Format") {
+        Some(f) if Format::from_param(f).is_none() => Err(GatewayError::InvalidFormat),
+        _ => Ok(()),
+    }
+}
+
+async fn lookup_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError> {
+    let key = state
+        .identities
+        .access_key(id)
+        .await?
+        .ok_or(GatewayError::AccessKeyNotFound)?;
+    if key.status != KeyStatus::Active {
+        return Err(GatewayError::AccessKeyInactive.into());
+    }
+    Ok(key)
+}
+
+/// Parses a timestamp and checks it is within the window; returns it.
+fn check_timestamp(state: &AppState, value: &str) -> Result<i64, GatewayError> {
+    let ts = timestamp::parse(value).map_err(|_| GatewayError::TimestampFormat)?;
+    if (ts - state.clock.now()).abs() > TIMESTAMP_WINDOW_SECS {
+        return Err(GatewayError::TimestampExpired);
+    }
+    Ok(ts)
+}
+
+fn remember_nonce(
+    state: &AppState,
+    key: &CachedKey,
+    nonce: &str,
+    ts: i64,
+) -> Result<(), GatewayError> {
+    // Kept until the request's own timestamp leaves the window; a replay after that fails the
+    // timestamp check instead.
+    match state.nonces.check_and_insert(
+        key.id.as_str(),
+        nonce,
+        ts + TIMESTAMP_WINDOW_SECS,
+        state.clock.now(),
+    ) {
+        Ok(()) => Ok(()),
+        Err(NonceError::Used) => Err(GatewayError::NonceUsed),
+        Err(NonceError::Full) => {
+            tracing::warn!("nonce cache full of live nonces; throttling");
+            Err(GatewayError::Throttling)
+        }
+    }
+}
+
+async fn authenticate_v1(state: &AppState, req: &ApiRequest) -> Result<Authenticated, ApiError> {
+    let action = required(req, "Action")?;
+    let version = required(req, "Version")?;
+    let key_id = required(req, "AccessKeyId")?;
+    let signature = required(req, "Signature")?;
+    let method = required(req, "SignatureMethod")?;
+    let sig_version = required(req, "SignatureVersion")?;
+    let nonce = required(req, "SignatureNonce")?;
+    let ts = required(req, "Timestamp")?;
+    check_format(req)?;
+    let key = lookup_key(state, key_id).await?;
+    if method != v1::SIGNATURE_METHOD || sig_version != v1::SIGNATURE_VERSION {
+        return Err(GatewayError::InvalidSignatureMethod.into());
+    }
+    let ts = check_timestamp(state, ts)?;
+    match v1::verify(
+        key.secret.expose(),
+        req.method.as_str(),
+        &req.params,
+        signature,
+    ) {
+        Verification::Valid(_) => {}
+        Verification::Mismatch { string_to_sign } => {
+            return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into())
+        }
+    }
+    remember_nonce(state, &key, nonce, ts)?;
+    let action = Action::resolve(version, action)?;
+    Ok(Authenticated {
+        principal: key.principal.clone(),
+        key,
+        action,
+    })
+}
+
+/// Headers every V3 signature must cover, so none of them can be altered in transit.
+const V3_SIGNED: [&str; 6] = [
+    "host",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-content-sha256",
+];
+
+async fn authenticate_v3(
+    state: &AppState,
+    req: &ApiRequest,
+    authorization: &str,
+) -> Result<Authenticated, ApiError> {
+    let auth =
+        v3::parse_authorization(authorization).map_err(|_| GatewayError::IncompleteSignature)?;
+    let action = required_header(req, "x-acs-action")?;
+    let version = required_header(req, "x-acs-version")?;
+    let date = required_header(req, "x-acs-date")?;
+    let nonce = required_header(req, "x-acs-signature-nonce")?;
+    let content_sha256 = required_header(req, "x-acs-content-sha256")?;
+    check_format(req)?;
+    let key = lookup_key(state, &auth.credential).await?;
+    if auth.algorithm != v3::ALGORITHM {
+        return Err(GatewayError::InvalidSignatureMethod.into());
+    }
+    let must_sign = V3_SIGNED.iter().copied().chain(
+        req.headers
+            .contains_key("x-acs-security-token")
+            .then_some("x-acs-security-token"),
+    );
+    for h in must_sign {
+        if !auth.signed_headers.iter().any(|s| s == h) {
+            return Err(GatewayError::IncompleteSignature.into());
+        }
+    }
+    let ts = check_timestamp(state, date)?;
+    let query = v3::canonical_query(req.query.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let canonical = v3::canonical_request(
+        req.method.as_str(),
+        &req.path,
+        &query,
+        &auth.signed_headers,
+        |name| {
+            req.headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+        },
+        content_sha256,
+    );
+    let string_to_sign = v3::string_to_sign(&canonical);
+    if !v3::signature_matches(key.secret.expose(), &string_to_sign, &auth.signature) {
+        return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into());
+    }
+    if !content_sha256.eq_ignore_ascii_case(&v3::payload_hash(&req.body)) {
+        return Err(GatewayError::ContentHashMismatch.into());
+    }
+    remember_nonce(state, &key, nonce, ts)?;
+    let action = Action::resolve(version, action)?;
+    Ok(Authenticated {
+        principal: key.principal.clone(),
+        key,
+        action,
+    })
+}

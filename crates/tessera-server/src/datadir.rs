@@ -1,0 +1,303 @@
+//! The data directory: `tessera.db` (SQLite, WAL), `master.key` (0600), `root-credentials.json`
+//! (0600, written once at initialisation), `tls/` (self-signed material).
+//!
+//! An empty directory is initialised: an account, its root AccessKey and the master key. A
+//! directory that already holds a Tessera deployment is reopened after checking that its master
+//! key belongs to its database. Anything else (a foreign or damaged directory) is an error that
+//! says what is wrong; nothing is ever silently re-initialised.
+
+use crate::clock::Clock;
+use crate::fsutil::{create_private, create_private_dir};
+use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
+use crate::keys::MasterKey;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store};
+use anyhow::{bail, Context};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+const FORMAT: &str = "tessera/1";
+const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
+const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
+
+/// File names inside the data directory.
+pub mod files {
+    /// The SQLite database.
+    pub const DB: &str = "tessera.db";
+    /// The master key.
+    pub const MASTER_KEY: &str = "master.key";
+    /// The first account's root credentials.
+    pub const ROOT_CREDENTIALS: &str = "root-credentials.json";
+    /// Suffix of files written during initialisation, before they are committed.
+    pub const PARTIAL: &str = ".partial";
+}
+
+/// What initialisation created.
+#[derive(Debug, Clone)]
+pub struct Initialized {
+    /// The new account.
+    pub account_id: AccountId,
+    /// Its root AccessKeyId (the secret is only in the credentials file).
+    pub access_key_id: AccessKeyId,
+    /// Where the root credentials were written.
+    pub credentials_file: PathBuf,
+}
+
+/// An opened data directory.
+pub struct DataDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// The store in it.
+    pub store: Arc<SqliteStore>,
+    /// Its master key.
+    pub master: Arc<MasterKey>,
+    /// Set when this open initialised the directory.
+    pub initialized: Option<Initialized>,
+}
+
+/// Opens `path`, initialising it if it is empty or missing.
+pub async fn open_or_init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
+    create_private_dir(path)?;
+    let db = path.join(files::DB);
+    let partial_db = partial(&db);
+    if db.exists() {
+        return open(path).await;
+    }
+    if partial_db.exists() {
+        // Initialisation was interrupted before its last step: nothing was ever served from
+        // these files, so they are discarded and initialisation starts over.
+        tracing::warn!(dir = %path.display(), "discarding an interrupted initialisation");
+        for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
+            remove_if_exists(&path.join(name))?;
+            remove_if_exists(&partial(&path.join(name)))?;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            remove_if_exists(&PathBuf::from(format!("{}{suffix}", partial_db.display())))?;
+        }
+    }
+    for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
+        if path.join(name).exists() {
+            bail!(
+                "{} has {name} but no {}: this is not a complete Tessera data directory; refusing to initialise over it",
+                path.display(),
+                files::DB
+            );
+        }
+    }
+    let foreign: Vec<String> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "tls" && !n.ends_with(files::PARTIAL))
+        .collect();
+    if !foreign.is_empty() {
+        bail!(
+            "{} is not empty ({}) and holds no Tessera database; use an empty directory",
+            path.display(),
+            foreign.join(", ")
+        );
+    }
+    init(path, clock).await
+}
+
+fn partial(p: &Path) -> PathBuf {
+    PathBuf::from(format!("{}{}", p.display(), files::PARTIAL))
+}
+
+fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
+    }
+}
+
+async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
+    let db = path.join(files::DB);
+    let key_file = path.join(files::MASTER_KEY);
+    let creds_file = path.join(files::ROOT_CREDENTIALS);
+
+    let master = MasterKey::create_file(&partial(&key_file))?;
+    let now = clock.now();
+    let account = AccountRecord {
+        id: AccountId::generate(),
+        created: now,
+    };
+    let key_id = AccessKeyId::generate();
+    let secret = generate_access_key_secret();
+    let root_key = AccessKeyRecord {
+        sealed_secret: master.seal_secret(key_id.as_str(), &secret),
+        id: key_id.clone(),
+        owner: KeyOwner::Root(account.id.clone()),
+        status: KeyStatus::Active,
+        created: now,
+    };
+    let key_check = hex::encode(master.seal(KEY_CHECK_AAD, KEY_CHECK_TEXT));
+    {
+        let store = SqliteStore::create(&partial(&db))?;
+        store
+            .create_account(
+                &account,
+                &root_key,
+                &[
+                    ("format", FORMAT),
+                    ("key_check", &key_check),
+                    ("first_account", account.id.as_str()),
+                ],
+            )
+            .await?;
+        store.close().await?;
+    }
+
+    let creds = Zeroizing::new(serde_json::to_string_pretty(&serde_json::json!({
+        "AccountId": account.id.as_str(),
+        "AccessKeyId": key_id.as_str(),
+        "AccessKeySecret": secret.expose(),
+    }))?);
+    let mut f = create_private(&partial(&creds_file))?;
+    f.write_all(creds.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+
+    std::fs::rename(partial(&key_file), &key_file)?;
+    std::fs::rename(partial(&creds_file), &creds_file)?;
+    // The commit point: until the database has its final name, a restart starts over.
+    std::fs::rename(partial(&db), &db)?;
+    std::fs::File::open(path)?.sync_all()?;
+
+    let mut dir = open(path).await?;
+    dir.initialized = Some(Initialized {
+        account_id: account.id,
+        access_key_id: key_id,
+        credentials_file: creds_file,
+    });
+    Ok(dir)
+}
+
+async fn open(path: &Path) -> anyhow::Result<DataDir> {
+    let key_file = path.join(files::MASTER_KEY);
+    if !key_file.exists() {
+        bail!(
+            "{} exists but {} is missing: without it no stored secret can be read",
+            path.join(files::DB).display(),
+            key_file.display()
+        );
+    }
+    let master = MasterKey::load_file(&key_file)?;
+    let store = SqliteStore::open_existing(&path.join(files::DB))?;
+    let format = store
+        .meta("format")
+        .await
+        .context("cannot read the database")?;
+    if format.as_deref() != Some(FORMAT) {
+        bail!(
+            "{} is not a Tessera database (format {:?})",
+            path.join(files::DB).display(),
+            format
+        );
+    }
+    let check = store
+        .meta("key_check")
+        .await?
+        .and_then(|h| hex::decode(h).ok())
+        .unwrap_or_default();
+    if master.open(KEY_CHECK_AAD, &check).is_err() {
+        bail!(
+            "{} does not belong to the database in {}",
+            key_file.display(),
+            path.display()
+        );
+    }
+    Ok(DataDir {
+        path: path.to_path_buf(),
+        store: Arc::new(store),
+        master: Arc::new(master),
+        initialized: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn first_start_then_reuse() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = open_or_init(d.path(), &SystemClock).await.unwrap();
+        let init = dir.initialized.clone().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&init.credentials_file), 0o600);
+        assert_eq!(mode(&d.path().join(files::MASTER_KEY)), 0o600);
+        let creds: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&init.credentials_file).unwrap())
+                .unwrap();
+        assert_eq!(creds["AccountId"], init.account_id.as_str());
+        assert_eq!(creds["AccessKeyId"], init.access_key_id.as_str());
+        assert_eq!(creds["AccessKeySecret"].as_str().unwrap().len(), 30);
+        // The secret is not stored in the clear.
+        let db = std::fs::read(d.path().join(files::DB)).unwrap();
+        let secret = creds["AccessKeySecret"].as_str().unwrap().as_bytes();
+        assert!(!db.windows(secret.len()).any(|w| w == secret));
+        drop(dir);
+
+        let again = open_or_init(d.path(), &SystemClock).await.unwrap();
+        assert!(again.initialized.is_none());
+        let ids = again.store.identities().await.unwrap();
+        assert_eq!(ids.access_keys.len(), 1);
+        assert_eq!(ids.access_keys[0].id, init.access_key_id);
+    }
+
+    #[tokio::test]
+    async fn foreign_and_damaged_directories_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("notes.txt"), "x").unwrap();
+        let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
+        assert!(format!("{e:#}").contains("not empty"), "{e:#}");
+
+        let d = tempfile::tempdir().unwrap();
+        open_or_init(d.path(), &SystemClock).await.unwrap();
+        // Another directory's key.
+        let other = tempfile::tempdir().unwrap();
+        open_or_init(other.path(), &SystemClock).await.unwrap();
+        std::fs::copy(
+            other.path().join(files::MASTER_KEY),
+            d.path().join(files::MASTER_KEY),
+        )
+        .unwrap();
+        let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
+        assert!(format!("{e:#}").contains("does not belong"), "{e:#}");
+        // A missing key.
+        std::fs::remove_file(d.path().join(files::MASTER_KEY)).unwrap();
+        let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
+        assert!(format!("{e:#}").contains("missing"), "{e:#}");
+
+        // A corrupt database.
+        let d = tempfile::tempdir().unwrap();
+        open_or_init(d.path(), &SystemClock).await.unwrap();
+        std::fs::write(d.path().join(files::DB), vec![0x55u8; 8192]).unwrap();
+        assert!(open_or_init(d.path(), &SystemClock).await.is_err());
+        assert!(
+            d.path().join(files::ROOT_CREDENTIALS).exists(),
+            "nothing is re-initialised"
+        );
+
+        // A key without a database.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(files::MASTER_KEY), "00").unwrap();
+        let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
+        assert!(format!("{e:#}").contains("not a complete"), "{e:#}");
+    }
+
+    #[tokio::test]
+    async fn interrupted_initialisation_starts_over() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("tessera.db.partial"), "half").unwrap();
+        std::fs::write(d.path().join(files::MASTER_KEY), "stale").unwrap();
+        let dir = open_or_init(d.path(), &SystemClock).await.unwrap();
+        assert!(dir.initialized.is_some());
+    }
+}

@@ -1,0 +1,158 @@
+//! Every error the server can answer with, and the one place where each becomes its wire form
+//! (HTTP status, Code, Message) as the real service sends it.
+
+use crate::store::{Entity, StoreError};
+use tessera_protocol::{GatewayError, WireError};
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Authentication, routing and common-parameter errors.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    /// The caller may not perform the action.
+    #[error("not authorized")]
+    NoPermission,
+    /// A required action parameter is absent.
+    #[error("missing parameter {0}")]
+    MissingParameter(&'static str),
+    /// A name-like parameter holds characters outside its alphabet.
+    #[error("parameter {0} contains invalid characters")]
+    InvalidChars(&'static str),
+    /// A parameter is too long (or empty where it must not be).
+    #[error("parameter {0} has an invalid length")]
+    InvalidLength(&'static str),
+    /// A parameter does not have the documented format (e-mail, phone).
+    #[error("parameter {0} is not well formatted")]
+    InvalidFormat(&'static str),
+    /// A parameter has a value outside the documented set or range.
+    #[error("parameter {0} is incorrect")]
+    InvalidValue(&'static str),
+    /// No such user.
+    #[error("user not found")]
+    UserNotFound,
+    /// No such AccessKey for that owner.
+    #[error("access key not found")]
+    AccessKeyNotFound,
+    /// The user name is taken.
+    #[error("user exists")]
+    UserExists,
+    /// The account has as many users as it may.
+    #[error("user limit")]
+    UserLimit,
+    /// The owner has as many AccessKeys as it may.
+    #[error("access key limit")]
+    AccessKeyLimit,
+    /// A user cannot be deleted while it has AccessKeys.
+    #[error("user has access keys")]
+    UserHasAccessKeys,
+    /// A failure inside the server; logged with its cause, answered without it.
+    #[error("internal: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(Entity::User) => ApiError::UserNotFound,
+            StoreError::NotFound(Entity::AccessKey) => ApiError::AccessKeyNotFound,
+            StoreError::AlreadyExists(Entity::User) => ApiError::UserExists,
+            StoreError::LimitExceeded(Entity::User) => ApiError::UserLimit,
+            StoreError::LimitExceeded(Entity::AccessKey) => ApiError::AccessKeyLimit,
+            StoreError::UserHasAccessKeys => ApiError::UserHasAccessKeys,
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl ApiError {
+    /// The error as it goes on the wire.
+    pub fn to_wire(&self) -> WireError {
+        use ApiError::*;
+        match self {
+            Gateway(g) => g.to_wire(),
+            NoPermission => WireError::new(
+                403,
+                "NoPermission",
+                "You are not authorized to do this action. You should be authorized by RAM.",
+            ),
+            MissingParameter(name) => GatewayError::MissingParameter(name).to_wire(),
+            InvalidChars(name) => WireError::new(
+                400,
+                format!("InvalidParameter.{name}.InvalidChars"),
+                format!("The parameter - \"{name}\" contains invalid chars."),
+            ),
+            InvalidLength(name) => WireError::new(
+                400,
+                format!("InvalidParameter.{name}.Length"),
+                format!("The parameter - \"{name}\" beyond the length limit."),
+            ),
+            InvalidFormat(name) => WireError::new(
+                400,
+                format!("InvalidParameter.{name}.Format"),
+                format!("The format of the parameter - \"{name}\" is incorrect."),
+            ),
+            InvalidValue(name) => WireError::new(
+                400,
+                format!("InvalidParameter.{name}"),
+                format!("The parameter - \"{name}\" is incorrect."),
+            ),
+            UserNotFound => WireError::new(404, "EntityNotExist.User", "The user does not exist."),
+            AccessKeyNotFound => WireError::new(
+                404,
+                "EntityNotExist.User.AccessKey",
+                "The user access key does not exist.",
+            ),
+            UserExists => WireError::new(
+                409,
+                "EntityAlreadyExists.User",
+                "The user does already EXIST.",
+            ),
+            UserLimit => WireError::new(
+                409,
+                "LimitExceeded.User",
+                "The count of users beyond the current limits.",
+            ),
+            AccessKeyLimit => WireError::new(
+                409,
+                "LimitExceeded.User.AccessKey",
+                "The access key count of the user access keys beyond the current limits.",
+            ),
+            UserHasAccessKeys => WireError::new(
+                409,
+                "DeleteConflict.User.AccessKey",
+                "The user CAN NOT has any access key while deleting the user.",
+            ),
+            Internal(_) => GatewayError::InternalError.to_wire(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = ApiError::Internal(anyhow::anyhow!("disk /var/lib/x exploded"));
+        let w = e.to_wire();
+        assert_eq!((w.status, w.code.as_ref()), (500, "InternalError"));
+        assert!(!w.message.contains("disk"));
+    }
+
+    #[test]
+    fn parameter_errors() {
+        let w = ApiError::InvalidChars("UserName").to_wire();
+        assert_eq!(w.code, "InvalidParameter.UserName.InvalidChars");
+        assert_eq!(
+            w.message,
+            "The parameter - \"UserName\" contains invalid chars."
+        );
+        assert_eq!(
+            ApiError::from(StoreError::UserHasAccessKeys)
+                .to_wire()
+                .status,
+            409
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! HTTP: one handler for every path and method, running the pipeline
+//! parse → authenticate → authorize → action → render.
+
+use crate::actions::{self, Action, Call, Fields, Product};
+use crate::error::ApiError;
+use crate::request::ApiRequest;
+use crate::state::AppState;
+use crate::{authn, authz, ids};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tessera_protocol::render;
+use tessera_protocol::GatewayError;
+
+/// Whether a listener speaks TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    /// True for HTTPS.
+    pub secure: bool,
+}
+
+/// The router for one listener.
+pub fn router(state: Arc<AppState>, transport: Transport) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(Extension(transport))
+        .with_state(state)
+}
+
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    Extension(transport): Extension<Transport>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let request_id = ids::request_id();
+    let (parts, body) = request.into_parts();
+
+    let early = check_envelope(&state, &parts.method, &parts.uri, &parts.headers);
+    let body = match early {
+        Ok(()) => read_body(body, state.limits.max_body_bytes).await,
+        Err(e) => Err(e),
+    };
+    let req = ApiRequest::new(
+        parts.method.clone(),
+        parts.uri.path(),
+        parts.uri.query(),
+        parts.headers,
+        body.as_ref().cloned().unwrap_or_default(),
+        peer,
+        transport.secure,
+    );
+    let format = req.format();
+    let outcome = match body {
+        Ok(_) => pipeline(&state, &req).await,
+        Err(e) => Err((None, e)),
+    };
+
+    let (status, text, action, code) = match &outcome {
+        Ok((action, fields)) => (
+            StatusCode::OK,
+            render::success(format, action.name(), &request_id, fields),
+            Some(*action),
+            None,
+        ),
+        Err((action, err)) => {
+            if let ApiError::Internal(cause) = err {
+                tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
+            }
+            let wire = err.to_wire();
+            let product = action
+                .map(Action::product)
+                .or_else(|| req.param("Version").and_then(Product::from_version))
+                .unwrap_or(Product::Sts);
+            let recommend = format!(
+                "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
+                wire.code,
+                product.name()
+            );
+            let body = render::error(format, &wire, &request_id, &req.host_id(), &recommend);
+            (
+                StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_REQUEST),
+                body,
+                *action,
+                Some(wire.code),
+            )
+        }
+    };
+    tracing::info!(
+        request_id = %request_id,
+        action = action.map(Action::name).unwrap_or("-"),
+        status = status.as_u16(),
+        code = code.as_deref().unwrap_or("-"),
+        peer = %peer,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-acs-request-id", v);
+    }
+    response
+}
+
+type Outcome = Result<(Action, Fields), (Option<Action>, ApiError)>;
+
+async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
+    let authn = authn::authenticate(state, req)
+        .await
+        .map_err(|e| (None, e))?;
+    let action = authn.action;
+    authz::authorize(&authn.principal, action).map_err(|e| (Some(action), e))?;
+    let call = Call {
+        principal: &authn.principal,
+        req,
+        now: state.clock.now(),
+    };
+    let fields = actions::run(action, state, &call)
+        .await
+        .map_err(|e| (Some(action), e))?;
+    Ok((action, fields))
+}
+
+fn check_envelope(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), ApiError> {
+    if method != Method::GET && method != Method::POST {
+        return Err(GatewayError::UnsupportedHttpMethod.into());
+    }
+    if uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(0) > state.limits.max_uri_bytes {
+        return Err(GatewayError::RequestTooLarge.into());
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.limits.max_body_bytes as u64) {
+        return Err(GatewayError::RequestTooLarge.into());
+    }
+    Ok(())
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(GatewayError::RequestTooLarge.into())
+        }
+        // The client went away or sent a broken chunked body.
+        Err(_) => Err(GatewayError::InvalidParameter("Body").into()),
+    }
+}

@@ -1,0 +1,162 @@
+//! A request as the pipeline sees it: the HTTP parts it needs, and every parameter from the
+//! query and a form body, decoded and merged.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method};
+use std::net::SocketAddr;
+use tessera_protocol::encoding::parse_pairs;
+use tessera_protocol::render::Format;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// GET or POST.
+    pub method: Method,
+    /// The request path (`/` for every RPC call).
+    pub path: String,
+    /// Decoded query parameters, in wire order (V3 signs these).
+    pub query: Vec<(String, String)>,
+    /// Query and form parameters together (V1 signs these; actions read these).
+    pub params: Vec<(String, String)>,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The raw body (V3 hashes it).
+    pub body: Bytes,
+    /// Where the request came from.
+    pub peer: SocketAddr,
+    /// Whether it arrived over TLS.
+    pub secure: bool,
+}
+
+impl ApiRequest {
+    /// Builds the request, merging a form body's parameters after the query's.
+    pub fn new(
+        method: Method,
+        path: &str,
+        raw_query: Option<&str>,
+        headers: HeaderMap,
+        body: Bytes,
+        peer: SocketAddr,
+        secure: bool,
+    ) -> Self {
+        let query: Vec<(String, String)> = raw_query
+            .map(|q| parse_pairs(q).collect())
+            .unwrap_or_default();
+        let mut params = query.clone();
+        if !body.is_empty() && is_form(&headers) {
+            params.extend(parse_pairs(&String::from_utf8_lossy(&body)));
+        }
+        ApiRequest {
+            method,
+            path: path.to_string(),
+            query,
+            params,
+            headers,
+            body,
+            peer,
+            secure,
+        }
+    }
+
+    /// The first value of a parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A header's value, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The response format: a valid `Format` parameter, else the `Accept` header, else JSON.
+    /// An invalid `Format` is reported by authentication; its error is rendered as JSON.
+    pub fn format(&self) -> Format {
+        match self.param("Format").and_then(Format::from_param) {
+            Some(f) => f,
+            None if self.param("Format").is_some() => Format::Json,
+            None => self
+                .header("accept")
+                .map(Format::from_accept)
+                .unwrap_or(Format::Json),
+        }
+    }
+
+    /// The `HostId` for error bodies: the Host the client addressed, without a scheme (one
+    /// Python provider sends `host: http://127.0.0.1:PORT`), cut to a sane length.
+    pub fn host_id(&self) -> String {
+        let host = self.header("host").unwrap_or("");
+        let host = host
+            .strip_prefix("http://")
+            .or_else(|| host.strip_prefix("https://"))
+            .unwrap_or(host);
+        host.chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(255)
+            .collect()
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    match headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        // Old clients send no Content-Type at all.
+        None => true,
+        Some(ct) => ct
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(query: &str, ct: Option<&str>, body: &str) -> ApiRequest {
+        let mut h = HeaderMap::new();
+        if let Some(ct) = ct {
+            h.insert("content-type", ct.parse().unwrap());
+        }
+        ApiRequest::new(
+            Method::POST,
+            "/",
+            Some(query),
+            h,
+            Bytes::from(body.to_string()),
+            "127.0.0.1:1".parse().unwrap(),
+            false,
+        )
+    }
+
+    #[test]
+    fn merges_query_and_form() {
+        let r = req(
+            "Action=A&X=1",
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            "RoleArn=acs%3Aram&Y=a+b",
+        );
+        assert_eq!(r.param("Action"), Some("A"));
+        assert_eq!(r.param("RoleArn"), Some("acs:ram"));
+        assert_eq!(r.param("Y"), Some("a b"));
+        assert_eq!(r.query.len(), 2);
+        assert_eq!(r.params.len(), 4);
+    }
+
+    #[test]
+    fn json_bodies_are_not_parameters() {
+        let r = req("A=1", Some("application/json"), "{\"B\":2}");
+        assert_eq!(r.params.len(), 1);
+    }
+
+    #[test]
+    fn format_choice() {
+        assert_eq!(req("Format=xml", None, "").format(), Format::Xml);
+        assert_eq!(req("Format=yaml", None, "").format(), Format::Json);
+        assert_eq!(req("", None, "").format(), Format::Json);
+    }
+}

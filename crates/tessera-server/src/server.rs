@@ -1,0 +1,158 @@
+//! Starting and stopping the service: listeners (HTTP and/or HTTPS), the shared state, graceful
+//! shutdown that lets in-flight requests finish and then closes the store.
+
+use crate::clock::Clock;
+use crate::datadir::{self, Initialized};
+use crate::http::{router, Transport};
+use crate::state::{AppState, Limits};
+use crate::store::Store;
+use crate::tls::{self, TlsSource};
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The main listener: HTTPS when `tls` is set, else HTTP.
+    pub listen: SocketAddr,
+    /// An extra plain-HTTP listener, for loopback clients of an HTTPS server.
+    pub http_listen: Option<SocketAddr>,
+    /// TLS for the main listener.
+    pub tls: Option<TlsSource>,
+    /// Request limits.
+    pub limits: Limits,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// A listening endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The bound address (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// Whether it speaks TLS.
+    pub secure: bool,
+}
+
+impl Endpoint {
+    /// `http://addr` or `https://addr`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.secure { "https" } else { "http" },
+            self.addr
+        )
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// Where it listens.
+    pub endpoints: Vec<Endpoint>,
+    /// Set when this start initialised the data directory.
+    pub initialized: Option<Initialized>,
+    /// The shared state (tests reach the clock and store through it).
+    pub state: Arc<AppState>,
+    handle: Handle,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    grace: Duration,
+}
+
+fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let l =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+impl Server {
+    /// Opens (or initialises) the data directory and starts listening.
+    pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
+        let store: Arc<dyn Store> = dir.store.clone();
+        let state = Arc::new(AppState::new(
+            store,
+            dir.master.clone(),
+            clock,
+            config.limits.clone(),
+        ));
+        let handle = Handle::new();
+        let mut endpoints = Vec::new();
+        let mut tasks = Vec::new();
+
+        let main = bind(config.listen)?;
+        let main_addr = main.local_addr()?;
+        match &config.tls {
+            Some(source) => {
+                let tls = RustlsConfig::from_config(tls::server_config(source, &config.data_dir)?);
+                let app = router(Arc::clone(&state), Transport { secure: true });
+                let server = axum_server::from_tcp_rustls(main, tls).handle(handle.clone());
+                tasks.push(tokio::spawn(
+                    server.serve(app.into_make_service_with_connect_info::<SocketAddr>()),
+                ));
+                endpoints.push(Endpoint {
+                    addr: main_addr,
+                    secure: true,
+                });
+            }
+            None => {
+                tasks.push(serve_plain(main, &state, &handle));
+                endpoints.push(Endpoint {
+                    addr: main_addr,
+                    secure: false,
+                });
+            }
+        }
+        if let Some(addr) = config.http_listen {
+            let l = bind(addr)?;
+            endpoints.push(Endpoint {
+                addr: l.local_addr()?,
+                secure: false,
+            });
+            tasks.push(serve_plain(l, &state, &handle));
+        }
+        Ok(Server {
+            endpoints,
+            initialized: dir.initialized,
+            state,
+            handle,
+            tasks,
+            grace: config.shutdown_grace,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), then closes
+    /// the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.handle.graceful_shutdown(Some(self.grace));
+        for t in self.tasks {
+            t.await
+                .context("a listener task failed")?
+                .context("a listener failed")?;
+        }
+        self.state
+            .store
+            .close()
+            .await
+            .context("cannot close the store cleanly")?;
+        Ok(())
+    }
+}
+
+fn serve_plain(
+    listener: std::net::TcpListener,
+    state: &Arc<AppState>,
+    handle: &Handle,
+) -> JoinHandle<std::io::Result<()>> {
+    let app = router(Arc::clone(state), Transport { secure: false });
+    let server = axum_server::from_tcp(listener).handle(handle.clone());
+    tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
+}

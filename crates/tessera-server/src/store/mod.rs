@@ -1,0 +1,241 @@
+//! Persistent state behind one trait, so SQLite (embedded, the default) and PostgreSQL (for
+//! several nodes, later) are interchangeable. Each method is one transaction, so invariants such
+//! as "at most two AccessKeys per user" hold under concurrency on any backend.
+//!
+//! The store holds AccessKey secrets only sealed ([`crate::keys::MasterKey`]); it never sees a
+//! plaintext secret.
+
+pub mod sqlite;
+
+use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
+use async_trait::async_trait;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The 16-digit id.
+    pub id: AccountId,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+}
+
+/// A RAM user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The account that owns the user.
+    pub account: AccountId,
+    /// The numeric id.
+    pub id: UserId,
+    /// The unique (per account) name.
+    pub name: UserName,
+    /// Optional profile fields, stored as given.
+    pub display_name: String,
+    /// `<cc>-<number>`.
+    pub mobile_phone: String,
+    /// An e-mail address.
+    pub email: String,
+    /// Free text.
+    pub comments: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// A new name (must be free).
+    pub name: Option<UserName>,
+    /// A new display name.
+    pub display_name: Option<String>,
+    /// A new phone number.
+    pub mobile_phone: Option<String>,
+    /// A new e-mail address.
+    pub email: Option<String>,
+    /// New comments.
+    pub comments: Option<String>,
+}
+
+/// Whether an AccessKey may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Refused with `InvalidAccessKeyId.Inactive`.
+    Inactive,
+}
+
+impl KeyStatus {
+    /// The wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+    /// Parses the wire form (exact case, as the API documents it).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Active" => Some(KeyStatus::Active),
+            "Inactive" => Some(KeyStatus::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// Who owns an AccessKey: the account root or one of its users.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyOwner {
+    /// The account root.
+    Root(AccountId),
+    /// A RAM user of the account.
+    User(AccountId, UserId),
+}
+
+impl KeyOwner {
+    /// The owning account.
+    pub fn account(&self) -> &AccountId {
+        match self {
+            KeyOwner::Root(a) | KeyOwner::User(a, _) => a,
+        }
+    }
+}
+
+/// A long-term AccessKey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    /// The public id.
+    pub id: AccessKeyId,
+    /// Its owner.
+    pub owner: KeyOwner,
+    /// The secret sealed under the master key, bound to `id`.
+    pub sealed_secret: Vec<u8>,
+    /// Active or Inactive.
+    pub status: KeyStatus,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+}
+
+/// Everything authentication needs, loaded at once into the identity cache.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityRecords {
+    /// Every user: (account, id, name).
+    pub users: Vec<(AccountId, UserId, UserName)>,
+    /// Every AccessKey.
+    pub access_keys: Vec<AccessKeyRecord>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items, in order.
+    pub items: Vec<T>,
+    /// Whether more follow the last item.
+    pub truncated: bool,
+}
+
+/// Entities that can be missing, duplicated or in conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A RAM user.
+    User,
+    /// An AccessKey of a user (or of the root).
+    AccessKey,
+    /// An account.
+    Account,
+}
+
+/// What can go wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The entity does not exist.
+    #[error("{0:?} does not exist")]
+    NotFound(Entity),
+    /// An entity with that name already exists.
+    #[error("{0:?} already exists")]
+    AlreadyExists(Entity),
+    /// A count limit would be exceeded.
+    #[error("limit of {0:?} exceeded")]
+    LimitExceeded(Entity),
+    /// The user still has AccessKeys.
+    #[error("the user still has access keys")]
+    UserHasAccessKeys,
+    /// The backend failed (I/O, corruption, a bug). Logged, answered as `InternalError`.
+    #[error("storage backend: {0}")]
+    Backend(#[from] anyhow::Error),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The persistent state of a Tessera deployment.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A counter that grows with every committed write. Cheap (no I/O): caches compare it to
+    /// know whether they are stale.
+    fn revision(&self) -> u64;
+
+    /// Flushes and tidies up before the process exits (SQLite: checkpoints the WAL).
+    async fn close(&self) -> StoreResult<()>;
+
+    /// Reads a metadata value.
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+
+    /// Creates an account with its root AccessKey, and sets metadata, in one transaction.
+    async fn create_account(
+        &self,
+        account: &AccountRecord,
+        root_key: &AccessKeyRecord,
+        meta: &[(&str, &str)],
+    ) -> StoreResult<()>;
+
+    /// Whether the account exists.
+    async fn account_exists(&self, account: &AccountId) -> StoreResult<bool>;
+
+    /// Loads what the identity cache holds.
+    async fn identities(&self) -> StoreResult<IdentityRecords>;
+
+    /// Creates a user unless the name is taken or the account already has `max_users`.
+    async fn create_user(&self, user: &UserRecord, max_users: usize) -> StoreResult<()>;
+
+    /// Reads a user by name.
+    async fn user(&self, account: &AccountId, name: &UserName) -> StoreResult<UserRecord>;
+
+    /// Applies `update` to a user, setting its update time to `now`; returns the new record.
+    async fn update_user(
+        &self,
+        account: &AccountId,
+        name: &UserName,
+        update: &UserUpdate,
+        now: i64,
+    ) -> StoreResult<UserRecord>;
+
+    /// Lists users ordered by name, starting after `after`.
+    async fn list_users(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>>;
+
+    /// Deletes a user that has no AccessKeys left.
+    async fn delete_user(&self, account: &AccountId, name: &UserName) -> StoreResult<()>;
+
+    /// Adds an AccessKey unless its owner already has `max_keys`.
+    async fn create_access_key(&self, key: &AccessKeyRecord, max_keys: usize) -> StoreResult<()>;
+
+    /// The AccessKeys of one owner, oldest first.
+    async fn access_keys(&self, owner: &KeyOwner) -> StoreResult<Vec<AccessKeyRecord>>;
+
+    /// Sets the status of an owner's AccessKey.
+    async fn set_access_key_status(
+        &self,
+        owner: &KeyOwner,
+        id: &AccessKeyId,
+        status: KeyStatus,
+    ) -> StoreResult<()>;
+
+    /// Deletes an owner's AccessKey.
+    async fn delete_access_key(&self, owner: &KeyOwner, id: &AccessKeyId) -> StoreResult<()>;
+}
