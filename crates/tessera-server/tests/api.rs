@@ -1,0 +1,1150 @@
+//! Integration tests: the real server on ephemeral loopback ports (HTTP and HTTPS), driven over
+//! real HTTP with requests signed the way the official clients sign them.
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_protocol::encoding::Canonicalization;
+use tessera_protocol::{timestamp, v1, v3};
+use tessera_server::clock::{Clock, ManualClock, SystemClock};
+use tessera_server::{Limits, Server, ServerConfig, TlsSource};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    server: Option<Server>,
+    clock: Arc<ManualClock>,
+    http: String,
+    https: String,
+    http_client: Client,
+    https_client: Client,
+    account: String,
+    root: Creds,
+}
+
+#[derive(Clone)]
+struct Creds {
+    id: String,
+    secret: String,
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(0);
+
+fn nonce() -> String {
+    format!(
+        "{:016x}{:016x}",
+        std::process::id(),
+        NONCE.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// Everything in the query (py-core, tea-v2, py-cred).
+    Query,
+    /// Everything in a form body (pop-core POST).
+    Form,
+    /// Signature params in the query, business params in the form (node-cred, credentials-go).
+    Split,
+}
+
+const COMMON: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+    "SignatureType",
+    "Signature",
+];
+
+fn form_encode(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                tessera_protocol::encoding::encode(k),
+                tessera_protocol::encoding::encode(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        Self::start_with(Limits::default()).await
+    }
+
+    async fn start_with(limits: Limits) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let config = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            http_listen: Some("127.0.0.1:0".parse().unwrap()),
+            tls: Some(TlsSource::SelfSigned {
+                extra_names: vec![],
+            }),
+            limits,
+            shutdown_grace: Duration::from_secs(5),
+        };
+        let server = Server::start(config, clock.clone()).await.unwrap();
+        let https = server.endpoints[0].url();
+        let http = server.endpoints[1].url();
+        let ca =
+            reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("tls/ca.pem")).unwrap())
+                .unwrap();
+        let https_client = Client::builder().add_root_certificate(ca).build().unwrap();
+        let creds: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("root-credentials.json")).unwrap(),
+        )
+        .unwrap();
+        Harness {
+            _dir: dir,
+            server: Some(server),
+            clock,
+            http,
+            https,
+            http_client: Client::new(),
+            https_client,
+            account: creds["AccountId"].as_str().unwrap().into(),
+            root: Creds {
+                id: creds["AccessKeyId"].as_str().unwrap().into(),
+                secret: creds["AccessKeySecret"].as_str().unwrap().into(),
+            },
+        }
+    }
+
+    fn v1_params(
+        &self,
+        c: &Creds,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = vec![
+            ("Action".into(), action.into()),
+            ("Version".into(), version.into()),
+            ("Format".into(), "JSON".into()),
+            ("AccessKeyId".into(), c.id.clone()),
+            ("SignatureMethod".into(), "HMAC-SHA1".into()),
+            ("SignatureVersion".into(), "1.0".into()),
+            ("SignatureNonce".into(), nonce()),
+            ("Timestamp".into(), timestamp::format(SystemClock.now())),
+        ];
+        for (k, v) in params {
+            all.retain(|(n, _)| n != k);
+            all.push((k.to_string(), v.to_string()));
+        }
+        all
+    }
+
+    /// Signs with `style` and sends; parameters whose value is "" are removed when `drop_empty`.
+    async fn send_v1(
+        &self,
+        https: bool,
+        method: Method,
+        place: Place,
+        c: &Creds,
+        params: Vec<(String, String)>,
+        style: Canonicalization,
+    ) -> (StatusCode, Value) {
+        let mut params = params;
+        if !params.iter().any(|(n, _)| n == "Signature") {
+            let sts = v1::string_to_sign(
+                method.as_str(),
+                params.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                style,
+            );
+            params.push(("Signature".into(), v1::sign(&c.secret, &sts)));
+        }
+        let (query, form): (Vec<_>, Vec<_>) = match place {
+            Place::Query => (params, vec![]),
+            Place::Form => (vec![], params),
+            Place::Split => params
+                .into_iter()
+                .partition(|(n, _)| COMMON.contains(&n.as_str())),
+        };
+        let base = if https { &self.https } else { &self.http };
+        let url = format!("{base}/?{}", form_encode(&query));
+        let client = if https {
+            &self.https_client
+        } else {
+            &self.http_client
+        };
+        let mut rb = client.request(method, url);
+        if !form.is_empty() {
+            rb = rb
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_encode(&form));
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        assert!(resp.headers().contains_key("x-acs-request-id"));
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn call(
+        &self,
+        c: &Creds,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let p = self.v1_params(c, version, action, params);
+        self.send_v1(
+            false,
+            Method::POST,
+            Place::Query,
+            c,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await
+    }
+
+    async fn ram(&self, c: &Creds, action: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.call(c, "2015-05-01", action, params).await
+    }
+
+    async fn sts(&self, c: &Creds, action: &str) -> (StatusCode, Value) {
+        self.call(c, "2015-04-01", action, &[]).await
+    }
+
+    /// A V3 request; `tweak` may change the headers after signing.
+    async fn send_v3(
+        &self,
+        c: &Creds,
+        version: &str,
+        action: &str,
+        query: &[(&str, &str)],
+        body: &[u8],
+        tweak: impl FnOnce(&mut Vec<(String, String)>, &mut Vec<String>),
+    ) -> (StatusCode, Value) {
+        let host = self.http.trim_start_matches("http://").to_string();
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), host),
+            ("x-acs-action".into(), action.into()),
+            ("x-acs-version".into(), version.into()),
+            ("x-acs-date".into(), timestamp::format(SystemClock.now())),
+            ("x-acs-signature-nonce".into(), nonce()),
+            ("x-acs-content-sha256".into(), v3::payload_hash(body)),
+            ("accept".into(), "application/json".into()),
+        ];
+        let mut signed: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
+        let cq = v3::canonical_query(query.iter().copied());
+        let cr = v3::canonical_request(
+            "POST",
+            "/",
+            &cq,
+            &signed,
+            |n| {
+                headers
+                    .iter()
+                    .filter(|(h, _)| h == n)
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+            },
+            &v3::payload_hash(body),
+        );
+        let sig = v3::sign(&c.secret, &v3::string_to_sign(&cr));
+        tweak(&mut headers, &mut signed);
+        let auth = format!(
+            "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
+            c.id,
+            signed.join(";")
+        );
+        let url = format!("{}/?{}", self.http, cq);
+        let mut rb = self
+            .http_client
+            .post(url)
+            .header("authorization", auth)
+            .body(body.to_vec());
+        for (n, v) in &headers {
+            if n != "host" {
+                rb = rb.header(n.as_str(), v.as_str());
+            }
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn user_with_key(&self, name: &str) -> Creds {
+        let (s, _) = self
+            .ram(&self.root, "CreateUser", &[("UserName", name)])
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = self
+            .ram(&self.root, "CreateAccessKey", &[("UserName", name)])
+            .await;
+        assert_eq!(s, 200, "{v}");
+        Creds {
+            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+            secret: v["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
+        }
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["Code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn caller_identity_every_way_a_client_sends_it() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    for https in [false, true] {
+        for (method, place) in [
+            (Method::GET, Place::Query),
+            (Method::POST, Place::Query),
+            (Method::POST, Place::Form),
+            (Method::POST, Place::Split),
+        ] {
+            let p = h.v1_params(
+                &root,
+                "2015-04-01",
+                "GetCallerIdentity",
+                &[("RegionId", "cn-hangzhou"), ("SignatureType", "")],
+            );
+            let (s, v) = h
+                .send_v1(
+                    https,
+                    method.clone(),
+                    place,
+                    &root,
+                    p,
+                    Canonicalization::Rfc3986,
+                )
+                .await;
+            assert_eq!(s, 200, "{method} https={https} {v}");
+            assert_eq!(v["IdentityType"], "Account");
+            assert_eq!(v["AccountId"], h.account.as_str());
+            assert_eq!(v["Arn"], format!("acs:ram::{}:root", h.account));
+            assert_eq!(v["PrincipalId"], h.account.as_str());
+            assert_eq!(v["RequestId"].as_str().unwrap().len(), 36);
+        }
+    }
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Arn"], format!("acs:ram::{}:root", h.account));
+
+    let user = h.user_with_key("idu").await;
+    let (s, v) = h.sts(&user, "GetCallerIdentity").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["IdentityType"], "RAMUser");
+    assert_eq!(v["Arn"], format!("acs:ram::{}:user/idu", h.account));
+    assert_eq!(v["PrincipalId"], v["UserId"]);
+    let (s, v) = h
+        .send_v3(
+            &user,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(
+        (s, v["IdentityType"].as_str()),
+        (StatusCode::OK, Some("RAMUser"))
+    );
+}
+
+#[tokio::test]
+async fn xml_when_asked_and_milliseconds_accepted() {
+    let h = Harness::start().await;
+    let p = h.v1_params(
+        &h.root,
+        "2015-04-01",
+        "GetCallerIdentity",
+        &[("Format", "XML")],
+    );
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &h.root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let text = v.as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetCallerIdentityResponse><RequestId>"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("<IdentityType>Account</IdentityType>"));
+
+    let p = h.v1_params(&h.root, "2015-04-01", "NoSuchAction", &[("Format", "xml")]);
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &h.root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert!(v
+        .as_str()
+        .unwrap()
+        .contains("<Code>InvalidAction.NotFound</Code>"));
+
+    let ms = format!(
+        "{}.749Z",
+        timestamp::format(SystemClock.now()).trim_end_matches('Z')
+    );
+    let p = h.v1_params(
+        &h.root,
+        "2015-04-01",
+        "GetCallerIdentity",
+        &[("Timestamp", &ms), ("Format", "json")],
+    );
+    let (s, _) = h
+        .send_v1(
+            false,
+            Method::POST,
+            Place::Query,
+            &h.root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn off_spec_canonicalisations_are_fallbacks() {
+    let h = Harness::start().await;
+    let policy = r#"{"Version": "1", "Statement": [{"Action": "*"}]}"#;
+    for style in [Canonicalization::QuotePlus, Canonicalization::UriComponent] {
+        let p = h.v1_params(
+            &h.root,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[("Policy", policy)],
+        );
+        let (s, v) = h
+            .send_v1(false, Method::GET, Place::Query, &h.root, p, style)
+            .await;
+        assert_eq!(s, 200, "{style:?} {v}");
+    }
+}
+
+#[tokio::test]
+async fn authentication_failures_in_order() {
+    let owned = Harness::start().await;
+    let h = &owned;
+    let root = h.root.clone();
+    let sts =
+        |params: &[(&str, &str)]| h.v1_params(&root, "2015-04-01", "GetCallerIdentity", params);
+    let send = |p: Vec<(String, String)>, c: Creds| async move {
+        h.send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &c,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await
+    };
+
+    // Wrong secret: 400 and the server's string to sign after the first ':'.
+    let mut p = sts(&[]);
+    let expected_sts = v1::string_to_sign(
+        "GET",
+        p.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+        Canonicalization::Rfc3986,
+    );
+    p.push((
+        "Signature".into(),
+        v1::sign("not-the-secret", &expected_sts),
+    ));
+    let (s, v) = send(p, root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureDoesNotMatch")
+    );
+    assert_eq!(
+        v["Message"].as_str().unwrap().split_once(':').unwrap().1,
+        expected_sts
+    );
+    assert_eq!(v["HostId"], h.http.trim_start_matches("http://"));
+    assert!(v["Recommend"]
+        .as_str()
+        .unwrap()
+        .contains("SignatureDoesNotMatch"));
+
+    let unknown = Creds {
+        id: "LTAInotakeyatall0000000".into(),
+        secret: "x".into(),
+    };
+    let (s, v) = send(
+        h.v1_params(&unknown, "2015-04-01", "GetCallerIdentity", &[]),
+        unknown.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "InvalidAccessKeyId.NotFound")
+    );
+
+    // Missing parameters, each by name.
+    for name in [
+        "AccessKeyId",
+        "SignatureNonce",
+        "Timestamp",
+        "Action",
+        "Version",
+    ] {
+        let mut p = sts(&[]);
+        p.retain(|(n, _)| n != name);
+        let (s, v) = send(p, root.clone()).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, format!("Missing{name}").as_str()),
+            "{name}"
+        );
+    }
+
+    let (s, v) = send(sts(&[("SignatureMethod", "HMAC-SHA256")]), root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSignatureMethod")
+    );
+    let (s, v) = send(sts(&[("Format", "yaml")]), root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.Format")
+    );
+    let (s, v) = send(sts(&[("Timestamp", "2015/08/18 03:15:45")]), root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Format")
+    );
+    let stale = timestamp::format(SystemClock.now() - 16 * 60);
+    let (s, v) = send(sts(&[("Timestamp", &stale)]), root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
+    );
+
+    // Replay: the identical signed request twice.
+    let p = sts(&[]);
+    let (s, _) = send(p.clone(), root.clone()).await;
+    assert_eq!(s, 200);
+    let (s, v) = send(p.clone(), root.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureNonceUsed")
+    );
+
+    // Version and Action are checked after the signature.
+    let (s, v) = send(
+        h.v1_params(&root, "2014-01-01", "GetCallerIdentity", &[]),
+        root.clone(),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "InvalidVersion"));
+    let (s, v) = send(
+        h.v1_params(&root, "2015-04-01", "NoSuchAction", &[]),
+        root.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "InvalidAction.NotFound")
+    );
+    assert_eq!(
+        v["Message"],
+        "Specified api is not found, please check your url and method."
+    );
+}
+
+#[tokio::test]
+async fn the_server_clock_decides_the_window() {
+    let h = Harness::start().await;
+    h.clock.advance(20 * 60);
+    let (s, v) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
+    );
+    h.clock.advance(-20 * 60 + 14 * 60);
+    let (s, _) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn v3_checks() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-05-01",
+            "CreateUser",
+            &[("UserName", "v3user"), ("Comments", "a b*c")],
+            b"",
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["User"]["Comments"], "a b*c");
+
+    // A body is hashed and its form parameters are read.
+    let body = b"UserName=v3form";
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-05-01",
+            "CreateUser",
+            &[],
+            body,
+            |headers, _| {
+                headers.push((
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ))
+            },
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["User"]["UserName"], "v3form");
+
+    let bad = Creds {
+        id: root.id.clone(),
+        secret: "wrong".into(),
+    };
+    let (s, v) = h
+        .send_v3(&bad, "2015-04-01", "GetCallerIdentity", &[], b"", |_, _| {})
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureDoesNotMatch")
+    );
+    assert!(v["Message"]
+        .as_str()
+        .unwrap()
+        .contains("server string to sign is:ACS3-HMAC-SHA256\n"));
+
+    // An unsigned x-acs-action header would let a man in the middle change the action.
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            |_, signed| signed.retain(|n| n != "x-acs-action"),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "IncompleteSignature")
+    );
+
+    // Without the V3 headers the request is incomplete.
+    let tampered = h
+        .http_client
+        .post(format!("{}/?UserName=x2", h.http))
+        .header(
+            "authorization",
+            "ACS3-HMAC-SHA256 Credential=LTAInope,SignedHeaders=host,Signature=00",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 400);
+    let v: Value = tampered.json().await.unwrap();
+    assert_eq!(code(&v), "MissingParameter");
+
+    let (s, v) = h
+        .send_v3(&root, "2015-04-01", "Nope", &[], b"", |_, _| {})
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "InvalidAction.NotFound")
+    );
+}
+
+#[tokio::test]
+async fn v3_content_hash_is_enforced() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    // Sign over the hash of an empty body, then send a body.
+    let host = h.http.trim_start_matches("http://").to_string();
+    let date = timestamp::format(SystemClock.now());
+    let n = nonce();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-acs-action", "GetCallerIdentity"),
+        ("x-acs-content-sha256", v3::EMPTY_SHA256),
+        ("x-acs-date", date.as_str()),
+        ("x-acs-signature-nonce", n.as_str()),
+        ("x-acs-version", "2015-04-01"),
+    ];
+    let signed: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
+    let cr = v3::canonical_request(
+        "POST",
+        "/",
+        "",
+        &signed,
+        |name| {
+            headers
+                .iter()
+                .filter(|(h, _)| *h == name)
+                .map(|(_, v)| *v)
+                .collect::<Vec<_>>()
+        },
+        v3::EMPTY_SHA256,
+    );
+    let sig = v3::sign(&root.secret, &v3::string_to_sign(&cr));
+    let mut rb = h.http_client.post(format!("{}/", h.http)).header(
+        "authorization",
+        format!(
+            "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
+            root.id,
+            signed.join(";")
+        ),
+    );
+    for (k, v) in &headers[1..] {
+        rb = rb.header(*k, *v);
+    }
+    let resp = rb
+        .header("content-type", "application/octet-stream")
+        .body("smuggled")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(code(&v), "ContentSHA256NotMatched");
+}
+
+#[tokio::test]
+async fn users_lifecycle_and_errors() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    let (s, v) = h
+        .ram(
+            &root,
+            "CreateUser",
+            &[
+                ("UserName", "alice"),
+                ("DisplayName", "Alice A"),
+                ("MobilePhone", "86-18600008888"),
+                ("Email", "alice@example.com"),
+                ("Comments", "engineer"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let u = &v["User"];
+    assert_eq!(
+        (
+            u["UserName"].as_str(),
+            u["DisplayName"].as_str(),
+            u["Email"].as_str()
+        ),
+        (Some("alice"), Some("Alice A"), Some("alice@example.com"))
+    );
+    assert_eq!(u["UserId"].as_str().unwrap().len(), 16);
+    assert!(timestamp::parse(u["CreateDate"].as_str().unwrap()).is_ok());
+
+    let (s, v) = h.ram(&root, "CreateUser", &[("UserName", "alice")]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "EntityAlreadyExists.User")
+    );
+    for (params, expected) in [
+        (
+            vec![("UserName", "bad name")],
+            "InvalidParameter.UserName.InvalidChars",
+        ),
+        (
+            vec![("UserName", &*"x".repeat(65))],
+            "InvalidParameter.UserName.Length",
+        ),
+        (
+            vec![("UserName", "ok1"), ("Email", "nope")],
+            "InvalidParameter.Email.Format",
+        ),
+        (
+            vec![("UserName", "ok2"), ("MobilePhone", "123")],
+            "InvalidParameter.MobilePhone.Format",
+        ),
+        (
+            vec![("UserName", "ok3"), ("Comments", &*"c".repeat(129))],
+            "InvalidParameter.Comments.Length",
+        ),
+        (vec![], "MissingUserName"),
+    ] {
+        let (s, v) = h.ram(&root, "CreateUser", &params).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, expected),
+            "{params:?}"
+        );
+    }
+
+    let (s, v) = h.ram(&root, "GetUser", &[("UserName", "alice")]).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["User"]["Comments"], "engineer");
+    let (s, v) = h.ram(&root, "GetUser", &[("UserName", "nobody")]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.User")
+    );
+    assert_eq!(v["Message"], "The user does not exist.");
+
+    h.ram(&root, "CreateUser", &[("UserName", "bob")]).await;
+    let (s, v) = h
+        .ram(
+            &root,
+            "UpdateUser",
+            &[("UserName", "alice"), ("NewUserName", "bob")],
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "EntityAlreadyExists.User")
+    );
+    let (s, v) = h
+        .ram(
+            &root,
+            "UpdateUser",
+            &[
+                ("UserName", "alice"),
+                ("NewUserName", "alice2"),
+                ("NewComments", "lead"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["User"]["UserName"].as_str(),
+            v["User"]["Comments"].as_str()
+        ),
+        (Some("alice2"), Some("lead"))
+    );
+
+    for n in ["c1", "c2", "c3"] {
+        h.ram(&root, "CreateUser", &[("UserName", n)]).await;
+    }
+    let mut names = vec![];
+    let mut marker = String::new();
+    loop {
+        let mut p = vec![("MaxItems", "2")];
+        if !marker.is_empty() {
+            p.push(("Marker", &marker));
+        }
+        let (s, v) = h.ram(&root, "ListUsers", &p).await;
+        assert_eq!(s, 200, "{v}");
+        let page = v["Users"]["User"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        names.extend(
+            page.iter()
+                .map(|u| u["UserName"].as_str().unwrap().to_string()),
+        );
+        if !v["IsTruncated"].as_bool().unwrap() {
+            assert!(v.get("Marker").is_none());
+            break;
+        }
+        marker = v["Marker"].as_str().unwrap().into();
+    }
+    assert_eq!(names, ["alice2", "bob", "c1", "c2", "c3"]);
+    for bad in ["0", "1001", "x"] {
+        let (s, v) = h.ram(&root, "ListUsers", &[("MaxItems", bad)]).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "InvalidParameter.MaxItems")
+        );
+    }
+    let (s, v) = h.ram(&root, "ListUsers", &[("Marker", "!!")]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.Marker")
+    );
+
+    let (s, _) = h.ram(&root, "DeleteUser", &[("UserName", "c3")]).await;
+    assert_eq!(s, 200);
+    let (s, v) = h.ram(&root, "DeleteUser", &[("UserName", "c3")]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.User")
+    );
+}
+
+#[tokio::test]
+async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    let k1 = h.user_with_key("kate").await;
+    assert!(k1.id.starts_with("LTAI") && k1.id.len() == 24);
+    assert_eq!(k1.secret.len(), 30);
+    let (s, _) = h
+        .ram(&root, "CreateAccessKey", &[("UserName", "kate")])
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = h
+        .ram(&root, "CreateAccessKey", &[("UserName", "kate")])
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "LimitExceeded.User.AccessKey")
+    );
+    let (s, v) = h
+        .ram(&root, "CreateAccessKey", &[("UserName", "ghost")])
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.User")
+    );
+
+    let (s, v) = h
+        .ram(&root, "ListAccessKeys", &[("UserName", "kate")])
+        .await;
+    assert_eq!(s, 200);
+    let keys = v["AccessKeys"]["AccessKey"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys
+        .iter()
+        .all(|k| k.get("AccessKeySecret").is_none() && k["Status"] == "Active"));
+    // The root's own keys when no UserName is given.
+    let (_, v) = h.ram(&root, "ListAccessKeys", &[]).await;
+    assert_eq!(
+        v["AccessKeys"]["AccessKey"][0]["AccessKeyId"],
+        root.id.as_str()
+    );
+
+    // A RAM user without policies may not manage RAM.
+    let (s, v) = h.ram(&k1, "ListUsers", &[]).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    assert_eq!(
+        v["Message"],
+        "You are not authorized to do this action. You should be authorized by RAM."
+    );
+
+    let (s, v) = h
+        .ram(
+            &root,
+            "UpdateAccessKey",
+            &[
+                ("UserName", "kate"),
+                ("UserAccessKeyId", &k1.id),
+                ("Status", "Disabled"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.Status")
+    );
+    let (s, _) = h
+        .ram(
+            &root,
+            "UpdateAccessKey",
+            &[
+                ("UserName", "kate"),
+                ("UserAccessKeyId", &k1.id),
+                ("Status", "Inactive"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = h.sts(&k1, "GetCallerIdentity").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidAccessKeyId.Inactive")
+    );
+    h.ram(
+        &root,
+        "UpdateAccessKey",
+        &[
+            ("UserName", "kate"),
+            ("UserAccessKeyId", &k1.id),
+            ("Status", "Active"),
+        ],
+    )
+    .await;
+    let (s, _) = h.sts(&k1, "GetCallerIdentity").await;
+    assert_eq!(s, 200);
+
+    let (s, v) = h.ram(&root, "DeleteUser", &[("UserName", "kate")]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "DeleteConflict.User.AccessKey")
+    );
+    // Another user's key cannot be reached through this user.
+    h.ram(&root, "CreateUser", &[("UserName", "other")]).await;
+    let (s, v) = h
+        .ram(
+            &root,
+            "DeleteAccessKey",
+            &[("UserName", "other"), ("UserAccessKeyId", &k1.id)],
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.User.AccessKey")
+    );
+
+    let (_, v) = h
+        .ram(&root, "ListAccessKeys", &[("UserName", "kate")])
+        .await;
+    for k in v["AccessKeys"]["AccessKey"].as_array().unwrap() {
+        let (s, _) = h
+            .ram(
+                &root,
+                "DeleteAccessKey",
+                &[
+                    ("UserName", "kate"),
+                    ("UserAccessKeyId", k["AccessKeyId"].as_str().unwrap()),
+                ],
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (s, v) = h.sts(&k1, "GetCallerIdentity").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "InvalidAccessKeyId.NotFound")
+    );
+    let (s, _) = h.ram(&root, "DeleteUser", &[("UserName", "kate")]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn renamed_users_authenticate_under_their_new_name() {
+    let h = Harness::start().await;
+    let k = h.user_with_key("before").await;
+    h.ram(
+        &h.root.clone(),
+        "UpdateUser",
+        &[("UserName", "before"), ("NewUserName", "after")],
+    )
+    .await;
+    let (_, v) = h.sts(&k, "GetCallerIdentity").await;
+    assert_eq!(v["Arn"], format!("acs:ram::{}:user/after", h.account));
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_requests_get_clean_4xx() {
+    let h = Harness::start_with(Limits {
+        max_body_bytes: 4096,
+        max_uri_bytes: 2048,
+        ..Limits::default()
+    })
+    .await;
+    let resp = h
+        .http_client
+        .request(Method::PUT, format!("{}/", h.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        code(&resp.json::<Value>().await.unwrap()),
+        "UnsupportedHTTPMethod"
+    );
+
+    let resp = h
+        .http_client
+        .post(format!("{}/", h.http))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("A=".to_string() + &"x".repeat(5000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(
+        code(&resp.json::<Value>().await.unwrap()),
+        "RequestTooLarge"
+    );
+
+    let resp = h
+        .http_client
+        .get(format!("{}/?A={}", h.http, "x".repeat(3000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+
+    for q in [
+        "%",
+        "%zz=%",
+        "Action=%FF%FE",
+        "&&&=&",
+        "Signature=%2B%2B%2B",
+    ] {
+        let resp = h
+            .http_client
+            .get(format!("{}/?{q}", h.http))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{q}: {}", resp.status());
+        let v: Value = resp.json().await.unwrap();
+        assert!(v["Code"].is_string() && v["Message"].is_string());
+    }
+    let resp = h
+        .http_client
+        .post(format!("{}/", h.http))
+        .header("authorization", "ACS3-HMAC-SHA256 garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&resp.json::<Value>().await.unwrap()),
+        "IncompleteSignature"
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_the_store() {
+    let mut h = Harness::start().await;
+    let (s, _) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
+    assert_eq!(s, 200);
+    let server = h.server.take().unwrap();
+    server.shutdown().await.unwrap();
+    assert!(
+        h.http_client
+            .get(format!("{}/", h.http))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+    // The WAL was checkpointed into the database.
+    let wal = h._dir.path().join("tessera.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
