@@ -142,3 +142,174 @@ impl IdentityCache {
         Ok(fresh)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AccessKeyId;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::*;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Delegates to SQLite and counts every call that could touch the disk.
+    struct Counting {
+        inner: SqliteStore,
+        calls: AtomicUsize,
+    }
+
+    impl Counting {
+        fn hit(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl Store for Counting {
+        fn revision(&self) -> u64 {
+            self.inner.revision()
+        }
+        async fn close(&self) -> StoreResult<()> {
+            self.hit();
+            self.inner.close().await
+        }
+        async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+            self.hit();
+            self.inner.meta(key).await
+        }
+        async fn create_account(
+            &self,
+            a: &AccountRecord,
+            k: &AccessKeyRecord,
+            m: &[(&str, &str)],
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_account(a, k, m).await
+        }
+        async fn account_exists(&self, a: &AccountId) -> StoreResult<bool> {
+            self.hit();
+            self.inner.account_exists(a).await
+        }
+        async fn identities(&self) -> StoreResult<IdentityRecords> {
+            self.hit();
+            self.inner.identities().await
+        }
+        async fn create_user(&self, u: &UserRecord, max: usize) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_user(u, max).await
+        }
+        async fn user(&self, a: &AccountId, n: &UserName) -> StoreResult<UserRecord> {
+            self.hit();
+            self.inner.user(a, n).await
+        }
+        async fn update_user(
+            &self,
+            a: &AccountId,
+            n: &UserName,
+            u: &UserUpdate,
+            now: i64,
+        ) -> StoreResult<UserRecord> {
+            self.hit();
+            self.inner.update_user(a, n, u, now).await
+        }
+        async fn list_users(
+            &self,
+            a: &AccountId,
+            after: Option<&str>,
+            limit: usize,
+        ) -> StoreResult<Page<UserRecord>> {
+            self.hit();
+            self.inner.list_users(a, after, limit).await
+        }
+        async fn delete_user(&self, a: &AccountId, n: &UserName) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_user(a, n).await
+        }
+        async fn create_access_key(&self, k: &AccessKeyRecord, max: usize) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_access_key(k, max).await
+        }
+        async fn access_keys(&self, o: &KeyOwner) -> StoreResult<Vec<AccessKeyRecord>> {
+            self.hit();
+            self.inner.access_keys(o).await
+        }
+        async fn set_access_key_status(
+            &self,
+            o: &KeyOwner,
+            id: &AccessKeyId,
+            s: KeyStatus,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.set_access_key_status(o, id, s).await
+        }
+        async fn delete_access_key(&self, o: &KeyOwner, id: &AccessKeyId) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_access_key(o, id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn lookups_read_no_disk_until_the_store_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (master, _) = MasterKey::generate().unwrap();
+        let master = Arc::new(master);
+        let store = Arc::new(Counting {
+            inner: SqliteStore::create(&dir.path().join("t.db")).unwrap(),
+            calls: AtomicUsize::new(0),
+        });
+        let account = AccountId::generate();
+        let id = AccessKeyId::generate();
+        let secret = Secret::new("s3cr3t");
+        let key = AccessKeyRecord {
+            sealed_secret: master.seal_secret(id.as_str(), &secret),
+            id: id.clone(),
+            owner: KeyOwner::Root(account.clone()),
+            status: KeyStatus::Active,
+            created: 0,
+        };
+        store
+            .create_account(
+                &AccountRecord {
+                    id: account.clone(),
+                    created: 0,
+                },
+                &key,
+                &[],
+            )
+            .await
+            .unwrap();
+        let cache = IdentityCache::new(store.clone(), Arc::clone(&master));
+
+        let before = store.calls.load(Ordering::SeqCst);
+        let k = cache.access_key(id.as_str()).await.unwrap().unwrap();
+        assert!(k.secret.ct_eq(&secret));
+        assert_eq!(
+            k.principal,
+            Principal::Root {
+                account: account.clone()
+            }
+        );
+        assert_eq!(store.calls.load(Ordering::SeqCst), before + 1, "one load");
+        for _ in 0..1000 {
+            assert!(cache.access_key(id.as_str()).await.unwrap().is_some());
+            assert!(cache.access_key("LTAIunknown").await.unwrap().is_none());
+        }
+        assert_eq!(
+            store.calls.load(Ordering::SeqCst),
+            before + 1,
+            "cached lookups, hits and misses, read no disk"
+        );
+
+        store
+            .set_access_key_status(&KeyOwner::Root(account), &id, KeyStatus::Inactive)
+            .await
+            .unwrap();
+        let after_write = store.calls.load(Ordering::SeqCst);
+        assert_eq!(
+            cache.access_key(id.as_str()).await.unwrap().unwrap().status,
+            KeyStatus::Inactive,
+            "a write is seen on the next lookup"
+        );
+        assert_eq!(store.calls.load(Ordering::SeqCst), after_write + 1);
+    }
+}

@@ -184,6 +184,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let tls_self_signed = matches!(config.tls, Some(TlsSource::SelfSigned { .. }));
+    // Handlers first: a SIGTERM that arrives right after "ready" must stop the server cleanly,
+    // not kill it with the default action.
+    let stop = stop_signals()?;
     let server = Server::start(config, Arc::new(SystemClock)).await?;
     let main_url = server.endpoints[0].url();
     if let Some(init) = &server.initialized {
@@ -216,7 +219,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     println!("tessera: ready");
     tracing::info!(endpoints = ?server.endpoints.iter().map(|e| e.url()).collect::<Vec<_>>(), "tessera started");
 
-    wait_for_signal().await?;
+    stop.await;
     tracing::info!("shutting down: finishing in-flight requests");
     server.shutdown().await?;
     tracing::info!("stopped");
@@ -224,15 +227,17 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Registers SIGTERM and SIGINT now; the returned future completes when either arrives.
+fn stop_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 #[cfg(test)]
