@@ -254,6 +254,48 @@ mod tests {
         );
     }
 
+    use proptest::prelude::*;
+
+    fn params_strategy() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::btree_map("[A-Za-z][A-Za-z0-9]{0,11}", "\\PC{0,24}", 1..10)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    proptest! {
+        /// What a client signs survives the trip through a query string and verifies; changing
+        /// any one value breaks it.
+        #[test]
+        fn signed_parameters_round_trip_through_the_wire(params in params_strategy(), post in any::<bool>(), idx in any::<prop::sample::Index>()) {
+            let method = if post { "POST" } else { "GET" };
+            let pairs = || params.iter().map(|(a, b)| (a.as_str(), b.as_str()));
+            let sig = sign("secret", &string_to_sign(method, pairs(), Canonicalization::Rfc3986));
+            let wire: String = params.iter().map(|(n, v)| format!("{}={}", crate::encoding::encode(n), crate::encoding::encode(v))).collect::<Vec<_>>().join("&");
+            let received: Vec<(String, String)> = crate::encoding::parse_pairs(&wire).collect();
+            prop_assert_eq!(&received, &params);
+            prop_assert_eq!(verify("secret", method, &received, &sig), Verification::Valid(Canonicalization::Rfc3986));
+
+            let mut changed = received.clone();
+            let i = idx.index(changed.len());
+            changed[i].1.push('x');
+            let changed_ok = matches!(verify("secret", method, &changed, &sig), Verification::Mismatch { .. });
+            let other_ok = matches!(verify("other", method, &received, &sig), Verification::Mismatch { .. });
+            prop_assert!(changed_ok, "a changed value still verified");
+            prop_assert!(other_ok, "another secret verified");
+        }
+
+        /// Each fallback form verifies only its own signatures, never one made for different
+        /// parameters.
+        #[test]
+        fn fallback_forms_do_not_confuse_parameter_sets(a in params_strategy(), b in params_strategy()) {
+            prop_assume!(a != b);
+            for style in Canonicalization::FALLBACKS {
+                let sts_a = string_to_sign("GET", a.iter().map(|(x, y)| (x.as_str(), y.as_str())), style);
+                let sts_b = string_to_sign("GET", b.iter().map(|(x, y)| (x.as_str(), y.as_str())), style);
+                prop_assert_ne!(sts_a, sts_b);
+            }
+        }
+    }
+
     #[test]
     fn garbage_signatures_do_not_panic() {
         let params = p(&[("A", "1")]);

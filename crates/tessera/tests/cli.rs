@@ -9,6 +9,54 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
+/// A GET with the parameters signed as RPC v1, over a fresh connection; returns the body.
+fn signed_get(addr: &str, key_id: &str, secret: &str, params: &[(&str, &str)]) -> String {
+    use tessera_protocol::encoding::{encode, Canonicalization};
+    use tessera_protocol::{timestamp, v1};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nonce = format!(
+        "{now}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let ts = timestamp::format(now);
+    let mut all: Vec<(&str, &str)> = vec![
+        ("AccessKeyId", key_id),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", &nonce),
+        ("Timestamp", &ts),
+        ("Format", "JSON"),
+    ];
+    all.extend_from_slice(params);
+    let sig = v1::sign(
+        secret,
+        &v1::string_to_sign("GET", all.iter().copied(), Canonicalization::Rfc3986),
+    );
+    all.push(("Signature", &sig));
+    let query: Vec<String> = all
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let mut conn = TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "GET /?{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+        query.join("&")
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 struct Running {
     child: Child,
     lines: Vec<String>,
@@ -205,4 +253,92 @@ fn settings_from_a_file_and_the_environment() {
     assert!(data.join("tls/ca.pem").exists());
     sigterm(&child);
     assert_eq!(wait_exit(&mut child), 0);
+}
+
+#[test]
+fn no_secret_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "debug",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut addr = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if let Some(a) = line.trim().strip_prefix("tessera: listening on http://") {
+            addr = a.to_string();
+        }
+        if line.trim() == "tessera: ready" {
+            break;
+        }
+    }
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("root-credentials.json")).unwrap())
+            .unwrap();
+    let (id, secret) = (
+        creds["AccessKeyId"].as_str().unwrap(),
+        creds["AccessKeySecret"].as_str().unwrap(),
+    );
+    let body = signed_get(
+        &addr,
+        id,
+        secret,
+        &[
+            ("Action", "CreateUser"),
+            ("Version", "2015-05-01"),
+            ("UserName", "logcheck"),
+        ],
+    );
+    assert!(body.contains("\"UserName\":\"logcheck\""), "{body}");
+    let body = signed_get(
+        &addr,
+        id,
+        secret,
+        &[
+            ("Action", "CreateAccessKey"),
+            ("Version", "2015-05-01"),
+            ("UserName", "logcheck"),
+        ],
+    );
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let new_secret = created["AccessKey"]["AccessKeySecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A failed signature check logs too; its string to sign must not leak a secret either.
+    let body = signed_get(
+        &addr,
+        id,
+        "wrong",
+        &[("Action", "GetCallerIdentity"), ("Version", "2015-04-01")],
+    );
+    assert!(body.contains("SignatureDoesNotMatch"), "{body}");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("\"action\":\"CreateAccessKey\""),
+        "requests are logged: {logs}"
+    );
+    let master_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    for s in [secret, new_secret.as_str(), master_key.trim()] {
+        assert!(!logs.contains(s), "a secret reached the log");
+    }
 }
