@@ -46,6 +46,9 @@ pub enum ApiError {
     /// A user cannot be deleted while it has AccessKeys.
     #[error("user has access keys")]
     UserHasAccessKeys,
+    // Policies, versions and attachments: add below.
+
+    // Groups, roles and login profiles: add below.
     /// A failure inside the server; logged with its cause, answered without it.
     #[error("internal: {0:#}")]
     Internal(anyhow::Error),
@@ -123,6 +126,9 @@ impl ApiError {
                 "DeleteConflict.User.AccessKey",
                 "The user CAN NOT has any access key while deleting the user.",
             ),
+            // Policies, versions and attachments: add below.
+
+            // Groups, roles and login profiles: add below.
             Internal(_) => GatewayError::InternalError.to_wire(),
         }
     }

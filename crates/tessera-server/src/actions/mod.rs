@@ -84,6 +84,10 @@ actions! {
     Ram ListAccessKeys true,
     Ram UpdateAccessKey true,
     Ram DeleteAccessKey true,
+    // RAM policies, versions and attachments: add below.
+
+    // RAM groups, roles and login profiles: add below.
+
 }
 
 impl Action {
@@ -124,6 +128,9 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         Action::ListAccessKeys => ram_keys::list(state, call).await,
         Action::UpdateAccessKey => ram_keys::update(state, call).await,
         Action::DeleteAccessKey => ram_keys::delete(state, call).await,
+        // RAM policies, versions and attachments: add below.
+
+        // RAM groups, roles and login profiles: add below.
     }
 }
 

@@ -2,6 +2,8 @@
 //! the request path come from the identity cache, so one connection behind a mutex, used from
 //! tokio's blocking pool, is enough.
 
+mod schema;
+
 use super::*;
 use anyhow::Context;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -9,40 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Schema migrations; `PRAGMA user_version` counts how many have been applied.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE accounts (
-    id      TEXT PRIMARY KEY,
-    created INTEGER NOT NULL
-);
-CREATE TABLE users (
-    account_id   TEXT NOT NULL REFERENCES accounts(id),
-    id           TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    display_name TEXT NOT NULL DEFAULT '',
-    mobile_phone TEXT NOT NULL DEFAULT '',
-    email        TEXT NOT NULL DEFAULT '',
-    comments     TEXT NOT NULL DEFAULT '',
-    created      INTEGER NOT NULL,
-    updated      INTEGER NOT NULL,
-    PRIMARY KEY (account_id, id),
-    UNIQUE (account_id, name)
-);
-CREATE TABLE access_keys (
-    id            TEXT PRIMARY KEY,
-    account_id    TEXT NOT NULL REFERENCES accounts(id),
-    user_id       TEXT,
-    sealed_secret BLOB NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
-    created       INTEGER NOT NULL,
-    FOREIGN KEY (account_id, user_id) REFERENCES users(account_id, id)
-);
-CREATE INDEX access_keys_owner ON access_keys(account_id, user_id);
-"#];
+use schema::MIGRATIONS;
 
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
