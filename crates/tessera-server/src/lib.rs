@@ -24,6 +24,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod nonce;
+pub mod password;
 pub mod request;
 pub mod server;
 pub mod state;
