@@ -1,7 +1,7 @@
 //! Every error the server can answer with, and the one place where each becomes its wire form
 //! (HTTP status, Code, Message) as the real service sends it.
 
-use crate::store::{Entity, StoreError};
+use crate::store::{Conflict, Entity, StoreError};
 use tessera_protocol::{GatewayError, WireError};
 
 /// An error answered to a client.
@@ -49,6 +49,61 @@ pub enum ApiError {
     // Policies, versions and attachments: add below.
 
     // Groups, roles and login profiles: add below.
+    /// No such group.
+    #[error("group not found")]
+    GroupNotFound,
+    /// The group name is taken.
+    #[error("group exists")]
+    GroupExists,
+    /// The account has as many groups as it may.
+    #[error("group limit")]
+    GroupLimit,
+    /// The user is already a member of the group.
+    #[error("user already in group")]
+    UserAlreadyInGroup,
+    /// The user is not a member of the group.
+    #[error("user not in group")]
+    UserNotInGroup,
+    /// The user has joined as many groups as it may.
+    #[error("groups per user limit")]
+    UserGroupLimit,
+    /// A group cannot be deleted while it has members.
+    #[error("group has members")]
+    GroupHasUsers,
+    /// A group cannot be deleted while policies are attached to it.
+    #[error("group has policies")]
+    GroupHasPolicies,
+    /// No such role.
+    #[error("role not found")]
+    RoleNotFound,
+    /// The role name is taken (in any case).
+    #[error("role exists")]
+    RoleExists,
+    /// The account has as many roles as it may.
+    #[error("role limit")]
+    RoleLimit,
+    /// A role cannot be deleted while policies are attached to it.
+    #[error("role has policies")]
+    RoleHasPolicies,
+    /// A policy document does not parse or breaks the policy grammar; the text says what is
+    /// wrong and where.
+    #[error("malformed policy document: {0}")]
+    MalformedPolicyDocument(String),
+    /// The user has no login profile.
+    #[error("login profile not found")]
+    LoginProfileNotFound,
+    /// The user already has a login profile.
+    #[error("login profile exists")]
+    LoginProfileExists,
+    /// A password breaks the password policy.
+    #[error("password too weak")]
+    PasswordTooWeak,
+    /// A user cannot be deleted while it is a member of a group.
+    #[error("user is in a group")]
+    UserInGroup,
+    /// A user cannot be deleted while it has a login profile.
+    #[error("user has a login profile")]
+    UserHasLoginProfile,
     /// A failure inside the server; logged with its cause, answered without it.
     #[error("internal: {0:#}")]
     Internal(anyhow::Error),
@@ -57,6 +112,25 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            // Groups, roles and login profiles.
+            StoreError::NotFound(Entity::Group) => ApiError::GroupNotFound,
+            StoreError::AlreadyExists(Entity::Group) => ApiError::GroupExists,
+            StoreError::LimitExceeded(Entity::Group) => ApiError::GroupLimit,
+            StoreError::NotFound(Entity::GroupMembership) => ApiError::UserNotInGroup,
+            StoreError::AlreadyExists(Entity::GroupMembership) => ApiError::UserAlreadyInGroup,
+            StoreError::LimitExceeded(Entity::GroupMembership) => ApiError::UserGroupLimit,
+            StoreError::NotFound(Entity::Role) => ApiError::RoleNotFound,
+            StoreError::AlreadyExists(Entity::Role) => ApiError::RoleExists,
+            StoreError::LimitExceeded(Entity::Role) => ApiError::RoleLimit,
+            StoreError::NotFound(Entity::LoginProfile) => ApiError::LoginProfileNotFound,
+            StoreError::AlreadyExists(Entity::LoginProfile) => ApiError::LoginProfileExists,
+            StoreError::DeleteConflict(c) => match c {
+                Conflict::GroupHasUsers => ApiError::GroupHasUsers,
+                Conflict::GroupHasPolicies => ApiError::GroupHasPolicies,
+                Conflict::RoleHasPolicies => ApiError::RoleHasPolicies,
+                Conflict::UserInGroup => ApiError::UserInGroup,
+                Conflict::UserHasLoginProfile => ApiError::UserHasLoginProfile,
+            },
             StoreError::NotFound(Entity::User) => ApiError::UserNotFound,
             StoreError::NotFound(Entity::AccessKey) => ApiError::AccessKeyNotFound,
             StoreError::AlreadyExists(Entity::User) => ApiError::UserExists,
@@ -129,6 +203,88 @@ impl ApiError {
             // Policies, versions and attachments: add below.
 
             // Groups, roles and login profiles: add below.
+            GroupNotFound => {
+                WireError::new(404, "EntityNotExist.Group", "The group does not exist.")
+            }
+            GroupExists => WireError::new(
+                409,
+                "EntityAlreadyExists.Group",
+                "The group does already EXIST.",
+            ),
+            GroupLimit => WireError::new(
+                409,
+                "LimitExceeded.Group",
+                "The count of groups beyond the current limits.",
+            ),
+            UserAlreadyInGroup => WireError::new(
+                409,
+                "EntityAlreadyExists.User.Group",
+                "The user has already joined the group.",
+            ),
+            UserNotInGroup => WireError::new(
+                404,
+                "EntityNotExist.User.Group",
+                "The user has not joined the group.",
+            ),
+            UserGroupLimit => WireError::new(
+                409,
+                "LimitExceeded.User.Group",
+                "The count of groups the target user joined beyond the current limits.",
+            ),
+            GroupHasUsers => WireError::new(
+                409,
+                "DeleteConflict.Group.User",
+                "The group CAN NOT has any user member while deleting the group.",
+            ),
+            GroupHasPolicies => WireError::new(
+                409,
+                "DeleteConflict.Group.Policy",
+                "The entity CAN NOT has any attached policy while deleting the group.",
+            ),
+            RoleNotFound => WireError::new(404, "EntityNotExist.Role", "The role does not exist."),
+            RoleExists => WireError::new(
+                409,
+                "EntityAlreadyExists.Role",
+                "The role does already EXIST.",
+            ),
+            RoleLimit => WireError::new(
+                409,
+                "LimitExceeded.Role",
+                "The count of roles beyond the current limits.",
+            ),
+            RoleHasPolicies => WireError::new(
+                409,
+                "DeleteConflict.Role.Policy",
+                "The role CAN NOT has any attached policy while deleting the role.",
+            ),
+            MalformedPolicyDocument(detail) => {
+                WireError::new(400, "MalformedPolicyDocument", detail.clone())
+            }
+            LoginProfileNotFound => WireError::new(
+                404,
+                "EntityNotExist.User.LoginProfile",
+                "The user login profile does not exist.",
+            ),
+            LoginProfileExists => WireError::new(
+                409,
+                "EntityAlreadyExists.User.LoginProfile",
+                "The user login profile does already EXIST.",
+            ),
+            PasswordTooWeak => WireError::new(
+                400,
+                "InvalidParameter.Password.TooWeak",
+                "The parameter - \"Password\" is not compliant with the password policy.",
+            ),
+            UserInGroup => WireError::new(
+                409,
+                "DeleteConflict.User.Group",
+                "The user CAN NOT be in any group while deleting the user.",
+            ),
+            UserHasLoginProfile => WireError::new(
+                409,
+                "DeleteConflict.User.LoginProfile",
+                "The user CAN NOT has any login profile while deleting the user.",
+            ),
             Internal(_) => GatewayError::InternalError.to_wire(),
         }
     }

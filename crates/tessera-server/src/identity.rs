@@ -146,7 +146,7 @@ impl IdentityCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::AccessKeyId;
+    use crate::ids::{AccessKeyId, GroupName, RoleName};
     use crate::store::sqlite::SqliteStore;
     use crate::store::*;
     use async_trait::async_trait;
@@ -245,6 +245,149 @@ mod tests {
         async fn delete_access_key(&self, o: &KeyOwner, id: &AccessKeyId) -> StoreResult<()> {
             self.hit();
             self.inner.delete_access_key(o, id).await
+        }
+    }
+
+    #[async_trait]
+    impl GroupStore for Counting {
+        async fn create_group(&self, g: &GroupRecord, max: usize) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_group(g, max).await
+        }
+        async fn group(&self, a: &AccountId, n: &GroupName) -> StoreResult<GroupRecord> {
+            self.hit();
+            self.inner.group(a, n).await
+        }
+        async fn update_group(
+            &self,
+            a: &AccountId,
+            n: &GroupName,
+            u: &GroupUpdate,
+            now: i64,
+        ) -> StoreResult<GroupRecord> {
+            self.hit();
+            self.inner.update_group(a, n, u, now).await
+        }
+        async fn list_groups(
+            &self,
+            a: &AccountId,
+            after: Option<&str>,
+            limit: usize,
+        ) -> StoreResult<Page<GroupRecord>> {
+            self.hit();
+            self.inner.list_groups(a, after, limit).await
+        }
+        async fn delete_group(&self, a: &AccountId, n: &GroupName) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_group(a, n).await
+        }
+        async fn add_user_to_group(
+            &self,
+            a: &AccountId,
+            g: &GroupName,
+            u: &UserName,
+            now: i64,
+            max: usize,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.add_user_to_group(a, g, u, now, max).await
+        }
+        async fn remove_user_from_group(
+            &self,
+            a: &AccountId,
+            g: &GroupName,
+            u: &UserName,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.remove_user_from_group(a, g, u).await
+        }
+        async fn groups_for_user(
+            &self,
+            a: &AccountId,
+            u: &UserName,
+        ) -> StoreResult<Vec<GroupMembership>> {
+            self.hit();
+            self.inner.groups_for_user(a, u).await
+        }
+        async fn users_for_group(
+            &self,
+            a: &AccountId,
+            g: &GroupName,
+            after: Option<&str>,
+            limit: usize,
+        ) -> StoreResult<Page<GroupMember>> {
+            self.hit();
+            self.inner.users_for_group(a, g, after, limit).await
+        }
+    }
+
+    #[async_trait]
+    impl RoleStore for Counting {
+        async fn create_role(&self, r: &RoleRecord, max: usize) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_role(r, max).await
+        }
+        async fn role(&self, a: &AccountId, n: &RoleName) -> StoreResult<RoleRecord> {
+            self.hit();
+            self.inner.role(a, n).await
+        }
+        async fn update_role(
+            &self,
+            a: &AccountId,
+            n: &RoleName,
+            u: &RoleUpdate,
+            now: i64,
+        ) -> StoreResult<RoleRecord> {
+            self.hit();
+            self.inner.update_role(a, n, u, now).await
+        }
+        async fn list_roles(
+            &self,
+            a: &AccountId,
+            after: Option<&str>,
+            limit: usize,
+        ) -> StoreResult<Page<RoleRecord>> {
+            self.hit();
+            self.inner.list_roles(a, after, limit).await
+        }
+        async fn delete_role(&self, a: &AccountId, n: &RoleName) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_role(a, n).await
+        }
+    }
+
+    #[async_trait]
+    impl LoginProfileStore for Counting {
+        async fn create_login_profile(
+            &self,
+            a: &AccountId,
+            u: &UserName,
+            p: &NewLoginProfile,
+        ) -> StoreResult<LoginProfileRecord> {
+            self.hit();
+            self.inner.create_login_profile(a, u, p).await
+        }
+        async fn login_profile(
+            &self,
+            a: &AccountId,
+            u: &UserName,
+        ) -> StoreResult<LoginProfileRecord> {
+            self.hit();
+            self.inner.login_profile(a, u).await
+        }
+        async fn update_login_profile(
+            &self,
+            a: &AccountId,
+            u: &UserName,
+            up: &LoginProfileUpdate,
+            now: i64,
+        ) -> StoreResult<LoginProfileRecord> {
+            self.hit();
+            self.inner.update_login_profile(a, u, up, now).await
+        }
+        async fn delete_login_profile(&self, a: &AccountId, u: &UserName) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_login_profile(a, u).await
         }
     }
 

@@ -53,6 +53,23 @@ string_id!(
     /// A RAM user name: 1–64 of `A-Za-z0-9._-`. Unique per account, case-sensitive.
     UserName
 );
+string_id!(
+    /// A numeric RAM group id (16 digits, like user ids).
+    GroupId
+);
+string_id!(
+    /// A RAM group name: 1–64 of `A-Za-z0-9._-`. Unique per account, case-sensitive.
+    GroupName
+);
+string_id!(
+    /// A numeric RAM role id (18 digits, the length of current real role ids).
+    RoleId
+);
+string_id!(
+    /// A RAM role name: 1–64 of `A-Za-z0-9.-` (no underscore). Unique per account regardless of
+    /// case; lookups ignore case, responses show the name as created.
+    RoleName
+);
 
 fn digits(n: usize) -> String {
     let mut rng = rand::rng();
@@ -94,6 +111,20 @@ impl UserId {
     }
 }
 
+impl GroupId {
+    /// A fresh random 16-digit group id.
+    pub fn generate() -> Self {
+        GroupId(digits(16))
+    }
+}
+
+impl RoleId {
+    /// A fresh random 18-digit role id.
+    pub fn generate() -> Self {
+        RoleId(digits(18))
+    }
+}
+
 impl AccessKeyId {
     /// A fresh `LTAI` + 20 alphanumerics id.
     pub fn generate() -> Self {
@@ -116,7 +147,7 @@ pub fn request_id() -> String {
 
 /// ARNs of the identities that exist so far.
 pub mod arn {
-    use super::{AccountId, UserName};
+    use super::{AccountId, GroupName, RoleName, UserName};
 
     /// `acs:ram::<acct>:root`
     pub fn root(account: &AccountId) -> String {
@@ -126,6 +157,16 @@ pub mod arn {
     /// `acs:ram::<acct>:user/<UserName>`
     pub fn user(account: &AccountId, name: &UserName) -> String {
         format!("acs:ram::{account}:user/{name}")
+    }
+
+    /// `acs:ram::<acct>:group/<GroupName>`
+    pub fn group(account: &AccountId, name: &GroupName) -> String {
+        format!("acs:ram::{account}:group/{name}")
+    }
+
+    /// `acs:ram::<acct>:role/<RoleName>`, in the name's original case.
+    pub fn role(account: &AccountId, name: &RoleName) -> String {
+        format!("acs:ram::{account}:role/{name}")
     }
 }
 
@@ -147,5 +188,10 @@ mod tests {
         assert_eq!(r.len(), 36);
         assert_eq!(r, r.to_ascii_uppercase());
         assert_ne!(AccessKeyId::generate(), AccessKeyId::generate());
+        let g = GroupId::generate();
+        assert!(g.as_str().len() == 16 && g.as_str().bytes().all(|b| b.is_ascii_digit()));
+        let r = RoleId::generate();
+        assert!(r.as_str().len() == 18 && r.as_str().bytes().all(|b| b.is_ascii_digit()));
+        assert!(!r.as_str().starts_with('0'));
     }
 }

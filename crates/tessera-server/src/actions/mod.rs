@@ -1,7 +1,10 @@
 //! The API actions: routing from (Version, Action) to a handler, and the handlers.
 
 mod params;
+mod ram_groups;
 mod ram_keys;
+mod ram_login;
+mod ram_roles;
 mod ram_users;
 mod sts;
 
@@ -87,7 +90,24 @@ actions! {
     // RAM policies, versions and attachments: add below.
 
     // RAM groups, roles and login profiles: add below.
-
+    Ram CreateGroup true,
+    Ram GetGroup true,
+    Ram UpdateGroup true,
+    Ram ListGroups true,
+    Ram DeleteGroup true,
+    Ram AddUserToGroup true,
+    Ram RemoveUserFromGroup true,
+    Ram ListGroupsForUser true,
+    Ram ListUsersForGroup true,
+    Ram CreateRole true,
+    Ram GetRole true,
+    Ram UpdateRole true,
+    Ram ListRoles true,
+    Ram DeleteRole true,
+    Ram CreateLoginProfile true,
+    Ram GetLoginProfile true,
+    Ram UpdateLoginProfile true,
+    Ram DeleteLoginProfile true,
 }
 
 impl Action {
@@ -131,6 +151,24 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         // RAM policies, versions and attachments: add below.
 
         // RAM groups, roles and login profiles: add below.
+        Action::CreateGroup => ram_groups::create(state, call).await,
+        Action::GetGroup => ram_groups::get(state, call).await,
+        Action::UpdateGroup => ram_groups::update(state, call).await,
+        Action::ListGroups => ram_groups::list(state, call).await,
+        Action::DeleteGroup => ram_groups::delete(state, call).await,
+        Action::AddUserToGroup => ram_groups::add_user(state, call).await,
+        Action::RemoveUserFromGroup => ram_groups::remove_user(state, call).await,
+        Action::ListGroupsForUser => ram_groups::list_for_user(state, call).await,
+        Action::ListUsersForGroup => ram_groups::list_users(state, call).await,
+        Action::CreateRole => ram_roles::create(state, call).await,
+        Action::GetRole => ram_roles::get(state, call).await,
+        Action::UpdateRole => ram_roles::update(state, call).await,
+        Action::ListRoles => ram_roles::list(state, call).await,
+        Action::DeleteRole => ram_roles::delete(state, call).await,
+        Action::CreateLoginProfile => ram_login::create(state, call).await,
+        Action::GetLoginProfile => ram_login::get(state, call).await,
+        Action::UpdateLoginProfile => ram_login::update(state, call).await,
+        Action::DeleteLoginProfile => ram_login::delete(state, call).await,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Reading and validating action parameters, with RAM's limits and error codes (spec §11).
 
 use crate::error::ApiError;
-use crate::ids::UserName;
+use crate::ids::{GroupName, RoleName, UserName};
+use crate::password;
 use crate::request::ApiRequest;
+use tessera_protocol::Secret;
 
 /// A required parameter; absent or empty is `Missing<Name>`.
 pub fn required<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a str, ApiError> {
@@ -29,6 +31,95 @@ pub fn user_name(field: &'static str, value: &str) -> Result<UserName, ApiError>
         return Err(ApiError::InvalidChars(field));
     }
     Ok(UserName::from_trusted(value))
+}
+
+/// A name of 1–`max` characters, each accepted by `allowed`.
+fn checked_name<'a>(
+    field: &'static str,
+    value: &'a str,
+    max: usize,
+    allowed: impl Fn(u8) -> bool,
+) -> Result<&'a str, ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::InvalidLength(field));
+    }
+    if value.is_empty() || !value.bytes().all(allowed) {
+        return Err(ApiError::InvalidChars(field));
+    }
+    Ok(value)
+}
+
+/// A group name: 1–64 of `A-Za-z0-9._-` (the same alphabet as user names).
+pub fn group_name(field: &'static str, value: &str) -> Result<GroupName, ApiError> {
+    checked_name(field, value, 64, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    })
+    .map(GroupName::from_trusted)
+}
+
+/// A role name: 1–64 of `A-Za-z0-9.-`. Unlike user and group names, no underscore.
+pub fn role_name(field: &'static str, value: &str) -> Result<RoleName, ApiError> {
+    checked_name(field, value, 64, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
+    })
+    .map(RoleName::from_trusted)
+}
+
+/// An optional boolean: `true` or `false` in any case; anything else is
+/// `InvalidParameter.<Name>`.
+pub fn boolean(req: &ApiRequest, name: &'static str) -> Result<Option<bool>, ApiError> {
+    match optional(req, name) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::InvalidValue(name)),
+    }
+}
+
+/// Shortest `MaxSessionDuration` a role may have, in seconds (and its default).
+pub const MIN_SESSION_DURATION: i64 = 3600;
+/// Longest `MaxSessionDuration` a role may have, in seconds.
+pub const MAX_SESSION_DURATION: i64 = 43200;
+
+/// A role's maximum session duration: an integer number of seconds in 3600–43200.
+pub fn session_duration(field: &'static str, value: &str) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (MIN_SESSION_DURATION..=MAX_SESSION_DURATION).contains(n))
+        .ok_or(ApiError::InvalidValue(field))
+}
+
+/// Longest trust policy (`AssumeRolePolicyDocument`) accepted, in characters. RAM does not
+/// document one; this is the older limit for custom policy documents, ample for a trust
+/// policy listing dozens of principals.
+pub const MAX_TRUST_POLICY: usize = 4096;
+
+/// A role's trust policy: at most [`MAX_TRUST_POLICY`] characters, and a well-formed trust
+/// policy; returned exactly as given (RAM echoes the submitter's text).
+pub fn trust_policy(field: &'static str, value: &str) -> Result<String, ApiError> {
+    if value.chars().count() > MAX_TRUST_POLICY {
+        return Err(ApiError::InvalidLength(field));
+    }
+    // Interim check until the policy grammar is available: the document must be a JSON object.
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(v) if v.is_object() => Ok(value.to_string()),
+        Ok(_) => Err(ApiError::MalformedPolicyDocument(
+            "The policy document must be a JSON object.".into(),
+        )),
+        Err(e) => Err(ApiError::MalformedPolicyDocument(format!(
+            "The policy document is not valid JSON: {e}."
+        ))),
+    }
+}
+
+/// A console password that satisfies the password policy ([`password::meets_policy`]).
+pub fn new_password(value: &str) -> Result<Secret, ApiError> {
+    if password::meets_policy(value) {
+        Ok(Secret::new(value))
+    } else {
+        Err(ApiError::PasswordTooWeak)
+    }
 }
 
 /// Free text of at most `max` characters without control characters.
@@ -96,8 +187,11 @@ pub fn max_items(req: &ApiRequest) -> Result<usize, ApiError> {
 /// Markers are opaque to clients: the last name of the previous page, base64url-encoded.
 pub mod marker {
     use super::*;
+    use crate::actions::Fields;
+    use crate::store::Page;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use base64::Engine;
+    use tessera_protocol::render::Node;
 
     /// The marker that continues after `last`.
     pub fn encode(last: &str) -> String {
@@ -115,6 +209,31 @@ pub mod marker {
                 .map(Some)
                 .ok_or(ApiError::InvalidValue("Marker")),
         }
+    }
+
+    /// `IsTruncated`, `Marker` (only when truncated, continuing after `last_name` of the last
+    /// item) and the list itself, as every paged RAM listing answers.
+    pub fn paged<T>(
+        page: &Page<T>,
+        last_name: impl Fn(&T) -> &str,
+        list: &'static str,
+        item: &'static str,
+        node: impl Fn(&T) -> Node,
+    ) -> Fields {
+        let mut fields: Fields = vec![("IsTruncated", Node::Bool(page.truncated))];
+        if page.truncated {
+            if let Some(last) = page.items.last() {
+                fields.push(("Marker", encode(last_name(last)).into()));
+            }
+        }
+        fields.push((
+            list,
+            Node::List {
+                item,
+                items: page.items.iter().map(node).collect(),
+            },
+        ));
+        fields
     }
 }
 
@@ -138,6 +257,114 @@ mod tests {
             Err(ApiError::InvalidLength("NewUserName"))
         ));
         assert!(user_name("UserName", &"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn group_and_role_names() {
+        assert!(group_name("GroupName", "dev.team_1-a").is_ok());
+        assert!(matches!(
+            group_name("GroupName", "dev team"),
+            Err(ApiError::InvalidChars("GroupName"))
+        ));
+        assert!(matches!(
+            group_name("NewGroupName", &"g".repeat(65)),
+            Err(ApiError::InvalidLength("NewGroupName"))
+        ));
+        assert!(group_name("GroupName", &"g".repeat(64)).is_ok());
+        assert!(role_name("RoleName", "ECS-Admin.v2").is_ok());
+        assert!(matches!(
+            role_name("RoleName", "ecs_admin"),
+            Err(ApiError::InvalidChars("RoleName"))
+        ));
+        assert!(matches!(
+            role_name("RoleName", "a@b"),
+            Err(ApiError::InvalidChars("RoleName"))
+        ));
+        assert!(matches!(
+            role_name("RoleName", &"r".repeat(65)),
+            Err(ApiError::InvalidLength("RoleName"))
+        ));
+        assert!(role_name("RoleName", &"r".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn session_durations() {
+        assert_eq!(
+            session_duration("MaxSessionDuration", "3600").ok(),
+            Some(3600)
+        );
+        assert_eq!(
+            session_duration("MaxSessionDuration", "43200").ok(),
+            Some(43200)
+        );
+        for bad in ["3599", "43201", "-1", "1h", "", "3600.0"] {
+            assert!(
+                matches!(
+                    session_duration("MaxSessionDuration", bad),
+                    Err(ApiError::InvalidValue("MaxSessionDuration"))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    fn request(query: &str) -> ApiRequest {
+        ApiRequest::new(
+            axum::http::Method::GET,
+            "/",
+            Some(query),
+            axum::http::HeaderMap::new(),
+            axum::body::Bytes::new(),
+            "127.0.0.1:1".parse().expect("address"),
+            false,
+        )
+    }
+
+    #[test]
+    fn booleans() {
+        let r = request("A=true&B=FALSE&C=True&D=yes&E=1&F=");
+        assert_eq!(boolean(&r, "A").ok(), Some(Some(true)));
+        assert_eq!(boolean(&r, "B").ok(), Some(Some(false)));
+        assert_eq!(boolean(&r, "C").ok(), Some(Some(true)));
+        assert!(matches!(boolean(&r, "D"), Err(ApiError::InvalidValue("D"))));
+        assert!(matches!(boolean(&r, "E"), Err(ApiError::InvalidValue("E"))));
+        assert_eq!(boolean(&r, "F").ok(), Some(None), "empty counts as absent");
+        assert_eq!(boolean(&r, "G").ok(), Some(None));
+    }
+
+    #[test]
+    fn trust_policy_size_and_shape() {
+        let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::1234567890123456:root"}}]}"#;
+        assert_eq!(
+            trust_policy("AssumeRolePolicyDocument", doc)
+                .ok()
+                .as_deref(),
+            Some(doc),
+            "kept byte for byte"
+        );
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_TRUST_POLICY));
+        assert!(matches!(
+            trust_policy("AssumeRolePolicyDocument", &big),
+            Err(ApiError::InvalidLength("AssumeRolePolicyDocument"))
+        ));
+        for bad in ["{", "[]", "1", "null"] {
+            assert!(
+                matches!(
+                    trust_policy("NewAssumeRolePolicyDocument", bad),
+                    Err(ApiError::MalformedPolicyDocument(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(new_password("Abcdefg1").is_ok());
+        assert!(matches!(
+            new_password("short"),
+            Err(ApiError::PasswordTooWeak)
+        ));
     }
 
     #[test]

@@ -5,7 +5,14 @@
 //! The store holds AccessKey secrets only sealed ([`crate::keys::MasterKey`]); it never sees a
 //! plaintext secret.
 
+mod groups;
+mod login;
+mod roles;
 pub mod sqlite;
+
+pub use groups::{GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate};
+pub use login::{LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile};
+pub use roles::{RoleRecord, RoleStore, RoleUpdate};
 
 use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
 use async_trait::async_trait;
@@ -142,6 +149,14 @@ pub enum Entity {
     User,
     /// An AccessKey of a user (or of the root).
     AccessKey,
+    /// A RAM user group.
+    Group,
+    /// A user's membership of a group (a user may join a limited number of groups).
+    GroupMembership,
+    /// A RAM role.
+    Role,
+    /// A user's console login profile.
+    LoginProfile,
     /// An account.
     Account,
 }
@@ -158,6 +173,9 @@ pub enum StoreError {
     /// A count limit would be exceeded.
     #[error("limit of {0:?} exceeded")]
     LimitExceeded(Entity),
+    /// A delete was refused because something still depends on the entity.
+    #[error("delete conflict: {0:?}")]
+    DeleteConflict(Conflict),
     /// The user still has AccessKeys.
     #[error("the user still has access keys")]
     UserHasAccessKeys,
@@ -166,12 +184,29 @@ pub enum StoreError {
     Backend(#[from] anyhow::Error),
 }
 
+/// Why a group, role or user cannot be deleted yet. RAM never cascades deletes: the client
+/// removes the dependency first, so nothing disappears as a side effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The group still has members.
+    GroupHasUsers,
+    /// The group still has policies attached.
+    GroupHasPolicies,
+    /// The role still has policies attached.
+    RoleHasPolicies,
+    /// The user is still a member of a group.
+    UserInGroup,
+    /// The user still has a console login profile.
+    UserHasLoginProfile,
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The persistent state of a Tessera deployment.
+/// The persistent state of a Tessera deployment. Groups, roles and login profiles live in their
+/// own traits; requiring them here lets an `Arc<dyn Store>` reach every method.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: GroupStore + RoleStore + LoginProfileStore + Send + Sync + 'static {
     /// A counter that grows with every committed write. Cheap (no I/O): caches compare it to
     /// know whether they are stale.
     fn revision(&self) -> u64;

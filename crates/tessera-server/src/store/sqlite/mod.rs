@@ -2,6 +2,9 @@
 //! the request path come from the identity cache, so one connection behind a mutex, used from
 //! tokio's blocking pool, is enough.
 
+mod groups;
+mod login;
+mod roles;
 mod schema;
 
 use super::*;
@@ -395,6 +398,8 @@ impl Store for SqliteStore {
             if keys > 0 {
                 return Err(StoreError::UserHasAccessKeys);
             }
+            groups::refuse_if_member(&tx, &a, u.id.as_str())?;
+            login::refuse_if_login_profile(&tx, &a, u.id.as_str())?;
             tx.execute(
                 "DELETE FROM users WHERE account_id = ?1 AND id = ?2",
                 params![a, u.id.as_str()],

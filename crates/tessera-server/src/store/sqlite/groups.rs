@@ -1,0 +1,362 @@
+//! [`GroupStore`] on SQLite: tables `groups` and `group_members` (migration 2).
+
+use super::{backend, get_user, user_from_row, SqliteStore, USER_COLUMNS};
+use crate::ids::{AccountId, GroupId, GroupName, UserName};
+use crate::store::{
+    Conflict, Entity, GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate, Page,
+    StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+const GROUP_COLUMNS: &str = "account_id, id, name, comments, created, updated";
+
+/// `columns` (a comma-separated list) qualified with `alias`, for joins where names clash.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn group_from_row(r: &Row<'_>) -> rusqlite::Result<GroupRecord> {
+    Ok(GroupRecord {
+        account: AccountId::from_trusted(r.get::<_, String>(0)?),
+        id: GroupId::from_trusted(r.get::<_, String>(1)?),
+        name: GroupName::from_trusted(r.get::<_, String>(2)?),
+        comments: r.get(3)?,
+        created: r.get(4)?,
+        updated: r.get(5)?,
+    })
+}
+
+fn get_group(c: &Connection, account: &str, name: &str) -> StoreResult<GroupRecord> {
+    c.query_row(
+        &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name = ?2"),
+        params![account, name],
+        group_from_row,
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound(Entity::Group))
+}
+
+fn count(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
+    let n: i64 = c.query_row(sql, p, |r| r.get(0)).map_err(backend)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Refuses to delete a user that is still a member of a group (`DeleteUser`).
+pub(super) fn refuse_if_member(c: &Connection, account: &str, user_id: &str) -> StoreResult<()> {
+    let n = count(
+        c,
+        "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND user_id = ?2",
+        params![account, user_id],
+    )?;
+    if n > 0 {
+        return Err(StoreError::DeleteConflict(Conflict::UserInGroup));
+    }
+    Ok(())
+}
+
+/// Whether any policy is attached to the entity (`kind` is the attachments table's
+/// `target_kind`; `target_id` holds the entity's id, which survives renames).
+pub(super) fn has_attachments(
+    c: &Connection,
+    account: &str,
+    kind: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    let n = count(
+        c,
+        "SELECT COUNT(*) FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3",
+        params![account, kind, id],
+    )?;
+    Ok(n > 0)
+}
+
+#[async_trait]
+impl GroupStore for SqliteStore {
+    async fn create_group(&self, group: &GroupRecord, max_groups: usize) -> StoreResult<()> {
+        let g = group.clone();
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let a = g.account.as_str();
+            if get_group(&tx, a, g.name.as_str()).is_ok() {
+                return Err(StoreError::AlreadyExists(Entity::Group));
+            }
+            let n = count(
+                &tx,
+                "SELECT COUNT(*) FROM groups WHERE account_id = ?1",
+                [a],
+            )?;
+            if n >= max_groups {
+                return Err(StoreError::LimitExceeded(Entity::Group));
+            }
+            tx.execute(
+                &format!("INSERT INTO groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    a,
+                    g.id.as_str(),
+                    g.name.as_str(),
+                    g.comments,
+                    g.created,
+                    g.updated
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn group(&self, account: &AccountId, name: &GroupName) -> StoreResult<GroupRecord> {
+        let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
+        self.run(false, move |c| get_group(c, &a, &n)).await
+    }
+
+    async fn update_group(
+        &self,
+        account: &AccountId,
+        name: &GroupName,
+        update: &GroupUpdate,
+        now: i64,
+    ) -> StoreResult<GroupRecord> {
+        let (a, n, up) = (
+            account.as_str().to_string(),
+            name.as_str().to_string(),
+            update.clone(),
+        );
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let mut g = get_group(&tx, &a, &n)?;
+            if let Some(new_name) = up.name {
+                if new_name != g.name {
+                    if get_group(&tx, &a, new_name.as_str()).is_ok() {
+                        return Err(StoreError::AlreadyExists(Entity::Group));
+                    }
+                    g.name = new_name;
+                }
+            }
+            if let Some(v) = up.comments {
+                g.comments = v;
+            }
+            g.updated = now;
+            tx.execute(
+                "UPDATE groups SET name = ?3, comments = ?4, updated = ?5 WHERE account_id = ?1 AND id = ?2",
+                params![a, g.id.as_str(), g.name.as_str(), g.comments, g.updated],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(g)
+        })
+        .await
+    }
+
+    async fn list_groups(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<GroupRecord>> {
+        let (a, after) = (
+            account.as_str().to_string(),
+            after.unwrap_or("").to_string(),
+        );
+        self.run(false, move |c| {
+            let mut st = c
+                .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"))
+                .map_err(backend)?;
+            let mut items = st
+                .query_map(params![a, after, (limit + 1) as i64], group_from_row)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend)?;
+            let truncated = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, truncated })
+        })
+        .await
+    }
+
+    async fn delete_group(&self, account: &AccountId, name: &GroupName) -> StoreResult<()> {
+        let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let g = get_group(&tx, &a, &n)?;
+            let members = count(
+                &tx,
+                "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND group_id = ?2",
+                params![a, g.id.as_str()],
+            )?;
+            if members > 0 {
+                return Err(StoreError::DeleteConflict(Conflict::GroupHasUsers));
+            }
+            if has_attachments(&tx, &a, "Group", g.id.as_str())? {
+                return Err(StoreError::DeleteConflict(Conflict::GroupHasPolicies));
+            }
+            tx.execute(
+                "DELETE FROM groups WHERE account_id = ?1 AND id = ?2",
+                params![a, g.id.as_str()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn add_user_to_group(
+        &self,
+        account: &AccountId,
+        group: &GroupName,
+        user: &UserName,
+        now: i64,
+        max_groups_per_user: usize,
+    ) -> StoreResult<()> {
+        let (a, g, u) = (
+            account.as_str().to_string(),
+            group.as_str().to_string(),
+            user.as_str().to_string(),
+        );
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let group = get_group(&tx, &a, &g)?;
+            let user = get_user(&tx, &a, &u)?;
+            let member = tx
+                .query_row(
+                    "SELECT 1 FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
+                    params![a, group.id.as_str(), user.id.as_str()],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if member {
+                return Err(StoreError::AlreadyExists(Entity::GroupMembership));
+            }
+            let joined = count(
+                &tx,
+                "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND user_id = ?2",
+                params![a, user.id.as_str()],
+            )?;
+            if joined >= max_groups_per_user {
+                return Err(StoreError::LimitExceeded(Entity::GroupMembership));
+            }
+            tx.execute(
+                "INSERT INTO group_members (account_id, group_id, user_id, joined) VALUES (?1, ?2, ?3, ?4)",
+                params![a, group.id.as_str(), user.id.as_str(), now],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn remove_user_from_group(
+        &self,
+        account: &AccountId,
+        group: &GroupName,
+        user: &UserName,
+    ) -> StoreResult<()> {
+        let (a, g, u) = (
+            account.as_str().to_string(),
+            group.as_str().to_string(),
+            user.as_str().to_string(),
+        );
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let group = get_group(&tx, &a, &g)?;
+            let user = get_user(&tx, &a, &u)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
+                    params![a, group.id.as_str(), user.id.as_str()],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(Entity::GroupMembership));
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn groups_for_user(
+        &self,
+        account: &AccountId,
+        user: &UserName,
+    ) -> StoreResult<Vec<GroupMembership>> {
+        let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
+        self.run(false, move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let user = get_user(&tx, &a, &u)?;
+            let mut st = tx
+                .prepare_cached(&format!(
+                    "SELECT {}, m.joined FROM group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id WHERE m.account_id = ?1 AND m.user_id = ?2 ORDER BY g.name",
+                    qualified(GROUP_COLUMNS, "g")
+                ))
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params![a, user.id.as_str()], |r| {
+                    Ok(GroupMembership {
+                        group: group_from_row(r)?,
+                        joined: r.get(6)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn users_for_group(
+        &self,
+        account: &AccountId,
+        group: &GroupName,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<GroupMember>> {
+        let (a, g, after) = (
+            account.as_str().to_string(),
+            group.as_str().to_string(),
+            after.unwrap_or("").to_string(),
+        );
+        self.run(false, move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let group = get_group(&tx, &a, &g)?;
+            let mut st = tx
+                .prepare_cached(&format!(
+                    "SELECT {}, m.joined FROM group_members m JOIN users u ON u.account_id = m.account_id AND u.id = m.user_id WHERE m.account_id = ?1 AND m.group_id = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4",
+                    qualified(USER_COLUMNS, "u")
+                ))
+                .map_err(backend)?;
+            let mut items = st
+                .query_map(
+                    params![a, group.id.as_str(), after, (limit + 1) as i64],
+                    |r| {
+                        Ok(GroupMember {
+                            user: user_from_row(r)?,
+                            joined: r.get(9)?,
+                        })
+                    },
+                )
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend)?;
+            let truncated = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, truncated })
+        })
+        .await
+    }
+}

@@ -1,0 +1,164 @@
+//! [`LoginProfileStore`] on SQLite: table `login_profiles` (migration 2), keyed by user id so a
+//! profile follows its user through renames.
+
+use super::{backend, get_user, SqliteStore};
+use crate::ids::{AccountId, UserName};
+use crate::store::{
+    Conflict, Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile,
+    StoreError, StoreResult, UserRecord,
+};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+fn get_profile(c: &Connection, user: &UserRecord) -> StoreResult<LoginProfileRecord> {
+    c.query_row(
+        "SELECT password_hash, password_reset_required, mfa_bind_required, created, updated FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
+        params![user.account.as_str(), user.id.as_str()],
+        |r| {
+            Ok(LoginProfileRecord {
+                account: user.account.clone(),
+                user_id: user.id.clone(),
+                user_name: user.name.clone(),
+                password_hash: r.get(0)?,
+                password_reset_required: r.get(1)?,
+                mfa_bind_required: r.get(2)?,
+                created: r.get(3)?,
+                updated: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound(Entity::LoginProfile))
+}
+
+/// Refuses to delete a user that still has a login profile (`DeleteUser`).
+pub(super) fn refuse_if_login_profile(
+    c: &Connection,
+    account: &str,
+    user_id: &str,
+) -> StoreResult<()> {
+    let exists = c
+        .query_row(
+            "SELECT 1 FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
+            params![account, user_id],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?
+        .is_some();
+    if exists {
+        return Err(StoreError::DeleteConflict(Conflict::UserHasLoginProfile));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl LoginProfileStore for SqliteStore {
+    async fn create_login_profile(
+        &self,
+        account: &AccountId,
+        user: &UserName,
+        profile: &NewLoginProfile,
+    ) -> StoreResult<LoginProfileRecord> {
+        let (a, u, p) = (
+            account.as_str().to_string(),
+            user.as_str().to_string(),
+            profile.clone(),
+        );
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let user = get_user(&tx, &a, &u)?;
+            match get_profile(&tx, &user) {
+                Ok(_) => return Err(StoreError::AlreadyExists(Entity::LoginProfile)),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            tx.execute(
+                "INSERT INTO login_profiles (account_id, user_id, password_hash, password_reset_required, mfa_bind_required, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.created],
+            )
+            .map_err(backend)?;
+            let record = get_profile(&tx, &user)?;
+            tx.commit().map_err(backend)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn login_profile(
+        &self,
+        account: &AccountId,
+        user: &UserName,
+    ) -> StoreResult<LoginProfileRecord> {
+        let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
+        self.run(false, move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let user = get_user(&tx, &a, &u)?;
+            get_profile(&tx, &user)
+        })
+        .await
+    }
+
+    async fn update_login_profile(
+        &self,
+        account: &AccountId,
+        user: &UserName,
+        update: &LoginProfileUpdate,
+        now: i64,
+    ) -> StoreResult<LoginProfileRecord> {
+        let (a, u, up) = (
+            account.as_str().to_string(),
+            user.as_str().to_string(),
+            update.clone(),
+        );
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let user = get_user(&tx, &a, &u)?;
+            let mut p = get_profile(&tx, &user)?;
+            if let Some(v) = up.password_hash {
+                p.password_hash = v;
+            }
+            if let Some(v) = up.password_reset_required {
+                p.password_reset_required = v;
+            }
+            if let Some(v) = up.mfa_bind_required {
+                p.mfa_bind_required = v;
+            }
+            p.updated = now;
+            tx.execute(
+                "UPDATE login_profiles SET password_hash = ?3, password_reset_required = ?4, mfa_bind_required = ?5, updated = ?6 WHERE account_id = ?1 AND user_id = ?2",
+                params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.updated],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(p)
+        })
+        .await
+    }
+
+    async fn delete_login_profile(&self, account: &AccountId, user: &UserName) -> StoreResult<()> {
+        let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let user = get_user(&tx, &a, &u)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
+                    params![a, user.id.as_str()],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(Entity::LoginProfile));
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}
