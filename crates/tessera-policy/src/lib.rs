@@ -1,0 +1,10 @@
+//! # tessera-policy
+//!
+//! The RAM policy language (work in progress).
+
+#![allow(dead_code)]
+
+mod error;
+mod json;
+
+pub use error::PolicyError;
