@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod error;
+mod glob;
 mod json;
 
 pub use error::PolicyError;
