@@ -7,5 +7,6 @@
 mod error;
 mod glob;
 mod json;
+mod scalar;
 
 pub use error::PolicyError;
