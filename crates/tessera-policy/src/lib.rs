@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+mod condition;
+mod context;
 mod error;
 mod glob;
 mod json;
