@@ -498,3 +498,100 @@ mod robustness {
         }
     }
 }
+
+mod allocation {
+    //! Evaluation must not allocate: a counting allocator, switched on for one thread at a time.
+    use super::*;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting;
+
+    static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+    thread_local! {
+        // `const` init: no lazy initialization, so the allocator may read it.
+        static COUNTING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.with(Cell::get) {
+                ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: forwarded unchanged to the system allocator.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `System.alloc` with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// How many allocations `f` makes on this thread.
+    fn allocations(f: impl FnOnce()) -> usize {
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        COUNTING.with(|c| c.set(true));
+        f();
+        COUNTING.with(|c| c.set(false));
+        ALLOCATIONS.load(Ordering::Relaxed) - before
+    }
+
+    #[test]
+    fn evaluation_allocates_nothing() {
+        let identity_policy = identity(
+            r#"{"Version":"1","Statement":[
+            {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"acs:SourceIp":"10.0.0.0/8"}}},
+            {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateGreaterThan":{"acs:CurrentTime":"2031-01-01T00:00:00+08:00"}}},
+            {"Effect":"Allow","Action":["ram:Get*","ram:List*"],"Resource":"acs:ram:*:1:role/*",
+             "Condition":{"Bool":{"acs:SecureTransport":"true"},"StringEqualsIgnoreCase":{"x:Team":"ÉQUIPE"},
+                          "ForAllValues:StringLike":{"x:tags":["a*","b*"]},"NumericLessThan":{"x:n":"10"},
+                          "DateLessThan":{"x:when":"2030-01-01"}}}]}"#,
+        );
+        let trust_policy = trust(
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",
+            "Principal":{"RAM":["acs:ram::1:role/Ops","acs:ram::1:root"]},
+            "Condition":{"StringEquals":{"sts:ExternalId":"e"}}}]}"#,
+        );
+        let context = Context::new()
+            .with_current_time(1_790_000_000)
+            .with_source_ip("10.1.2.3".parse().unwrap())
+            .with_secure_transport(true)
+            .with_string("x:team", "équipe")
+            .with_string("x:tags", "alpha")
+            .with_string("x:tags", "beta")
+            .with_string("x:n", "9")
+            .with_string("x:when", "2029-06-01T12:00:00+02:00")
+            .with_string("sts:ExternalId", "e");
+        let request = Request {
+            action: "RAM:GetRole",
+            resource: "acs:ram::1:role/Admin",
+            context: &context,
+        };
+        let assume = Request {
+            action: "sts:AssumeRole",
+            resource: "acs:ram::1:role/Target",
+            context: &context,
+        };
+        let caller = Caller::AssumedRole {
+            account: "1",
+            role_name: "ops",
+        };
+        let mut decisions = (Decision::ImplicitDeny, Decision::ImplicitDeny);
+        let n = allocations(|| {
+            decisions = (
+                evaluate([&identity_policy], &request).decision,
+                evaluate_trust(&trust_policy, &caller, &assume).decision,
+            );
+        });
+        assert_eq!(decisions, (Decision::Allow, Decision::Allow));
+        assert_eq!(n, 0, "evaluation allocated");
+        // The counter works.
+        assert!(allocations(|| drop(std::hint::black_box(vec![1u8]))) > 0);
+    }
+}
