@@ -975,17 +975,125 @@ async fn bad_trust_policies_are_refused_with_a_reason() {
         "InvalidParameter.AssumeRolePolicyDocument.Length",
     )
     .await;
-    for bad in ["{", "not json", "[]", "\"Version\""] {
+    let acct = h.account.clone();
+    let st = |body: &str| format!(r#"{{"Version":"1","Statement":[{body}]}}"#);
+    let cases: Vec<(String, &str)> = vec![
+        ("{".into(), ""),
+        ("not json".into(), ""),
+        ("[]".into(), ""),
+        (
+            st(r#"{"Effect":"Allow","Action":"sts:AssumeRole"}"#),
+            "Statement[0]: a trust policy statement needs Principal",
+        ),
+        (
+            st(&format!(
+                r#"{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{acct}:group/x"}}}}"#
+            )),
+            "Statement[0].Principal.RAM",
+        ),
+        (
+            st(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Principal":"*"}"#),
+            "Statement[0].Principal",
+        ),
+        (
+            st(&format!(
+                r#"{{"Effect":"Permit","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{acct}:root"}}}}"#
+            )),
+            "Statement[0].Effect",
+        ),
+        (
+            format!(
+                r#"{{"Version":"2","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{acct}:root"}}}}]}}"#
+            ),
+            "Version",
+        ),
+        (
+            st(&format!(
+                r#"{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{acct}:root"}},"Condition":{{"StringEqualz":{{"sts:ExternalId":"x"}}}}}}"#
+            )),
+            "Statement[0].Condition.StringEqualz",
+        ),
+    ];
+    for (doc, says) in &cases {
         let v = h
             .fails(
                 "CreateRole",
-                &[("RoleName", "bad"), ("AssumeRolePolicyDocument", bad)],
+                &[("RoleName", "bad"), ("AssumeRolePolicyDocument", doc)],
                 400,
                 "MalformedPolicyDocument",
             )
             .await;
-        assert!(v["Message"].as_str().unwrap().len() > 10, "{v}");
+        let message = v["Message"].as_str().unwrap();
+        assert!(
+            message.len() > 10 && message.contains(says),
+            "{doc}: {message}"
+        );
     }
+
+    // Every documented principal form is accepted.
+    for principal in [
+        format!(r#"{{"RAM":"acs:ram::{acct}:root"}}"#),
+        format!(r#"{{"RAM":["acs:ram::{acct}:user/alice","acs:ram::{acct}:role/chain"]}}"#),
+        r#"{"Service":["ecs.aliyuncs.com"]}"#.to_string(),
+        format!(r#"{{"Federated":"acs:ram::{acct}:saml-provider/idp"}}"#),
+        format!(r#"{{"Federated":["acs:ram::{acct}:oidc-provider/gh"]}}"#),
+    ] {
+        let doc = st(&format!(
+            r#"{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{principal}}}"#
+        ));
+        h.ok(
+            "CreateRole",
+            &[("RoleName", "good"), ("AssumeRolePolicyDocument", &doc)],
+        )
+        .await;
+        h.ok("DeleteRole", &[("RoleName", "good")]).await;
+    }
+    // With an ExternalId condition.
+    let with_external_id = st(&format!(
+        r#"{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{acct}:root"}},"Condition":{{"StringEquals":{{"sts:ExternalId":"abcd1234"}}}}}}"#
+    ));
+    h.ok(
+        "CreateRole",
+        &[
+            ("RoleName", "partner"),
+            ("AssumeRolePolicyDocument", &with_external_id),
+        ],
+    )
+    .await;
+
+    // UpdateRole validates the same way and a refused update changes nothing.
+    let v = h
+        .fails(
+            "UpdateRole",
+            &[
+                ("RoleName", "partner"),
+                ("NewAssumeRolePolicyDocument", &cases[3].0),
+                ("NewDescription", "must not stick"),
+            ],
+            400,
+            "MalformedPolicyDocument",
+        )
+        .await;
+    assert!(v["Message"].as_str().unwrap().contains("Principal"));
+    let too_long_update = h
+        .fails(
+            "UpdateRole",
+            &[
+                ("RoleName", "partner"),
+                ("NewAssumeRolePolicyDocument", &too_long),
+            ],
+            400,
+            "InvalidParameter.NewAssumeRolePolicyDocument.Length",
+        )
+        .await;
+    assert!(too_long_update["Message"].is_string());
+    let v = h.ok("GetRole", &[("RoleName", "partner")]).await;
+    assert_eq!(
+        v["Role"]["AssumeRolePolicyDocument"],
+        with_external_id.as_str()
+    );
+    assert_eq!(v["Role"]["Description"], "");
+
     // Nothing was created by the refused requests.
     h.fails(
         "GetRole",

@@ -95,22 +95,17 @@ pub fn session_duration(field: &'static str, value: &str) -> Result<i64, ApiErro
 /// policy listing dozens of principals.
 pub const MAX_TRUST_POLICY: usize = 4096;
 
-/// A role's trust policy: at most [`MAX_TRUST_POLICY`] characters, and a well-formed trust
-/// policy; returned exactly as given (RAM echoes the submitter's text).
+/// A role's trust policy: at most [`MAX_TRUST_POLICY`] characters, and valid in the policy
+/// grammar for trust policies (`Principal` required); a bad one is `MalformedPolicyDocument`
+/// with the parser's account of what is wrong and where. Returned exactly as given: RAM echoes
+/// the submitter's text, so the server stores it unnormalised and compiles it again when needed.
 pub fn trust_policy(field: &'static str, value: &str) -> Result<String, ApiError> {
     if value.chars().count() > MAX_TRUST_POLICY {
         return Err(ApiError::InvalidLength(field));
     }
-    // Interim check until the policy grammar is available: the document must be a JSON object.
-    match serde_json::from_str::<serde_json::Value>(value) {
-        Ok(v) if v.is_object() => Ok(value.to_string()),
-        Ok(_) => Err(ApiError::MalformedPolicyDocument(
-            "The policy document must be a JSON object.".into(),
-        )),
-        Err(e) => Err(ApiError::MalformedPolicyDocument(format!(
-            "The policy document is not valid JSON: {e}."
-        ))),
-    }
+    tessera_policy::parse(value, tessera_policy::PolicyKind::Trust)
+        .map_err(|e| ApiError::MalformedPolicyDocument(e.message))?;
+    Ok(value.to_string())
 }
 
 /// A console password that satisfies the password policy ([`password::meets_policy`]).
@@ -333,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn trust_policy_size_and_shape() {
+    fn trust_policies() {
         let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::1234567890123456:root"}}]}"#;
         assert_eq!(
             trust_policy("AssumeRolePolicyDocument", doc)
@@ -342,19 +337,29 @@ mod tests {
             Some(doc),
             "kept byte for byte"
         );
-        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_TRUST_POLICY));
+        let big = doc.replace("root", &format!("user/{}", "u".repeat(MAX_TRUST_POLICY)));
         assert!(matches!(
             trust_policy("AssumeRolePolicyDocument", &big),
             Err(ApiError::InvalidLength("AssumeRolePolicyDocument"))
         ));
-        for bad in ["{", "[]", "1", "null"] {
-            assert!(
-                matches!(
-                    trust_policy("NewAssumeRolePolicyDocument", bad),
-                    Err(ApiError::MalformedPolicyDocument(_))
-                ),
-                "{bad}"
-            );
+        for (bad, says) in [
+            ("{", ""),
+            ("[]", ""),
+            (
+                r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}"#,
+                "Principal",
+            ),
+            (
+                r#"{"Version":"2","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::1:root"}}]}"#,
+                "Version",
+            ),
+        ] {
+            match trust_policy("NewAssumeRolePolicyDocument", bad) {
+                Err(ApiError::MalformedPolicyDocument(m)) => {
+                    assert!(!m.is_empty() && m.contains(says), "{bad}: {m}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 
