@@ -360,3 +360,108 @@ impl GroupStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::store_with_users;
+    use super::*;
+    use crate::store::Store;
+
+    fn group(account: &AccountId, name: &str) -> GroupRecord {
+        GroupRecord {
+            account: account.clone(),
+            id: GroupId::generate(),
+            name: GroupName::from_trusted(name),
+            comments: String::new(),
+            created: 1,
+            updated: 1,
+        }
+    }
+
+    fn n(s: &str) -> GroupName {
+        GroupName::from_trusted(s)
+    }
+
+    fn u(s: &str) -> UserName {
+        UserName::from_trusted(s)
+    }
+
+    #[tokio::test]
+    async fn groups_memberships_and_conflicts() {
+        let (_d, s, a) = store_with_users(&["ann", "bob"]).await;
+        s.create_group(&group(&a, "g1"), 2).await.unwrap();
+        assert!(matches!(
+            s.create_group(&group(&a, "g1"), 2).await,
+            Err(StoreError::AlreadyExists(Entity::Group))
+        ));
+        s.create_group(&group(&a, "g2"), 2).await.unwrap();
+        assert!(matches!(
+            s.create_group(&group(&a, "g3"), 2).await,
+            Err(StoreError::LimitExceeded(Entity::Group))
+        ));
+
+        s.add_user_to_group(&a, &n("g1"), &u("ann"), 7, 1)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.add_user_to_group(&a, &n("g1"), &u("ann"), 8, 5).await,
+            Err(StoreError::AlreadyExists(Entity::GroupMembership))
+        ));
+        assert!(matches!(
+            s.add_user_to_group(&a, &n("g2"), &u("ann"), 8, 1).await,
+            Err(StoreError::LimitExceeded(Entity::GroupMembership))
+        ));
+        let joined = s.groups_for_user(&a, &u("ann")).await.unwrap();
+        assert_eq!(joined.len(), 1);
+        assert_eq!((joined[0].group.name.as_str(), joined[0].joined), ("g1", 7));
+
+        assert!(matches!(
+            s.delete_group(&a, &n("g1")).await,
+            Err(StoreError::DeleteConflict(Conflict::GroupHasUsers))
+        ));
+        assert!(matches!(
+            s.delete_user(&a, &u("ann")).await,
+            Err(StoreError::DeleteConflict(Conflict::UserInGroup))
+        ));
+        // Renaming the group keeps its members.
+        let up = GroupUpdate {
+            name: Some(n("g1b")),
+            comments: None,
+        };
+        s.update_group(&a, &n("g1"), &up, 9).await.unwrap();
+        let members = s.users_for_group(&a, &n("g1b"), None, 10).await.unwrap();
+        assert_eq!(members.items.len(), 1);
+        assert_eq!(members.items[0].user.name.as_str(), "ann");
+        s.remove_user_from_group(&a, &n("g1b"), &u("ann"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.remove_user_from_group(&a, &n("g1b"), &u("ann")).await,
+            Err(StoreError::NotFound(Entity::GroupMembership))
+        ));
+        s.delete_user(&a, &u("ann")).await.unwrap();
+        s.delete_group(&a, &n("g1b")).await.unwrap();
+        assert!(matches!(
+            s.group(&a, &n("g1b")).await,
+            Err(StoreError::NotFound(Entity::Group))
+        ));
+    }
+
+    #[tokio::test]
+    async fn members_are_paged_by_user_name() {
+        let (_d, s, a) = store_with_users(&["c", "a", "d", "b"]).await;
+        s.create_group(&group(&a, "g"), 5).await.unwrap();
+        for name in ["c", "a", "d", "b"] {
+            s.add_user_to_group(&a, &n("g"), &u(name), 1, 5)
+                .await
+                .unwrap();
+        }
+        let p1 = s.users_for_group(&a, &n("g"), None, 3).await.unwrap();
+        assert!(p1.truncated);
+        let names: Vec<_> = p1.items.iter().map(|m| m.user.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let p2 = s.users_for_group(&a, &n("g"), Some("c"), 3).await.unwrap();
+        assert!(!p2.truncated);
+        assert_eq!(p2.items[0].user.name.as_str(), "d");
+    }
+}

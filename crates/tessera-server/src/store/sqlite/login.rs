@@ -162,3 +162,76 @@ impl LoginProfileStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::store_with_users;
+    use super::*;
+    use crate::store::Store;
+
+    fn profile(hash: &str) -> NewLoginProfile {
+        NewLoginProfile {
+            password_hash: hash.into(),
+            password_reset_required: false,
+            mfa_bind_required: true,
+            created: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_profile_per_user_and_it_blocks_deleting_the_user() {
+        let (_d, s, a) = store_with_users(&["lee"]).await;
+        let lee = UserName::from_trusted("lee");
+        let ghost = UserName::from_trusted("ghost");
+        assert!(matches!(
+            s.login_profile(&a, &lee).await,
+            Err(StoreError::NotFound(Entity::LoginProfile))
+        ));
+        assert!(matches!(
+            s.create_login_profile(&a, &ghost, &profile("h")).await,
+            Err(StoreError::NotFound(Entity::User))
+        ));
+        let p = s
+            .create_login_profile(&a, &lee, &profile("h1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                p.user_name.as_str(),
+                p.password_hash.as_str(),
+                p.mfa_bind_required,
+                p.created
+            ),
+            ("lee", "h1", true, 3)
+        );
+        assert!(!format!("{p:?}").contains("h1"), "Debug hides the hash");
+        assert!(matches!(
+            s.create_login_profile(&a, &lee, &profile("h2")).await,
+            Err(StoreError::AlreadyExists(Entity::LoginProfile))
+        ));
+        let up = LoginProfileUpdate {
+            password_reset_required: Some(true),
+            ..Default::default()
+        };
+        let p = s.update_login_profile(&a, &lee, &up, 9).await.unwrap();
+        assert_eq!(
+            (
+                p.password_hash.as_str(),
+                p.password_reset_required,
+                p.mfa_bind_required,
+                p.updated
+            ),
+            ("h1", true, true, 9)
+        );
+        assert!(matches!(
+            s.delete_user(&a, &lee).await,
+            Err(StoreError::DeleteConflict(Conflict::UserHasLoginProfile))
+        ));
+        s.delete_login_profile(&a, &lee).await.unwrap();
+        assert!(matches!(
+            s.delete_login_profile(&a, &lee).await,
+            Err(StoreError::NotFound(Entity::LoginProfile))
+        ));
+        s.delete_user(&a, &lee).await.unwrap();
+    }
+}

@@ -2,6 +2,8 @@
 //! the request path come from the identity cache, so one connection behind a mutex, used from
 //! tokio's blocking pool, is enough.
 
+#[cfg(test)]
+mod fixtures;
 mod groups;
 mod login;
 mod roles;

@@ -171,3 +171,69 @@ impl RoleStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::store_with_users;
+    use super::*;
+
+    fn role(account: &AccountId, name: &str) -> RoleRecord {
+        RoleRecord {
+            account: account.clone(),
+            id: RoleId::generate(),
+            name: RoleName::from_trusted(name),
+            description: String::new(),
+            trust_policy: "{}".into(),
+            max_session_duration: 3600,
+            created: 1,
+            updated: 1,
+        }
+    }
+
+    fn n(s: &str) -> RoleName {
+        RoleName::from_trusted(s)
+    }
+
+    #[tokio::test]
+    async fn names_ignore_case_but_keep_it() {
+        let (_d, s, a) = store_with_users(&[]).await;
+        s.create_role(&role(&a, "Admin"), 3).await.unwrap();
+        assert!(matches!(
+            s.create_role(&role(&a, "ADMIN"), 3).await,
+            Err(StoreError::AlreadyExists(Entity::Role))
+        ));
+        assert_eq!(
+            s.role(&a, &n("aDmIn")).await.unwrap().name.as_str(),
+            "Admin"
+        );
+        for name in ["beta", "Charlie"] {
+            s.create_role(&role(&a, name), 3).await.unwrap();
+        }
+        assert!(matches!(
+            s.create_role(&role(&a, "delta"), 3).await,
+            Err(StoreError::LimitExceeded(Entity::Role))
+        ));
+        let p1 = s.list_roles(&a, None, 2).await.unwrap();
+        let names: Vec<_> = p1.items.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Admin", "beta"]);
+        assert!(p1.truncated);
+        let p2 = s.list_roles(&a, Some("beta"), 2).await.unwrap();
+        assert_eq!(p2.items[0].name.as_str(), "Charlie");
+        assert!(!p2.truncated);
+
+        let up = RoleUpdate {
+            max_session_duration: Some(7200),
+            ..Default::default()
+        };
+        let r = s.update_role(&a, &n("ADMIN"), &up, 5).await.unwrap();
+        assert_eq!(
+            (r.max_session_duration, r.updated, r.trust_policy.as_str()),
+            (7200, 5, "{}")
+        );
+        s.delete_role(&a, &n("admin")).await.unwrap();
+        assert!(matches!(
+            s.role(&a, &n("Admin")).await,
+            Err(StoreError::NotFound(Entity::Role))
+        ));
+    }
+}
