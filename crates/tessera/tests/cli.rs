@@ -321,6 +321,21 @@ fn no_secret_reaches_the_logs() {
         .as_str()
         .unwrap()
         .to_string();
+    // A console password is a secret too.
+    let password = "Log-Check-Pass-1";
+    let body = signed_get(
+        &addr,
+        id,
+        secret,
+        &[
+            ("Action", "CreateLoginProfile"),
+            ("Version", "2015-05-01"),
+            ("UserName", "logcheck"),
+            ("Password", password),
+        ],
+    );
+    assert!(body.contains("\"LoginProfile\""), "{body}");
+    assert!(!body.contains(password));
     // A failed signature check logs too; its string to sign must not leak a secret either.
     let body = signed_get(
         &addr,
@@ -338,7 +353,7 @@ fn no_secret_reaches_the_logs() {
         "requests are logged: {logs}"
     );
     let master_key = std::fs::read_to_string(data.join("master.key")).unwrap();
-    for s in [secret, new_secret.as_str(), master_key.trim()] {
+    for s in [secret, new_secret.as_str(), master_key.trim(), password] {
         assert!(!logs.contains(s), "a secret reached the log");
     }
 }
