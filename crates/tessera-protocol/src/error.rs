@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 /// An error as it goes on the wire: HTTP status, `Code` and `Message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WireError {
     /// HTTP status code.
     pub status: u16,
@@ -13,6 +13,8 @@ pub struct WireError {
     pub code: Cow<'static, str>,
     /// The `Message` field, human readable; clients parse some of them.
     pub message: Cow<'static, str>,
+    /// More members after the standard ones, e.g. `AccessDeniedDetail`.
+    pub extra: Vec<(&'static str, crate::render::Node)>,
 }
 
 impl WireError {
@@ -26,6 +28,7 @@ impl WireError {
             status,
             code: code.into(),
             message: message.into(),
+            extra: Vec::new(),
         }
     }
 }

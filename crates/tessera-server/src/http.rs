@@ -121,11 +121,12 @@ async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
         .await
         .map_err(|e| (None, e))?;
     let action = authn.action;
-    authz::authorize(&authn.principal, action).map_err(|e| (Some(action), e))?;
+    let now = state.clock.now();
+    authz::authorize(&authn.key, action, req, now).map_err(|e| (Some(action), e))?;
     let call = Call {
         principal: &authn.principal,
         req,
-        now: state.clock.now(),
+        now,
     };
     let fields = actions::run(action, state, &call)
         .await

@@ -53,6 +53,11 @@ string_id!(
     /// A RAM user name: 1–64 of `A-Za-z0-9._-`. Unique per account, case-sensitive.
     UserName
 );
+string_id!(
+    /// A policy name: 1–128 of `A-Za-z0-9-`. Custom names are unique per account; system
+    /// policies share one namespace of their own.
+    PolicyName
+);
 
 fn digits(n: usize) -> String {
     let mut rng = rand::rng();
@@ -126,6 +131,14 @@ pub mod arn {
     /// `acs:ram::<acct>:user/<UserName>`
     pub fn user(account: &AccountId, name: &UserName) -> String {
         format!("acs:ram::{account}:user/{name}")
+    }
+
+    /// `acs:ram::<acct>:policy/<PolicyName>`, or `acs:ram::system:policy/<PolicyName>`.
+    pub fn policy(account: Option<&AccountId>, name: &str) -> String {
+        match account {
+            Some(a) => format!("acs:ram::{a}:policy/{name}"),
+            None => format!("acs:ram::system:policy/{name}"),
+        }
     }
 }
 

@@ -5,9 +5,12 @@
 //! The store holds AccessKey secrets only sealed ([`crate::keys::MasterKey`]); it never sees a
 //! plaintext secret.
 
+pub mod policies;
 pub mod sqlite;
 
-use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
+pub use policies::*;
+
+use crate::ids::{AccessKeyId, AccountId, PolicyName, UserId, UserName};
 use async_trait::async_trait;
 
 /// An account.
@@ -124,6 +127,12 @@ pub struct IdentityRecords {
     pub users: Vec<(AccountId, UserId, UserName)>,
     /// Every AccessKey.
     pub access_keys: Vec<AccessKeyRecord>,
+    /// Every group membership: (account, group id, user id).
+    pub memberships: Vec<(AccountId, String, UserId)>,
+    /// Every policy attachment, with its account.
+    pub attachments: Vec<(AccountId, Attachment)>,
+    /// The default version of every custom policy: (account, name, version, document).
+    pub default_documents: Vec<(AccountId, PolicyName, u32, String)>,
 }
 
 /// One page of a listing.
@@ -144,6 +153,16 @@ pub enum Entity {
     AccessKey,
     /// An account.
     Account,
+    /// A custom policy (or a system one, when looked up by name).
+    Policy,
+    /// A version of a custom policy.
+    PolicyVersion,
+    /// A policy attachment to a user, group or role.
+    Attachment(TargetKind),
+    /// A RAM group.
+    Group,
+    /// A RAM role.
+    Role,
 }
 
 /// What can go wrong in a store operation.
@@ -161,6 +180,15 @@ pub enum StoreError {
     /// The user still has AccessKeys.
     #[error("the user still has access keys")]
     UserHasAccessKeys,
+    /// The user still has policies attached.
+    #[error("the user still has attached policies")]
+    UserHasPolicies,
+    /// A policy cannot be deleted while it is attached or has other versions.
+    #[error("the policy is in use: {0:?}")]
+    PolicyInUse(PolicyInUse),
+    /// The default version of a policy cannot be deleted.
+    #[error("the default policy version cannot be deleted")]
+    DefaultPolicyVersion,
     /// The backend failed (I/O, corruption, a bug). Logged, answered as `InternalError`.
     #[error("storage backend: {0}")]
     Backend(#[from] anyhow::Error),
@@ -171,7 +199,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The persistent state of a Tessera deployment.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PolicyStore + Send + Sync + 'static {
     /// A counter that grows with every committed write. Cheap (no I/O): caches compare it to
     /// know whether they are stale.
     fn revision(&self) -> u64;

@@ -2,6 +2,7 @@
 //! the request path come from the identity cache, so one connection behind a mutex, used from
 //! tokio's blocking pool, is enough.
 
+mod policies;
 mod schema;
 
 use super::*;
@@ -270,7 +271,29 @@ impl Store for SqliteStore {
                 rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(backend)?
             };
-            Ok(IdentityRecords { users, access_keys })
+            let memberships = {
+                let mut st = tx
+                    .prepare("SELECT account_id, group_id, user_id FROM group_members")
+                    .map_err(backend)?;
+                let rows = st.query_map([], |r| {
+                    Ok((
+                        AccountId::from_trusted(r.get::<_, String>(0)?),
+                        r.get::<_, String>(1)?,
+                        UserId::from_trusted(r.get::<_, String>(2)?),
+                    ))
+                });
+                rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(backend)?
+            };
+            let attachments = policies::load_all_attachments(&tx)?;
+            let default_documents = policies::load_default_documents(&tx)?;
+            Ok(IdentityRecords {
+                users,
+                access_keys,
+                memberships,
+                attachments,
+                default_documents,
+            })
         })
         .await
     }
@@ -394,6 +417,16 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             if keys > 0 {
                 return Err(StoreError::UserHasAccessKeys);
+            }
+            let policies: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM attachments WHERE account_id = ?1 AND target_kind = 'User' AND target_id = ?2",
+                    params![a, u.id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if policies > 0 {
+                return Err(StoreError::UserHasPolicies);
             }
             tx.execute(
                 "DELETE FROM users WHERE account_id = ?1 AND id = ?2",

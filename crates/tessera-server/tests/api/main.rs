@@ -1148,3 +1148,6 @@ async fn graceful_shutdown_closes_the_store() {
     let wal = h._dir.path().join("tessera.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
 }
+
+mod authorization;
+mod policies;
