@@ -47,6 +47,10 @@ pub struct Initialized {
 
 /// An opened data directory.
 pub struct DataDir {
+    /// The exclusive lock on the directory, held as long as this value lives: two processes on
+    /// one directory would each trust their own in-memory caches and nonce sets, so a key
+    /// deleted through one would still work through the other.
+    pub lock: std::fs::File,
     /// The directory.
     pub path: PathBuf,
     /// The store in it.
@@ -60,6 +64,38 @@ pub struct DataDir {
 /// Opens `path`, initialising it if it is empty or missing.
 pub async fn open_or_init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
     create_private_dir(path)?;
+    let lock = lock_directory(path)?;
+    let opened = open_or_init_locked(path, clock).await?;
+    Ok(DataDir {
+        lock,
+        path: path.to_path_buf(),
+        store: opened.store,
+        master: opened.master,
+        initialized: opened.initialized,
+    })
+}
+
+/// A directory's contents once opened, before the lock is attached.
+struct Opened {
+    store: Arc<SqliteStore>,
+    master: Arc<MasterKey>,
+    initialized: Option<Initialized>,
+}
+
+fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    // The directory itself is locked, so no lock file is left behind in a directory that turns
+    // out to be foreign.
+    let dir =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock(2) on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!("{} is in use by another tessera process", path.display());
+    }
+    Ok(dir)
+}
+
+async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let db = path.join(files::DB);
     let partial_db = partial(&db);
     if db.exists() {
@@ -114,7 +150,7 @@ fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
     }
 }
 
-async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
+async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let db = path.join(files::DB);
     let key_file = path.join(files::MASTER_KEY);
     let creds_file = path.join(files::ROOT_CREDENTIALS);
@@ -176,7 +212,7 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
     Ok(dir)
 }
 
-async fn open(path: &Path) -> anyhow::Result<DataDir> {
+async fn open(path: &Path) -> anyhow::Result<Opened> {
     let key_file = path.join(files::MASTER_KEY);
     if !key_file.exists() {
         bail!(
@@ -210,8 +246,7 @@ async fn open(path: &Path) -> anyhow::Result<DataDir> {
             path.display()
         );
     }
-    Ok(DataDir {
-        path: path.to_path_buf(),
+    Ok(Opened {
         store: Arc::new(store),
         master: Arc::new(master),
         initialized: None,

@@ -117,11 +117,13 @@ async fn handle(
 type Outcome = Result<(Action, Fields), (Option<Action>, ApiError)>;
 
 async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
-    let authn = authn::authenticate(state, req)
+    // One clock reading for the whole request: authentication, authorization and the action
+    // all see the same time.
+    let now = state.clock.now();
+    let authn = authn::authenticate(state, req, now)
         .await
         .map_err(|e| (None, e))?;
     let action = authn.action;
-    let now = state.clock.now();
     authz::authorize(&authn.key, action, req, now).map_err(|e| (Some(action), e))?;
     let call = Call {
         principal: &authn.principal,

@@ -58,6 +58,11 @@ impl ApiRequest {
         }
     }
 
+    /// Whether parameters were read from a form body.
+    pub fn has_form_body(&self) -> bool {
+        self.params.len() > self.query.len()
+    }
+
     /// The first value of a parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -64,6 +64,8 @@ pub struct Server {
     handle: Handle,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
     grace: Duration,
+    /// Holds the data directory's lock until the server is dropped.
+    _lock: std::fs::File,
 }
 
 fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
@@ -126,6 +128,7 @@ impl Server {
             handle,
             tasks,
             grace: config.shutdown_grace,
+            _lock: dir.lock,
         })
     }
 

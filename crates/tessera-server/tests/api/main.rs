@@ -229,6 +229,7 @@ impl Harness {
         action: &str,
         query: &[(&str, &str)],
         body: &[u8],
+        extra: &[(&str, &str)],
         tweak: impl FnOnce(&mut Vec<(String, String)>, &mut Vec<String>),
     ) -> (StatusCode, Value) {
         let host = self.http.trim_start_matches("http://").to_string();
@@ -241,6 +242,7 @@ impl Harness {
             ("x-acs-content-sha256".into(), v3::payload_hash(body)),
             ("accept".into(), "application/json".into()),
         ];
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
         let mut signed: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
         let cq = v3::canonical_query(query.iter().copied());
         let cr = v3::canonical_request(
@@ -342,6 +344,7 @@ async fn caller_identity_every_way_a_client_sends_it() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -361,6 +364,7 @@ async fn caller_identity_every_way_a_client_sends_it() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -613,6 +617,7 @@ async fn v3_checks() {
             "CreateUser",
             &[("UserName", "v3user"), ("Comments", "a b*c")],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -628,6 +633,22 @@ async fn v3_checks() {
             "CreateUser",
             &[],
             body,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["User"]["UserName"], "v3form");
+    // The same body whose Content-Type is not signed: its parameters could be dropped or added
+    // by changing that header in transit, so the request is refused.
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-05-01",
+            "CreateUser",
+            &[],
+            b"UserName=v3unsigned",
+            &[],
             |headers, _| {
                 headers.push((
                     "content-type".into(),
@@ -636,15 +657,41 @@ async fn v3_checks() {
             },
         )
         .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["User"]["UserName"], "v3form");
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "IncompleteSignature")
+    );
+    // A signed header sent twice is ambiguous.
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |headers, _| headers.push(("x-acs-action".into(), "CreateUser".into())),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "IncompleteSignature")
+    );
 
     let bad = Creds {
         id: root.id.clone(),
         secret: "wrong".into(),
     };
     let (s, v) = h
-        .send_v3(&bad, "2015-04-01", "GetCallerIdentity", &[], b"", |_, _| {})
+        .send_v3(
+            &bad,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |_, _| {},
+        )
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -663,6 +710,7 @@ async fn v3_checks() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, signed| signed.retain(|n| n != "x-acs-action"),
         )
         .await;
@@ -687,7 +735,7 @@ async fn v3_checks() {
     assert_eq!(code(&v), "MissingParameter");
 
     let (s, v) = h
-        .send_v3(&root, "2015-04-01", "Nope", &[], b"", |_, _| {})
+        .send_v3(&root, "2015-04-01", "Nope", &[], b"", &[], |_, _| {})
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -1151,3 +1199,76 @@ async fn graceful_shutdown_closes_the_store() {
 
 mod authorization;
 mod policies;
+
+#[tokio::test]
+async fn a_replay_in_the_last_second_of_the_window_is_refused() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    let ts = timestamp::format(h.clock.now());
+    let p = h.v1_params(
+        &root,
+        "2015-04-01",
+        "GetCallerIdentity",
+        &[("Timestamp", &ts)],
+    );
+    let (s, _) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p.clone(),
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(s, 200);
+    h.clock.advance(900);
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p.clone(),
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureNonceUsed"),
+        "at exactly +900 s the timestamp is still valid"
+    );
+    h.clock.advance(1);
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
+    );
+}
+
+#[tokio::test]
+async fn one_data_directory_serves_one_process() {
+    let h = Harness::start().await;
+    let config = ServerConfig {
+        data_dir: h._dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        tls: None,
+        limits: Limits::default(),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let err = Server::start(config, Arc::new(SystemClock))
+        .await
+        .err()
+        .expect("a second server on the same directory must not start");
+    assert!(format!("{err:#}").contains("in use"), "{err:#}");
+}
