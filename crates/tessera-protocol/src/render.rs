@@ -227,6 +227,7 @@ fn xml_text(out: &mut String, s: &str) {
             '\'' => out.push_str("&apos;"),
             // XML 1.0 cannot carry most control characters, even escaped.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -337,6 +338,17 @@ mod tests {
         assert!(error(Format::Xml, &denied, "R", "h", "u").ends_with(
             "<AccessDeniedDetail><AuthAction>ram:GetUser</AuthAction></AccessDeniedDetail></Error>"
         ));
+    }
+
+    #[test]
+    fn xml_never_carries_characters_xml_forbids() {
+        let body = success(
+            Format::Xml,
+            "GetUser",
+            "R",
+            &[("Comments", "a\u{1}b\u{FFFE}c\u{FFFF}".into())],
+        );
+        assert!(body.contains("<Comments>a\u{FFFD}b\u{FFFD}c\u{FFFD}</Comments>"));
     }
 
     #[test]

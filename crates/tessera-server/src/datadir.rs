@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-const FORMAT: &str = "tessera/1";
+use crate::store::sqlite::FORMAT;
 const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
 const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
 
@@ -101,16 +101,25 @@ async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<O
     if db.exists() {
         return open(path).await;
     }
+    // Without a database, any `.partial` file is left from an initialisation that never
+    // finished: nothing was ever served from it, so it is discarded and initialisation starts
+    // over. If the database had been written, the key and credentials renamed before it belong
+    // to that attempt too.
     if partial_db.exists() {
-        // Initialisation was interrupted before its last step: nothing was ever served from
-        // these files, so they are discarded and initialisation starts over.
         tracing::warn!(dir = %path.display(), "discarding an interrupted initialisation");
         for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
             remove_if_exists(&path.join(name))?;
-            remove_if_exists(&partial(&path.join(name)))?;
         }
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            remove_if_exists(&PathBuf::from(format!("{}{suffix}", partial_db.display())))?;
+    }
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.ends_with(files::PARTIAL)
+            || name.starts_with(&format!("{}{}-", files::DB, files::PARTIAL));
+        if leftover {
+            remove_if_exists(&entry.path())?;
         }
     }
     for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
@@ -164,7 +173,11 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let key_id = AccessKeyId::generate();
     let secret = generate_access_key_secret();
     let root_key = AccessKeyRecord {
-        sealed_secret: master.seal_secret(key_id.as_str(), &secret),
+        sealed_secret: master.seal_secret(
+            key_id.as_str(),
+            &KeyOwner::Root(account.id.clone()).binding(),
+            &secret,
+        ),
         id: key_id.clone(),
         owner: KeyOwner::Root(account.id.clone()),
         status: KeyStatus::Active,
@@ -325,6 +338,40 @@ mod tests {
         std::fs::write(d.path().join(files::MASTER_KEY), "00").unwrap();
         let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
         assert!(format!("{e:#}").contains("not a complete"), "{e:#}");
+    }
+
+    #[tokio::test]
+    async fn a_start_killed_before_the_database_existed_starts_over() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("master.key.partial"), "half").unwrap();
+        assert!(open_or_init(d.path(), &SystemClock)
+            .await
+            .unwrap()
+            .initialized
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn a_foreign_sqlite_file_is_not_touched() {
+        let d = tempfile::tempdir().unwrap();
+        open_or_init(d.path(), &SystemClock).await.unwrap();
+        let db = d.path().join(files::DB);
+        std::fs::remove_file(&db).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let foreign = rusqlite::Connection::open(&db).unwrap();
+        foreign
+            .execute_batch("CREATE TABLE photos (id); PRAGMA user_version = 1;")
+            .unwrap();
+        drop(foreign);
+        let before = std::fs::read(&db).unwrap();
+        assert!(open_or_init(d.path(), &SystemClock).await.is_err());
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "the foreign file was changed"
+        );
     }
 
     #[tokio::test]

@@ -146,11 +146,16 @@ impl ApiError {
         match self {
             Gateway(g) => g.to_wire(),
             NoPermission(detail) => {
-                let mut w = WireError::new(
-                    403,
-                    "NoPermission",
-                    "You are not authorized to do this action. You should be authorized by RAM.",
-                );
+                // RAM's own wording is shorter than the gateway's (spec §11 vs §8.1).
+                let ram = detail
+                    .as_ref()
+                    .is_some_and(|d| d.auth_action.starts_with("ram:"));
+                let message = if ram {
+                    "You are not authorized to do this action."
+                } else {
+                    "You are not authorized to do this action. You should be authorized by RAM."
+                };
+                let mut w = WireError::new(403, "NoPermission", message);
                 if let Some(d) = detail {
                     w.extra.push((
                         "AccessDeniedDetail",

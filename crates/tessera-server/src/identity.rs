@@ -180,7 +180,11 @@ impl IdentityCache {
                     None => continue,
                 },
             };
-            let secret = match self.master.open_secret(k.id.as_str(), &k.sealed_secret) {
+            let secret = match self.master.open_secret(
+                k.id.as_str(),
+                &k.owner.binding(),
+                &k.sealed_secret,
+            ) {
                 Ok(s) => s,
                 Err(_) => {
                     // A damaged row must not take every other key down with it.
@@ -531,7 +535,11 @@ mod tests {
         let id = AccessKeyId::generate();
         let secret = Secret::new("s3cr3t");
         let key = AccessKeyRecord {
-            sealed_secret: master.seal_secret(id.as_str(), &secret),
+            sealed_secret: master.seal_secret(
+                id.as_str(),
+                &KeyOwner::Root(account.clone()).binding(),
+                &secret,
+            ),
             id: id.clone(),
             owner: KeyOwner::Root(account.clone()),
             status: KeyStatus::Active,

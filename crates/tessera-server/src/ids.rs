@@ -100,6 +100,15 @@ impl UserId {
 }
 
 impl AccessKeyId {
+    /// Parses an AccessKeyId from a request: 1–128 ASCII alphanumerics (and the `.` of STS ids).
+    /// Anything else names no key.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+        ok.then(|| AccessKeyId(s.to_string()))
+    }
+
     /// A fresh `LTAI` + 20 alphanumerics id.
     pub fn generate() -> Self {
         AccessKeyId(format!("LTAI{}", alphanumerics(20)))

@@ -97,6 +97,14 @@ pub enum KeyOwner {
 }
 
 impl KeyOwner {
+    /// The owner as the sealed secret is bound to it.
+    pub fn binding(&self) -> String {
+        match self {
+            KeyOwner::Root(a) => format!("root:{a}"),
+            KeyOwner::User(a, u) => format!("user:{a}:{u}"),
+        }
+    }
+
     /// The owning account.
     pub fn account(&self) -> &AccountId {
         match self {

@@ -998,10 +998,7 @@ async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
     // A RAM user without policies may not manage RAM.
     let (s, v) = h.ram(&k1, "ListUsers", &[]).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
-    assert_eq!(
-        v["Message"],
-        "You are not authorized to do this action. You should be authorized by RAM."
-    );
+    assert_eq!(v["Message"], "You are not authorized to do this action.");
 
     let (s, v) = h
         .ram(
@@ -1272,4 +1269,52 @@ async fn one_data_directory_serves_one_process() {
         .err()
         .expect("a second server on the same directory must not start");
     assert!(format!("{err:#}").contains("in use"), "{err:#}");
+}
+
+#[tokio::test]
+async fn repeated_excess_and_stalled_input_is_refused() {
+    let h = Harness::start_with(Limits {
+        body_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let root = h.root.clone();
+    // The same name twice, once in the query and once in the body, both signed.
+    let mut p = h.v1_params(&root, "2015-05-01", "CreateUser", &[("UserName", "first")]);
+    p.push(("UserName".into(), "second".into()));
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::POST,
+            Place::Split,
+            &root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "InvalidParameter"));
+    assert!(v["Message"].as_str().unwrap().contains("UserName"));
+
+    let many: Vec<String> = (0..300).map(|i| format!("P{i}=x")).collect();
+    let resp = h
+        .http_client
+        .get(format!("{}/?{}", h.http, many.join("&")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Headers promise a body that never comes.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = h.http.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nA=").as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("the server answers a stalled body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("RequestTimeout"));
 }

@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use schema::MIGRATIONS;
 
+/// The `format` a Tessera database records in its metadata.
+pub const FORMAT: &str = "tessera/1";
+
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -52,6 +55,17 @@ impl SqliteStore {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .with_context(|| format!("{} is not a SQLite database", path.display()))?;
             if version == 0 {
+                anyhow::bail!("{} is not a Tessera database", path.display());
+            }
+            // Checked before anything is written: a foreign database is never switched to WAL
+            // or migrated into.
+            let format: Option<String> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .unwrap_or(None);
+            if format.as_deref() != Some(FORMAT) {
                 anyhow::bail!("{} is not a Tessera database", path.display());
             }
         }
@@ -346,8 +360,10 @@ impl Store for SqliteStore {
             let mut u = get_user(&tx, &a, &n)?;
             if let Some(new_name) = up.name {
                 if new_name != u.name {
-                    if get_user(&tx, &a, new_name.as_str()).is_ok() {
-                        return Err(StoreError::AlreadyExists(Entity::User));
+                    match get_user(&tx, &a, new_name.as_str()) {
+                        Ok(_) => return Err(StoreError::AlreadyExists(Entity::User)),
+                        Err(StoreError::NotFound(_)) => {}
+                        Err(e) => return Err(e),
                     }
                     u.name = new_name;
                 }
