@@ -1,6 +1,10 @@
 //! The typed values that conditions compare: dates, numbers, IP networks and booleans, each
 //! parsed strictly from text, without allocating (policies parse them once at compile time,
 //! request values that arrive as strings are parsed on use).
+//!
+//! `tessera_protocol::timestamp` parses the wire's `YYYY-MM-DDThh:mm:ssZ`; policy dates are a
+//! wider language (any offset, bare dates, fractions kept for comparison, epoch seconds), so
+//! they have their own parser here rather than a dependency on the protocol crate.
 
 use std::cmp::Ordering;
 use std::net::IpAddr;

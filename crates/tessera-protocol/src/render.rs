@@ -147,6 +147,12 @@ pub fn error(
                 out.push(':');
                 json_str(&mut out, v);
             }
+            for (k, v) in &err.extra {
+                out.push(',');
+                json_str(&mut out, k);
+                out.push(':');
+                json(&mut out, v);
+            }
             out.push('}');
             out
         }
@@ -162,7 +168,11 @@ pub fn error(
             }
             out.push_str("<Recommend><![CDATA[");
             out.push_str(&recommend.replace("]]>", "]]]]><![CDATA[>"));
-            out.push_str("]]></Recommend></Error>");
+            out.push_str("]]></Recommend>");
+            for (k, v) in &err.extra {
+                xml_elem(&mut out, k, v);
+            }
+            out.push_str("</Error>");
             out
         }
     }
@@ -217,6 +227,7 @@ fn xml_text(out: &mut String, s: &str) {
             '\'' => out.push_str("&apos;"),
             // XML 1.0 cannot carry most control characters, even escaped.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -316,6 +327,28 @@ mod tests {
         let x = error(Format::Xml, &e, "R", "h", "u?a=1&b]]>");
         assert!(x.contains("<Code>InvalidAccessKeyId.NotFound</Code>"));
         assert!(x.ends_with("<Recommend><![CDATA[u?a=1&b]]]]><![CDATA[>]]></Recommend></Error>"));
+        let mut denied = WireError::new(403, "NoPermission", "no");
+        denied.extra.push((
+            "AccessDeniedDetail",
+            Node::Obj(vec![("AuthAction", "ram:GetUser".into())]),
+        ));
+        let j: serde_json::Value =
+            serde_json::from_str(&error(Format::Json, &denied, "R", "h", "u")).unwrap();
+        assert_eq!(j["AccessDeniedDetail"]["AuthAction"], "ram:GetUser");
+        assert!(error(Format::Xml, &denied, "R", "h", "u").ends_with(
+            "<AccessDeniedDetail><AuthAction>ram:GetUser</AuthAction></AccessDeniedDetail></Error>"
+        ));
+    }
+
+    #[test]
+    fn xml_never_carries_characters_xml_forbids() {
+        let body = success(
+            Format::Xml,
+            "GetUser",
+            "R",
+            &[("Comments", "a\u{1}b\u{FFFE}c\u{FFFF}".into())],
+        );
+        assert!(body.contains("<Comments>a\u{FFFD}b\u{FFFD}c\u{FFFD}</Comments>"));
     }
 
     #[test]

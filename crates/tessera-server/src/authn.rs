@@ -29,13 +29,18 @@ pub struct Authenticated {
     pub action: Action,
 }
 
-/// Authenticates `req`. See the module documentation for the order of checks.
-pub async fn authenticate(state: &AppState, req: &ApiRequest) -> Result<Authenticated, ApiError> {
+/// Authenticates `req` at time `now` (read once per request, so the timestamp and nonce checks
+/// agree). See the module documentation for the order of checks.
+pub async fn authenticate(
+    state: &AppState,
+    req: &ApiRequest,
+    now: i64,
+) -> Result<Authenticated, ApiError> {
     match req.header("authorization") {
         Some(auth) if auth.trim_start().starts_with("ACS3-") => {
-            authenticate_v3(state, req, auth).await
+            authenticate_v3(state, req, auth, now).await
         }
-        _ => authenticate_v1(state, req).await,
+        _ => authenticate_v1(state, req, now).await,
     }
 }
 
@@ -71,9 +76,9 @@ async fn lookup_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiErr
 }
 
 /// Parses a timestamp and checks it is within the window; returns it.
-fn check_timestamp(state: &AppState, value: &str) -> Result<i64, GatewayError> {
+fn check_timestamp(now: i64, value: &str) -> Result<i64, GatewayError> {
     let ts = timestamp::parse(value).map_err(|_| GatewayError::TimestampFormat)?;
-    if (ts - state.clock.now()).abs() > TIMESTAMP_WINDOW_SECS {
+    if (ts - now).abs() > TIMESTAMP_WINDOW_SECS {
         return Err(GatewayError::TimestampExpired);
     }
     Ok(ts)
@@ -84,15 +89,15 @@ fn remember_nonce(
     key: &CachedKey,
     nonce: &str,
     ts: i64,
+    now: i64,
 ) -> Result<(), GatewayError> {
-    // Kept until the request's own timestamp leaves the window; a replay after that fails the
-    // timestamp check instead.
-    match state.nonces.check_and_insert(
-        key.id.as_str(),
-        nonce,
-        ts + TIMESTAMP_WINDOW_SECS,
-        state.clock.now(),
-    ) {
+    // The timestamp check passes while now <= ts + WINDOW, and a nonce counts as used while
+    // its expiry is later than now: so it must expire at ts + WINDOW + 1, not a second sooner,
+    // or a replay in the window's last second would get through.
+    match state
+        .nonces
+        .check_and_insert(key.id.as_str(), nonce, ts + TIMESTAMP_WINDOW_SECS + 1, now)
+    {
         Ok(()) => Ok(()),
         Err(NonceError::Used) => Err(GatewayError::NonceUsed),
         Err(NonceError::Full) => {
@@ -102,11 +107,19 @@ fn remember_nonce(
     }
 }
 
-async fn authenticate_v1(state: &AppState, req: &ApiRequest) -> Result<Authenticated, ApiError> {
+async fn authenticate_v1(
+    state: &AppState,
+    req: &ApiRequest,
+    now: i64,
+) -> Result<Authenticated, ApiError> {
     let action = required(req, "Action")?;
     let version = required(req, "Version")?;
     let key_id = required(req, "AccessKeyId")?;
-    let signature = required(req, "Signature")?;
+    // A request with no signature at all is not signed to the standard (spec §7.2).
+    let signature = req
+        .param("Signature")
+        .filter(|v| !v.is_empty())
+        .ok_or(GatewayError::IncompleteSignature)?;
     let method = required(req, "SignatureMethod")?;
     let sig_version = required(req, "SignatureVersion")?;
     let nonce = required(req, "SignatureNonce")?;
@@ -116,7 +129,7 @@ async fn authenticate_v1(state: &AppState, req: &ApiRequest) -> Result<Authentic
     if method != v1::SIGNATURE_METHOD || sig_version != v1::SIGNATURE_VERSION {
         return Err(GatewayError::InvalidSignatureMethod.into());
     }
-    let ts = check_timestamp(state, ts)?;
+    let ts = check_timestamp(now, ts)?;
     match v1::verify(
         key.secret.expose(),
         req.method.as_str(),
@@ -128,7 +141,7 @@ async fn authenticate_v1(state: &AppState, req: &ApiRequest) -> Result<Authentic
             return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into())
         }
     }
-    remember_nonce(state, &key, nonce, ts)?;
+    remember_nonce(state, &key, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
     Ok(Authenticated {
         principal: key.principal.clone(),
@@ -151,6 +164,7 @@ async fn authenticate_v3(
     state: &AppState,
     req: &ApiRequest,
     authorization: &str,
+    now: i64,
 ) -> Result<Authenticated, ApiError> {
     let auth =
         v3::parse_authorization(authorization).map_err(|_| GatewayError::IncompleteSignature)?;
@@ -174,7 +188,20 @@ async fn authenticate_v3(
             return Err(GatewayError::IncompleteSignature.into());
         }
     }
-    let ts = check_timestamp(state, date)?;
+    // The body hash proves the bytes, not how they are read: form parameters from the body count
+    // only if the Content-Type that made them parameters was signed too.
+    if req.has_form_body() && !auth.signed_headers.iter().any(|h| h == "content-type") {
+        return Err(GatewayError::IncompleteSignature.into());
+    }
+    // A signed header must have exactly one readable value, so what was signed is what is read.
+    for name in &auth.signed_headers {
+        let mut values = req.headers.get_all(name.as_str()).iter();
+        let one = values.next().map(|v| v.to_str().is_ok()).unwrap_or(true);
+        if !one || values.next().is_some() {
+            return Err(GatewayError::IncompleteSignature.into());
+        }
+    }
+    let ts = check_timestamp(now, date)?;
     let query = v3::canonical_query(req.query.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let canonical = v3::canonical_request(
         req.method.as_str(),
@@ -197,7 +224,7 @@ async fn authenticate_v3(
     if !content_sha256.eq_ignore_ascii_case(&v3::payload_hash(&req.body)) {
         return Err(GatewayError::ContentHashMismatch.into());
     }
-    remember_nonce(state, &key, nonce, ts)?;
+    remember_nonce(state, &key, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
     Ok(Authenticated {
         principal: key.principal.clone(),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-const FORMAT: &str = "tessera/1";
+use crate::store::sqlite::FORMAT;
 const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
 const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
 
@@ -47,6 +47,10 @@ pub struct Initialized {
 
 /// An opened data directory.
 pub struct DataDir {
+    /// The exclusive lock on the directory, held as long as this value lives: two processes on
+    /// one directory would each trust their own in-memory caches and nonce sets, so a key
+    /// deleted through one would still work through the other.
+    pub lock: std::fs::File,
     /// The directory.
     pub path: PathBuf,
     /// The store in it.
@@ -60,21 +64,62 @@ pub struct DataDir {
 /// Opens `path`, initialising it if it is empty or missing.
 pub async fn open_or_init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
     create_private_dir(path)?;
+    let lock = lock_directory(path)?;
+    let opened = open_or_init_locked(path, clock).await?;
+    Ok(DataDir {
+        lock,
+        path: path.to_path_buf(),
+        store: opened.store,
+        master: opened.master,
+        initialized: opened.initialized,
+    })
+}
+
+/// A directory's contents once opened, before the lock is attached.
+struct Opened {
+    store: Arc<SqliteStore>,
+    master: Arc<MasterKey>,
+    initialized: Option<Initialized>,
+}
+
+fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    // The directory itself is locked, so no lock file is left behind in a directory that turns
+    // out to be foreign.
+    let dir =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock(2) on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!("{} is in use by another tessera process", path.display());
+    }
+    Ok(dir)
+}
+
+async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let db = path.join(files::DB);
     let partial_db = partial(&db);
     if db.exists() {
         return open(path).await;
     }
+    // Without a database, any `.partial` file is left from an initialisation that never
+    // finished: nothing was ever served from it, so it is discarded and initialisation starts
+    // over. If the database had been written, the key and credentials renamed before it belong
+    // to that attempt too.
     if partial_db.exists() {
-        // Initialisation was interrupted before its last step: nothing was ever served from
-        // these files, so they are discarded and initialisation starts over.
         tracing::warn!(dir = %path.display(), "discarding an interrupted initialisation");
         for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
             remove_if_exists(&path.join(name))?;
-            remove_if_exists(&partial(&path.join(name)))?;
         }
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            remove_if_exists(&PathBuf::from(format!("{}{suffix}", partial_db.display())))?;
+    }
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.ends_with(files::PARTIAL)
+            || name.starts_with(&format!("{}{}-", files::DB, files::PARTIAL));
+        if leftover {
+            remove_if_exists(&entry.path())?;
         }
     }
     for name in [files::MASTER_KEY, files::ROOT_CREDENTIALS] {
@@ -114,7 +159,7 @@ fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
     }
 }
 
-async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
+async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let db = path.join(files::DB);
     let key_file = path.join(files::MASTER_KEY);
     let creds_file = path.join(files::ROOT_CREDENTIALS);
@@ -128,7 +173,11 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
     let key_id = AccessKeyId::generate();
     let secret = generate_access_key_secret();
     let root_key = AccessKeyRecord {
-        sealed_secret: master.seal_secret(key_id.as_str(), &secret),
+        sealed_secret: master.seal_secret(
+            key_id.as_str(),
+            &KeyOwner::Root(account.id.clone()).binding(),
+            &secret,
+        ),
         id: key_id.clone(),
         owner: KeyOwner::Root(account.id.clone()),
         status: KeyStatus::Active,
@@ -176,7 +225,7 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<DataDir> {
     Ok(dir)
 }
 
-async fn open(path: &Path) -> anyhow::Result<DataDir> {
+async fn open(path: &Path) -> anyhow::Result<Opened> {
     let key_file = path.join(files::MASTER_KEY);
     if !key_file.exists() {
         bail!(
@@ -210,8 +259,7 @@ async fn open(path: &Path) -> anyhow::Result<DataDir> {
             path.display()
         );
     }
-    Ok(DataDir {
-        path: path.to_path_buf(),
+    Ok(Opened {
         store: Arc::new(store),
         master: Arc::new(master),
         initialized: None,
@@ -290,6 +338,40 @@ mod tests {
         std::fs::write(d.path().join(files::MASTER_KEY), "00").unwrap();
         let e = open_or_init(d.path(), &SystemClock).await.err().unwrap();
         assert!(format!("{e:#}").contains("not a complete"), "{e:#}");
+    }
+
+    #[tokio::test]
+    async fn a_start_killed_before_the_database_existed_starts_over() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("master.key.partial"), "half").unwrap();
+        assert!(open_or_init(d.path(), &SystemClock)
+            .await
+            .unwrap()
+            .initialized
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn a_foreign_sqlite_file_is_not_touched() {
+        let d = tempfile::tempdir().unwrap();
+        open_or_init(d.path(), &SystemClock).await.unwrap();
+        let db = d.path().join(files::DB);
+        std::fs::remove_file(&db).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let foreign = rusqlite::Connection::open(&db).unwrap();
+        foreign
+            .execute_batch("CREATE TABLE photos (id); PRAGMA user_version = 1;")
+            .unwrap();
+        drop(foreign);
+        let before = std::fs::read(&db).unwrap();
+        assert!(open_or_init(d.path(), &SystemClock).await.is_err());
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "the foreign file was changed"
+        );
     }
 
     #[tokio::test]

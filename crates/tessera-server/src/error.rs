@@ -1,8 +1,24 @@
 //! Every error the server can answer with, and the one place where each becomes its wire form
 //! (HTTP status, Code, Message) as the real service sends it.
 
-use crate::store::{Conflict, Entity, StoreError};
+use crate::store::{Conflict, Entity, PolicyInUse, StoreError, TargetKind};
+use tessera_protocol::render::Node;
 use tessera_protocol::{GatewayError, WireError};
+
+/// Why a RAM identity was refused, as `AccessDeniedDetail` tells the client (spec §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessDenied {
+    /// The action evaluated, e.g. `ram:CreateUser`.
+    pub auth_action: String,
+    /// `SubUser`, `AssumedRoleUser` or `Federated`.
+    pub principal_type: &'static str,
+    /// The principal's account.
+    pub owner_id: String,
+    /// The user id, or `RoleName:RoleSessionName`.
+    pub display_name: String,
+    /// An explicit Deny (rather than no Allow) decided.
+    pub explicit: bool,
+}
 
 /// An error answered to a client.
 #[derive(Debug, thiserror::Error)]
@@ -10,9 +26,9 @@ pub enum ApiError {
     /// Authentication, routing and common-parameter errors.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
-    /// The caller may not perform the action.
+    /// The caller may not perform the action; for a RAM identity, why.
     #[error("not authorized")]
-    NoPermission,
+    NoPermission(Option<Box<AccessDenied>>),
     /// A required action parameter is absent.
     #[error("missing parameter {0}")]
     MissingParameter(&'static str),
@@ -47,11 +63,50 @@ pub enum ApiError {
     #[error("user has access keys")]
     UserHasAccessKeys,
     // Policies, versions and attachments: add below.
-
-    // Groups, roles and login profiles: add below.
+    /// A policy document failed the grammar check; the message says what and where.
+    #[error("malformed policy document: {0}")]
+    MalformedPolicyDocument(String),
+    /// No such policy (of the given type).
+    #[error("policy not found")]
+    PolicyNotFound,
+    /// A custom policy of that name exists.
+    #[error("policy exists")]
+    PolicyExists,
+    /// The account has as many custom policies as it may.
+    #[error("policy limit")]
+    PolicyLimit,
+    /// No such policy version.
+    #[error("policy version not found")]
+    PolicyVersionNotFound,
+    /// The policy has as many versions as it may.
+    #[error("policy version limit")]
+    PolicyVersionLimit,
+    /// The policy is attached, or has other versions.
+    #[error("policy in use")]
+    PolicyInUse(PolicyInUse),
+    /// The default version cannot be deleted.
+    #[error("default policy version")]
+    DefaultPolicyVersion,
+    /// The policy is already attached to that user, group or role.
+    #[error("already attached")]
+    AttachmentExists(TargetKind),
+    /// The policy is not attached to that user, group or role.
+    #[error("not attached")]
+    AttachmentNotFound(TargetKind),
+    /// The user, group or role has as many policies of that type as it may.
+    #[error("attachment limit")]
+    AttachmentLimit(TargetKind),
     /// No such group.
     #[error("group not found")]
     GroupNotFound,
+    /// No such role.
+    #[error("role not found")]
+    RoleNotFound,
+    /// A user cannot be deleted while policies are attached to it.
+    #[error("user has policies")]
+    UserHasPolicies,
+
+    // Groups, roles and login profiles: add below.
     /// The group name is taken.
     #[error("group exists")]
     GroupExists,
@@ -73,9 +128,6 @@ pub enum ApiError {
     /// A group cannot be deleted while policies are attached to it.
     #[error("group has policies")]
     GroupHasPolicies,
-    /// No such role.
-    #[error("role not found")]
-    RoleNotFound,
     /// The role name is taken (in any case).
     #[error("role exists")]
     RoleExists,
@@ -85,10 +137,6 @@ pub enum ApiError {
     /// A role cannot be deleted while policies are attached to it.
     #[error("role has policies")]
     RoleHasPolicies,
-    /// A policy document does not parse or breaks the policy grammar; the text says what is
-    /// wrong and where.
-    #[error("malformed policy document: {0}")]
-    MalformedPolicyDocument(String),
     /// The user has no login profile.
     #[error("login profile not found")]
     LoginProfileNotFound,
@@ -113,13 +161,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             // Groups, roles and login profiles.
-            StoreError::NotFound(Entity::Group) => ApiError::GroupNotFound,
             StoreError::AlreadyExists(Entity::Group) => ApiError::GroupExists,
             StoreError::LimitExceeded(Entity::Group) => ApiError::GroupLimit,
             StoreError::NotFound(Entity::GroupMembership) => ApiError::UserNotInGroup,
             StoreError::AlreadyExists(Entity::GroupMembership) => ApiError::UserAlreadyInGroup,
             StoreError::LimitExceeded(Entity::GroupMembership) => ApiError::UserGroupLimit,
-            StoreError::NotFound(Entity::Role) => ApiError::RoleNotFound,
             StoreError::AlreadyExists(Entity::Role) => ApiError::RoleExists,
             StoreError::LimitExceeded(Entity::Role) => ApiError::RoleLimit,
             StoreError::NotFound(Entity::LoginProfile) => ApiError::LoginProfileNotFound,
@@ -137,6 +183,19 @@ impl From<StoreError> for ApiError {
             StoreError::LimitExceeded(Entity::User) => ApiError::UserLimit,
             StoreError::LimitExceeded(Entity::AccessKey) => ApiError::AccessKeyLimit,
             StoreError::UserHasAccessKeys => ApiError::UserHasAccessKeys,
+            StoreError::NotFound(Entity::Policy) => ApiError::PolicyNotFound,
+            StoreError::NotFound(Entity::PolicyVersion) => ApiError::PolicyVersionNotFound,
+            StoreError::NotFound(Entity::Attachment(kind)) => ApiError::AttachmentNotFound(kind),
+            StoreError::NotFound(Entity::Group) => ApiError::GroupNotFound,
+            StoreError::NotFound(Entity::Role) => ApiError::RoleNotFound,
+            StoreError::AlreadyExists(Entity::Policy) => ApiError::PolicyExists,
+            StoreError::AlreadyExists(Entity::Attachment(kind)) => ApiError::AttachmentExists(kind),
+            StoreError::LimitExceeded(Entity::Policy) => ApiError::PolicyLimit,
+            StoreError::LimitExceeded(Entity::PolicyVersion) => ApiError::PolicyVersionLimit,
+            StoreError::LimitExceeded(Entity::Attachment(kind)) => ApiError::AttachmentLimit(kind),
+            StoreError::PolicyInUse(what) => ApiError::PolicyInUse(what),
+            StoreError::DefaultPolicyVersion => ApiError::DefaultPolicyVersion,
+            StoreError::UserHasPolicies => ApiError::UserHasPolicies,
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }
@@ -148,11 +207,40 @@ impl ApiError {
         use ApiError::*;
         match self {
             Gateway(g) => g.to_wire(),
-            NoPermission => WireError::new(
-                403,
-                "NoPermission",
-                "You are not authorized to do this action. You should be authorized by RAM.",
-            ),
+            NoPermission(detail) => {
+                // RAM's own wording is shorter than the gateway's (spec §11 vs §8.1).
+                let ram = detail
+                    .as_ref()
+                    .is_some_and(|d| d.auth_action.starts_with("ram:"));
+                let message = if ram {
+                    "You are not authorized to do this action."
+                } else {
+                    "You are not authorized to do this action. You should be authorized by RAM."
+                };
+                let mut w = WireError::new(403, "NoPermission", message);
+                if let Some(d) = detail {
+                    w.extra.push((
+                        "AccessDeniedDetail",
+                        Node::Obj(vec![
+                            ("AuthAction", d.auth_action.as_str().into()),
+                            ("AuthPrincipalType", d.principal_type.into()),
+                            ("AuthPrincipalOwnerId", d.owner_id.as_str().into()),
+                            ("AuthPrincipalDisplayName", d.display_name.as_str().into()),
+                            (
+                                "NoPermissionType",
+                                if d.explicit {
+                                    "ExplicitDeny"
+                                } else {
+                                    "ImplicitDeny"
+                                }
+                                .into(),
+                            ),
+                            ("PolicyType", "AccountLevelIdentityBasedPolicy".into()),
+                        ]),
+                    ));
+                }
+                w
+            }
             MissingParameter(name) => GatewayError::MissingParameter(name).to_wire(),
             InvalidChars(name) => WireError::new(
                 400,
@@ -201,11 +289,93 @@ impl ApiError {
                 "The user CAN NOT has any access key while deleting the user.",
             ),
             // Policies, versions and attachments: add below.
-
-            // Groups, roles and login profiles: add below.
+            MalformedPolicyDocument(detail) => {
+                WireError::new(400, "MalformedPolicyDocument", detail.clone())
+            }
+            PolicyNotFound => {
+                WireError::new(404, "EntityNotExist.Policy", "The policy does not exist.")
+            }
+            PolicyExists => WireError::new(
+                409,
+                "EntityAlreadyExists.Policy",
+                "The policy does already EXIST.",
+            ),
+            PolicyLimit => WireError::new(
+                409,
+                "LimitExceeded.Policy",
+                "The count of policies beyond the current limits.",
+            ),
+            PolicyVersionNotFound => WireError::new(
+                404,
+                "EntityNotExist.Policy.Version",
+                "The policy version does not exist.",
+            ),
+            PolicyVersionLimit => WireError::new(
+                409,
+                "LimitExceeded.Policy.Version",
+                "The count of versions of the policy beyond the current limits.",
+            ),
+            PolicyInUse(what) => {
+                let (code, message) = match what {
+                    crate::store::PolicyInUse::User => (
+                        "DeleteConflict.Policy.User",
+                        "The policy CAN NOT be attached to any user while deleting the policy.",
+                    ),
+                    crate::store::PolicyInUse::Group => (
+                        "DeleteConflict.Policy.Group",
+                        "The policy CAN NOT be attached to any group while deleting the policy.",
+                    ),
+                    crate::store::PolicyInUse::Role => (
+                        "DeleteConflict.Policy.Role",
+                        "The policy CAN NOT be attached to any role while deleting the policy.",
+                    ),
+                    crate::store::PolicyInUse::Versions => (
+                        "DeleteConflict.Policy.Version",
+                        "The policy CAN NOT has any version except the default version.",
+                    ),
+                };
+                WireError::new(409, code, message)
+            }
+            DefaultPolicyVersion => WireError::new(
+                409,
+                "DeleteConflict.Policy.Version.Default",
+                "The default policy version CAN NOT been deleted directly.",
+            ),
+            AttachmentExists(kind) => WireError::new(
+                409,
+                format!("EntityAlreadyExists.{}.Policy", kind.as_str()),
+                format!(
+                    "The {} has already been attached this policy.",
+                    kind.as_str().to_ascii_lowercase()
+                ),
+            ),
+            AttachmentNotFound(kind) => WireError::new(
+                404,
+                format!("EntityNotExist.{}.Policy", kind.as_str()),
+                format!(
+                    "The indicate policy of the {} does not exist.",
+                    kind.as_str().to_ascii_lowercase()
+                ),
+            ),
+            AttachmentLimit(kind) => WireError::new(
+                409,
+                format!("LimitExceeded.{}.Policy", kind.as_str()),
+                format!(
+                    "The count of policies attached to the {} beyond the current limits.",
+                    kind.as_str().to_ascii_lowercase()
+                ),
+            ),
             GroupNotFound => {
                 WireError::new(404, "EntityNotExist.Group", "The group does not exist.")
             }
+            RoleNotFound => WireError::new(404, "EntityNotExist.Role", "The role does not exist."),
+            UserHasPolicies => WireError::new(
+                409,
+                "DeleteConflict.User.Policy",
+                "The user CAN NOT has any attached policy while deleting the user.",
+            ),
+
+            // Groups, roles and login profiles: add below.
             GroupExists => WireError::new(
                 409,
                 "EntityAlreadyExists.Group",
@@ -241,7 +411,6 @@ impl ApiError {
                 "DeleteConflict.Group.Policy",
                 "The entity CAN NOT has any attached policy while deleting the group.",
             ),
-            RoleNotFound => WireError::new(404, "EntityNotExist.Role", "The role does not exist."),
             RoleExists => WireError::new(
                 409,
                 "EntityAlreadyExists.Role",
@@ -257,9 +426,6 @@ impl ApiError {
                 "DeleteConflict.Role.Policy",
                 "The role CAN NOT has any attached policy while deleting the role.",
             ),
-            MalformedPolicyDocument(detail) => {
-                WireError::new(400, "MalformedPolicyDocument", detail.clone())
-            }
             LoginProfileNotFound => WireError::new(
                 404,
                 "EntityNotExist.User.LoginProfile",

@@ -45,7 +45,15 @@ async fn handle(
 
     let early = check_envelope(&state, &parts.method, &parts.uri, &parts.headers);
     let body = match early {
-        Ok(()) => read_body(body, state.limits.max_body_bytes).await,
+        Ok(()) => match tokio::time::timeout(
+            state.limits.body_timeout,
+            read_body(body, state.limits.max_body_bytes),
+        )
+        .await
+        {
+            Ok(read) => read,
+            Err(_) => Err(GatewayError::RequestTimeout.into()),
+        },
         Err(e) => Err(e),
     };
     let req = ApiRequest::new(
@@ -108,6 +116,8 @@ async fn handle(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    // Responses can carry secrets (CreateAccessKey); no cache may keep them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-acs-request-id", v);
     }
@@ -117,15 +127,21 @@ async fn handle(
 type Outcome = Result<(Action, Fields), (Option<Action>, ApiError)>;
 
 async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
-    let authn = authn::authenticate(state, req)
+    if let Some(problem) = &req.problem {
+        return Err((None, problem.clone().into()));
+    }
+    // One clock reading for the whole request: authentication, authorization and the action
+    // all see the same time.
+    let now = state.clock.now();
+    let authn = authn::authenticate(state, req, now)
         .await
         .map_err(|e| (None, e))?;
     let action = authn.action;
-    authz::authorize(&authn.principal, action).map_err(|e| (Some(action), e))?;
+    authz::authorize(&authn.key, action, req, now).map_err(|e| (Some(action), e))?;
     let call = Call {
         principal: &authn.principal,
         req,
-        now: state.clock.now(),
+        now,
     };
     let fields = actions::run(action, state, &call)
         .await

@@ -2,11 +2,15 @@
 //! authenticating a request with a long-term key reads no disk. The store's revision counter
 //! keeps it coherent: a snapshot older than the store is reloaded (once, by one task) before use.
 
-use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
+use crate::ids::{AccessKeyId, AccountId, PolicyName, UserId, UserName};
 use crate::keys::MasterKey;
-use crate::store::{KeyOwner, KeyStatus, Store, StoreResult};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use crate::store::{
+    IdentityRecords, KeyOwner, KeyStatus, PolicyType, Store, StoreResult, TargetKind,
+};
+use crate::system_policies;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use tessera_policy::{Policy, PolicyKind};
 use tessera_protocol::Secret;
 
 /// Who is calling.
@@ -37,6 +41,17 @@ impl Principal {
     }
 }
 
+/// A compiled identity policy and where it came from (for explanations).
+#[derive(Debug)]
+pub struct NamedPolicy {
+    /// System or Custom.
+    pub policy_type: PolicyType,
+    /// The policy's name.
+    pub name: PolicyName,
+    /// The compiled default version.
+    pub policy: Arc<Policy>,
+}
+
 /// A cached AccessKey.
 #[derive(Debug)]
 pub struct CachedKey {
@@ -48,6 +63,9 @@ pub struct CachedKey {
     pub status: KeyStatus,
     /// Whose key it is.
     pub principal: Principal,
+    /// The identity policies that apply to the principal: a user's own and its groups'.
+    /// Empty for the account root, which needs none.
+    pub policies: Arc<[NamedPolicy]>,
 }
 
 #[derive(Default)]
@@ -62,6 +80,38 @@ pub struct IdentityCache {
     master: Arc<MasterKey>,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
+    /// Compiled custom policy versions, kept across reloads so a write recompiles only what
+    /// changed: (account, name, version) → policy.
+    compiled: Mutex<HashMap<(AccountId, PolicyName, u32), Arc<Policy>>>,
+}
+
+/// Compiled system policies, built once.
+fn system_compiled() -> &'static HashMap<&'static str, Arc<Policy>> {
+    static SYSTEM: OnceLock<HashMap<&'static str, Arc<Policy>>> = OnceLock::new();
+    SYSTEM.get_or_init(|| {
+        system_policies::ALL
+            .iter()
+            .map(|p| {
+                // The documents are ours and covered by tests; a failure here is a build bug, so
+                // fail closed rather than crash.
+                let compiled = tessera_policy::parse(p.document, PolicyKind::Identity).unwrap_or_else(|e| {
+                    tracing::error!(policy = p.name, error = %e, "system policy does not compile; it will deny everything");
+                    deny_all()
+                });
+                (p.name, Arc::new(compiled))
+            })
+            .collect()
+    })
+}
+
+/// What a stored policy that no longer compiles becomes: skipping it could drop a Deny and widen
+/// access, so it denies everything instead.
+fn deny_all() -> Policy {
+    tessera_policy::parse(
+        r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+        PolicyKind::Identity,
+    )
+    .expect("the deny-all policy is well formed")
 }
 
 impl IdentityCache {
@@ -72,6 +122,7 @@ impl IdentityCache {
             master,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             reload: tokio::sync::Mutex::new(()),
+            compiled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -98,27 +149,42 @@ impl IdentityCache {
             return Ok(snap);
         }
         let records = self.store.identities().await?;
+        let user_policies = self.user_policies(&records);
         let names: HashMap<(&AccountId, &UserId), &UserName> = records
             .users
             .iter()
             .map(|(a, id, n)| ((a, id), n))
             .collect();
+        let no_policies: Arc<[NamedPolicy]> = Arc::from(Vec::new());
         let mut keys = HashMap::with_capacity(records.access_keys.len());
         for k in &records.access_keys {
-            let principal = match &k.owner {
-                KeyOwner::Root(account) => Principal::Root {
-                    account: account.clone(),
-                },
-                KeyOwner::User(account, id) => match names.get(&(account, id)) {
-                    Some(name) => Principal::User {
+            let (principal, policies) = match &k.owner {
+                KeyOwner::Root(account) => (
+                    Principal::Root {
                         account: account.clone(),
-                        id: id.clone(),
-                        name: (*name).clone(),
                     },
+                    Arc::clone(&no_policies),
+                ),
+                KeyOwner::User(account, id) => match names.get(&(account, id)) {
+                    Some(name) => (
+                        Principal::User {
+                            account: account.clone(),
+                            id: id.clone(),
+                            name: (*name).clone(),
+                        },
+                        user_policies
+                            .get(&(account.clone(), id.clone()))
+                            .cloned()
+                            .unwrap_or_else(|| Arc::clone(&no_policies)),
+                    ),
                     None => continue,
                 },
             };
-            let secret = match self.master.open_secret(k.id.as_str(), &k.sealed_secret) {
+            let secret = match self.master.open_secret(
+                k.id.as_str(),
+                &k.owner.binding(),
+                &k.sealed_secret,
+            ) {
                 Ok(s) => s,
                 Err(_) => {
                     // A damaged row must not take every other key down with it.
@@ -133,6 +199,7 @@ impl IdentityCache {
                     secret,
                     status: k.status,
                     principal,
+                    policies,
                 }),
             );
         }
@@ -141,12 +208,94 @@ impl IdentityCache {
         tracing::debug!(revision, keys = fresh.keys.len(), "identity cache reloaded");
         Ok(fresh)
     }
+
+    /// Each user's effective identity policies: its own attachments, then its groups', compiled
+    /// (reusing what earlier loads compiled).
+    fn user_policies(
+        &self,
+        records: &IdentityRecords,
+    ) -> HashMap<(AccountId, UserId), Arc<[NamedPolicy]>> {
+        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh: HashMap<(AccountId, PolicyName, u32), Arc<Policy>> = HashMap::new();
+        let mut custom: HashMap<(&AccountId, &PolicyName), Arc<Policy>> = HashMap::new();
+        for (account, name, version, document) in &records.default_documents {
+            let key = (account.clone(), name.clone(), *version);
+            let policy = match compiled.get(&key) {
+                Some(p) => Arc::clone(p),
+                None => Arc::new(tessera_policy::parse(document, PolicyKind::Identity).unwrap_or_else(|e| {
+                    tracing::error!(account = %account, policy = %name, error = %e, "stored policy does not compile; it will deny everything");
+                    deny_all()
+                })),
+            };
+            custom.insert((account, name), Arc::clone(&policy));
+            fresh.insert(key, policy);
+        }
+        // Versions no longer in use are dropped here.
+        *compiled = fresh;
+
+        let system = system_compiled();
+        let mut by_target: HashMap<(&AccountId, TargetKind, &str), Vec<NamedPolicy>> =
+            HashMap::new();
+        for (account, a) in &records.attachments {
+            let policy = match a.policy_type {
+                PolicyType::System => system.get(a.policy_name.as_str()).cloned(),
+                PolicyType::Custom => custom.get(&(account, &a.policy_name)).cloned(),
+            };
+            if let Some(policy) = policy {
+                by_target
+                    .entry((account, a.target.kind, a.target.id.as_str()))
+                    .or_default()
+                    .push(NamedPolicy {
+                        policy_type: a.policy_type,
+                        name: a.policy_name.clone(),
+                        policy,
+                    });
+            }
+        }
+        let mut groups_of: HashMap<(&AccountId, &UserId), Vec<&str>> = HashMap::new();
+        for (account, group, user) in &records.memberships {
+            groups_of
+                .entry((account, user))
+                .or_default()
+                .push(group.as_str());
+        }
+        let mut out = HashMap::new();
+        for (account, id, _) in &records.users {
+            let mut seen = HashSet::new();
+            let mut list = Vec::new();
+            let own = by_target
+                .get(&(account, TargetKind::User, id.as_str()))
+                .into_iter()
+                .flatten();
+            let groups = groups_of
+                .get(&(account, id))
+                .into_iter()
+                .flatten()
+                .flat_map(|g| {
+                    by_target
+                        .get(&(account, TargetKind::Group, *g))
+                        .into_iter()
+                        .flatten()
+                });
+            for p in own.chain(groups) {
+                if seen.insert((p.policy_type, p.name.clone())) {
+                    list.push(NamedPolicy {
+                        policy_type: p.policy_type,
+                        name: p.name.clone(),
+                        policy: Arc::clone(&p.policy),
+                    });
+                }
+            }
+            out.insert((account.clone(), id.clone()), Arc::from(list));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccessKeyId, GroupName, RoleName};
+    use crate::ids::{AccessKeyId, GroupName, PolicyName, RoleName};
     use crate::store::sqlite::SqliteStore;
     use crate::store::*;
     use async_trait::async_trait;
@@ -391,6 +540,131 @@ mod tests {
         }
     }
 
+    #[async_trait]
+    impl PolicyStore for Counting {
+        async fn create_policy(
+            &self,
+            p: &CustomPolicyRecord,
+            d: &str,
+            max: usize,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.create_policy(p, d, max).await
+        }
+        async fn custom_policy(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+        ) -> StoreResult<(CustomPolicyRecord, PolicyVersionRecord)> {
+            self.hit();
+            self.inner.custom_policy(a, n).await
+        }
+        async fn custom_policies(&self, a: &AccountId) -> StoreResult<Vec<CustomPolicyRecord>> {
+            self.hit();
+            self.inner.custom_policies(a).await
+        }
+        async fn update_policy_description(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+            d: &str,
+            now: i64,
+        ) -> StoreResult<CustomPolicyRecord> {
+            self.hit();
+            self.inner.update_policy_description(a, n, d, now).await
+        }
+        async fn delete_policy(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+            cascade: bool,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_policy(a, n, cascade).await
+        }
+        async fn create_policy_version(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+            new: &NewPolicyVersion,
+        ) -> StoreResult<PolicyVersionRecord> {
+            self.hit();
+            self.inner.create_policy_version(a, n, new).await
+        }
+        async fn policy_versions(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+        ) -> StoreResult<(CustomPolicyRecord, Vec<PolicyVersionRecord>)> {
+            self.hit();
+            self.inner.policy_versions(a, n).await
+        }
+        async fn set_default_policy_version(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+            v: u32,
+            now: i64,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.set_default_policy_version(a, n, v, now).await
+        }
+        async fn delete_policy_version(
+            &self,
+            a: &AccountId,
+            n: &PolicyName,
+            v: u32,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.delete_policy_version(a, n, v).await
+        }
+        async fn attach_policy(
+            &self,
+            a: &AccountId,
+            at: &Attachment,
+            l: AttachLimits,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.attach_policy(a, at, l).await
+        }
+        async fn detach_policy(
+            &self,
+            a: &AccountId,
+            t: &Target,
+            pt: PolicyType,
+            n: &PolicyName,
+        ) -> StoreResult<()> {
+            self.hit();
+            self.inner.detach_policy(a, t, pt, n).await
+        }
+        async fn attachments_of(&self, a: &AccountId, t: &Target) -> StoreResult<Vec<Attachment>> {
+            self.hit();
+            self.inner.attachments_of(a, t).await
+        }
+        async fn entities_for_policy(
+            &self,
+            a: &AccountId,
+            pt: PolicyType,
+            n: &PolicyName,
+        ) -> StoreResult<Vec<AttachedEntity>> {
+            self.hit();
+            self.inner.entities_for_policy(a, pt, n).await
+        }
+        async fn resolve_target(
+            &self,
+            a: &AccountId,
+            k: TargetKind,
+            n: &str,
+        ) -> StoreResult<Target> {
+            self.hit();
+            self.inner.resolve_target(a, k, n).await
+        }
+        async fn all_attachments(&self, a: &AccountId) -> StoreResult<Vec<Attachment>> {
+            self.hit();
+            self.inner.all_attachments(a).await
+        }
+    }
+
     #[tokio::test]
     async fn lookups_read_no_disk_until_the_store_changes() {
         let dir = tempfile::tempdir().unwrap();
@@ -404,7 +678,11 @@ mod tests {
         let id = AccessKeyId::generate();
         let secret = Secret::new("s3cr3t");
         let key = AccessKeyRecord {
-            sealed_secret: master.seal_secret(id.as_str(), &secret),
+            sealed_secret: master.seal_secret(
+                id.as_str(),
+                &KeyOwner::Root(account.clone()).binding(),
+                &secret,
+            ),
             id: id.clone(),
             owner: KeyOwner::Root(account.clone()),
             status: KeyStatus::Active,

@@ -70,6 +70,11 @@ string_id!(
     /// case; lookups ignore case, responses show the name as created.
     RoleName
 );
+string_id!(
+    /// A policy name: 1–128 of `A-Za-z0-9-`. Custom names are unique per account; system
+    /// policies share one namespace of their own.
+    PolicyName
+);
 
 fn digits(n: usize) -> String {
     let mut rng = rand::rng();
@@ -126,6 +131,15 @@ impl RoleId {
 }
 
 impl AccessKeyId {
+    /// Parses an AccessKeyId from a request: 1–128 ASCII alphanumerics (and the `.` of STS ids).
+    /// Anything else names no key.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+        ok.then(|| AccessKeyId(s.to_string()))
+    }
+
     /// A fresh `LTAI` + 20 alphanumerics id.
     pub fn generate() -> Self {
         AccessKeyId(format!("LTAI{}", alphanumerics(20)))
@@ -167,6 +181,14 @@ pub mod arn {
     /// `acs:ram::<acct>:role/<RoleName>`, in the name's original case.
     pub fn role(account: &AccountId, name: &RoleName) -> String {
         format!("acs:ram::{account}:role/{name}")
+    }
+
+    /// `acs:ram::<acct>:policy/<PolicyName>`, or `acs:ram::system:policy/<PolicyName>`.
+    pub fn policy(account: Option<&AccountId>, name: &str) -> String {
+        match account {
+            Some(a) => format!("acs:ram::{a}:policy/{name}"),
+            None => format!("acs:ram::system:policy/{name}"),
+        }
     }
 }
 

@@ -64,6 +64,18 @@ impl MasterKey {
 
     /// Reads a key file: 64 hex digits, optionally followed by a newline.
     pub fn load_file(path: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the master key {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} is accessible by other users (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            );
+        }
         let text = Zeroizing::new(
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the master key {}", path.display()))?,
@@ -93,7 +105,10 @@ impl MasterKey {
         let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
         out.push(SEALED_V1);
         out.extend_from_slice(&nonce);
-        let mut buf = plaintext.to_vec();
+        // Room for the tag up front, so appending it cannot reallocate and leave a copy of the
+        // plaintext in freed memory.
+        let mut buf = Vec::with_capacity(plaintext.len() + AES_256_GCM.tag_len());
+        buf.extend_from_slice(plaintext);
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -123,22 +138,35 @@ impl MasterKey {
         Ok(buf)
     }
 
-    /// Seals an AccessKey secret for storage, bound to its AccessKeyId.
-    pub fn seal_secret(&self, access_key_id: &str, secret: &Secret) -> Vec<u8> {
-        self.seal(&aad_for_key(access_key_id), secret.expose().as_bytes())
+    /// Seals an AccessKey secret for storage, bound to its AccessKeyId and its owner (e.g.
+    /// `user:<account>:<user id>`): someone who can write the database but lacks the master key
+    /// cannot move a user's key to the root, or to another user.
+    pub fn seal_secret(&self, access_key_id: &str, owner: &str, secret: &Secret) -> Vec<u8> {
+        self.seal(
+            &aad_for_key(access_key_id, owner),
+            secret.expose().as_bytes(),
+        )
     }
 
-    /// Opens a stored AccessKey secret.
-    pub fn open_secret(&self, access_key_id: &str, sealed: &[u8]) -> Result<Secret, OpenError> {
-        let plain = self.open(&aad_for_key(access_key_id), sealed)?;
+    /// Opens a stored AccessKey secret sealed for this id and owner.
+    pub fn open_secret(
+        &self,
+        access_key_id: &str,
+        owner: &str,
+        sealed: &[u8],
+    ) -> Result<Secret, OpenError> {
+        let plain = self.open(&aad_for_key(access_key_id, owner), sealed)?;
         let s = std::str::from_utf8(&plain).map_err(|_| OpenError)?;
         Ok(Secret::new(s))
     }
 }
 
-fn aad_for_key(access_key_id: &str) -> Vec<u8> {
-    let mut aad = b"tessera/access-key-secret/".to_vec();
+fn aad_for_key(access_key_id: &str, owner: &str) -> Vec<u8> {
+    // Length-prefixed so no (id, owner) pair can be read as another.
+    let mut aad = b"tessera/access-key-secret/v2/".to_vec();
+    aad.extend_from_slice(&(access_key_id.len() as u32).to_be_bytes());
     aad.extend_from_slice(access_key_id.as_bytes());
+    aad.extend_from_slice(owner.as_bytes());
     aad
 }
 
@@ -150,22 +178,31 @@ mod tests {
     fn seal_open_and_binding() {
         let (k, _) = MasterKey::generate().unwrap();
         let s = Secret::new("PupkTg8jdmau1cXxYacgE736PJj4cA");
-        let sealed = k.seal_secret("LTAIa", &s);
+        let sealed = k.seal_secret("LTAIa", "user:1:2", &s);
         assert!(!sealed.windows(5).any(|w| w == b"Pupk"));
-        assert!(k.open_secret("LTAIa", &sealed).unwrap().ct_eq(&s));
-        assert!(k.open_secret("LTAIb", &sealed).is_err());
+        assert!(k
+            .open_secret("LTAIa", "user:1:2", &sealed)
+            .unwrap()
+            .ct_eq(&s));
+        assert!(k.open_secret("LTAIb", "user:1:2", &sealed).is_err());
+        assert!(
+            k.open_secret("LTAIa", "root:1", &sealed).is_err(),
+            "a key moved to another owner does not open"
+        );
         let (other, _) = MasterKey::generate().unwrap();
-        assert!(other.open_secret("LTAIa", &sealed).is_err());
+        assert!(other.open_secret("LTAIa", "user:1:2", &sealed).is_err());
         for i in 0..sealed.len() {
             let mut t = sealed.clone();
             t[i] ^= 1;
             assert!(
-                k.open_secret("LTAIa", &t).is_err(),
+                k.open_secret("LTAIa", "user:1:2", &t).is_err(),
                 "bit flip at {i} accepted"
             );
         }
-        assert!(k.open_secret("LTAIa", &sealed[..sealed.len() - 1]).is_err());
-        assert!(k.open_secret("LTAIa", &[]).is_err());
+        assert!(k
+            .open_secret("LTAIa", "user:1:2", &sealed[..sealed.len() - 1])
+            .is_err());
+        assert!(k.open_secret("LTAIa", "user:1:2", &[]).is_err());
     }
 
     #[test]
@@ -182,6 +219,12 @@ mod tests {
         let k2 = MasterKey::load_file(&p).unwrap();
         assert_eq!(k2.open(b"a", &sealed).unwrap().as_slice(), b"hello");
         assert!(MasterKey::create_file(&p).is_err(), "must not overwrite");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            MasterKey::load_file(&p).is_err(),
+            "a key others can read is refused"
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&p, "nothex").unwrap();
         assert!(MasterKey::load_file(&p).is_err());
     }

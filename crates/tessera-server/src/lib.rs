@@ -25,10 +25,12 @@ pub mod ids;
 pub mod keys;
 pub mod nonce;
 pub mod password;
+pub mod policy_docs;
 pub mod request;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod system_policies;
 pub mod tls;
 
 pub use server::{Endpoint, Server, ServerConfig};

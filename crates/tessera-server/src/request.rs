@@ -6,10 +6,16 @@ use axum::http::{HeaderMap, Method};
 use std::net::SocketAddr;
 use tessera_protocol::encoding::parse_pairs;
 use tessera_protocol::render::Format;
+use tessera_protocol::GatewayError;
+
+/// The most parameters a request may carry (the widest action takes about twenty).
+pub const MAX_PARAMS: usize = 128;
 
 /// See the module documentation.
-#[derive(Debug)]
 pub struct ApiRequest {
+    /// A defect found while parsing (too many or repeated parameters), reported before anything
+    /// else is checked.
+    pub problem: Option<GatewayError>,
     /// GET or POST.
     pub method: Method,
     /// The request path (`/` for every RPC call).
@@ -39,14 +45,23 @@ impl ApiRequest {
         peer: SocketAddr,
         secure: bool,
     ) -> Self {
+        // Parsing stops one past the limit: enough to know it was exceeded, without allocating
+        // for every pair of a hostile body.
         let query: Vec<(String, String)> = raw_query
-            .map(|q| parse_pairs(q).collect())
+            .map(|q| parse_pairs(q).take(MAX_PARAMS + 1).collect())
             .unwrap_or_default();
         let mut params = query.clone();
-        if !body.is_empty() && is_form(&headers) {
-            params.extend(parse_pairs(&String::from_utf8_lossy(&body)));
+        if !body.is_empty() && is_form(&headers) && params.len() <= MAX_PARAMS {
+            let room = MAX_PARAMS + 1 - params.len();
+            params.extend(parse_pairs(&String::from_utf8_lossy(&body)).take(room));
         }
+        let problem = if params.len() > MAX_PARAMS {
+            Some(GatewayError::TooManyParameters)
+        } else {
+            duplicate(&params)
+        };
         ApiRequest {
+            problem,
             method,
             path: path.to_string(),
             query,
@@ -56,6 +71,11 @@ impl ApiRequest {
             peer,
             secure,
         }
+    }
+
+    /// Whether parameters were read from a form body.
+    pub fn has_form_body(&self) -> bool {
+        self.params.len() > self.query.len()
     }
 
     /// The first value of a parameter.
@@ -96,6 +116,42 @@ impl ApiRequest {
             .filter(|c| c.is_ascii_graphic())
             .take(255)
             .collect()
+    }
+}
+
+/// The first parameter name that appears twice: the signature covers both values but would not
+/// say which one the action reads.
+fn duplicate(params: &[(String, String)]) -> Option<GatewayError> {
+    let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| GatewayError::DuplicateParameter(w[0].chars().take(64).collect()))
+}
+
+// Parameters and headers can carry secrets (SecurityToken), so Debug shows their names only.
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "params",
+                &self
+                    .params
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .field("peer", &self.peer)
+            .field("secure", &self.secure)
+            .finish()
     }
 }
 
@@ -145,6 +201,21 @@ mod tests {
         assert_eq!(r.param("Y"), Some("a b"));
         assert_eq!(r.query.len(), 2);
         assert_eq!(r.params.len(), 4);
+    }
+
+    #[test]
+    fn repeated_and_excess_parameters_are_found() {
+        assert_eq!(
+            req("A=1&B=2", None, "A=3").problem,
+            Some(GatewayError::DuplicateParameter("A".into()))
+        );
+        let many: Vec<String> = (0..200).map(|i| format!("P{i}=x")).collect();
+        let r = req(&many.join("&"), None, "");
+        assert_eq!(r.problem, Some(GatewayError::TooManyParameters));
+        assert_eq!(r.params.len(), MAX_PARAMS + 1);
+        assert_eq!(req("A=1", None, "B=2").problem, None);
+        let secret = req("SecurityToken=CAISsecret", None, "");
+        assert!(!format!("{secret:?}").contains("CAISsecret"));
     }
 
     #[test]

@@ -64,6 +64,19 @@ pub struct Server {
     handle: Handle,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
     grace: Duration,
+    /// Holds the data directory's lock until the server is dropped.
+    _lock: std::fs::File,
+}
+
+/// How long a client may take to send its request headers; a slow or stalled client is cut
+/// off instead of holding a connection forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn configure(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
 }
 
 fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
@@ -94,7 +107,8 @@ impl Server {
             Some(source) => {
                 let tls = RustlsConfig::from_config(tls::server_config(source, &config.data_dir)?);
                 let app = router(Arc::clone(&state), Transport { secure: true });
-                let server = axum_server::from_tcp_rustls(main, tls).handle(handle.clone());
+                let mut server = axum_server::from_tcp_rustls(main, tls).handle(handle.clone());
+                configure(server.http_builder());
                 tasks.push(tokio::spawn(
                     server.serve(app.into_make_service_with_connect_info::<SocketAddr>()),
                 ));
@@ -126,6 +140,7 @@ impl Server {
             handle,
             tasks,
             grace: config.shutdown_grace,
+            _lock: dir.lock,
         })
     }
 
@@ -153,6 +168,7 @@ fn serve_plain(
     handle: &Handle,
 ) -> JoinHandle<std::io::Result<()>> {
     let app = router(Arc::clone(state), Transport { secure: false });
-    let server = axum_server::from_tcp(listener).handle(handle.clone());
+    let mut server = axum_server::from_tcp(listener).handle(handle.clone());
+    configure(server.http_builder());
     tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
 }

@@ -10,20 +10,24 @@ use std::sync::Arc;
 /// Request-size and memory limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest request body accepted (the real STS documents 10 MB for POST).
+    /// Largest request body accepted. No STS or RAM parameter needs more than a few KiB; the
+    /// real gateway's documented ceiling (10 MB) is far more than anything here needs.
     pub max_body_bytes: usize,
     /// Largest request target (path and query) accepted.
     pub max_uri_bytes: usize,
     /// Live nonces remembered at most.
     pub nonce_capacity: usize,
+    /// How long a client may take to send its body once the headers are in.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_body_bytes: 10 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
             max_uri_bytes: 32 * 1024,
             nonce_capacity: 1_000_000,
+            body_timeout: std::time::Duration::from_secs(20),
         }
     }
 }

@@ -215,6 +215,10 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     }
     for e in &server.endpoints {
         println!("tessera: listening on {}", e.url());
+        if !e.secure && !e.addr.ip().is_loopback() {
+            // CreateAccessKey returns secrets; off loopback they should not travel in clear.
+            tracing::warn!(address = %e.addr, "plain HTTP on a non-loopback address: secrets cross the network unencrypted; use --tls");
+        }
     }
     println!("tessera: ready");
     tracing::info!(endpoints = ?server.endpoints.iter().map(|e| e.url()).collect::<Vec<_>>(), "tessera started");

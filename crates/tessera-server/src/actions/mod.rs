@@ -1,17 +1,21 @@
 //! The API actions: routing from (Version, Action) to a handler, and the handlers.
 
 mod params;
+mod ram_attachments;
 mod ram_groups;
 mod ram_keys;
 mod ram_login;
+mod ram_policies;
 mod ram_roles;
 mod ram_users;
 mod sts;
 
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::arn;
 use crate::request::ApiRequest;
 use crate::state::AppState;
+use crate::store::TargetKind;
 use tessera_protocol::render::Node;
 use tessera_protocol::{GatewayError, RAM_VERSION, STS_VERSION};
 
@@ -31,6 +35,14 @@ impl Product {
             STS_VERSION => Some(Product::Sts),
             RAM_VERSION => Some(Product::Ram),
             _ => None,
+        }
+    }
+
+    /// The service code in policy actions (`sts:AssumeRole`, `ram:CreateUser`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Product::Sts => "sts",
+            Product::Ram => "ram",
         }
     }
 
@@ -88,6 +100,26 @@ actions! {
     Ram UpdateAccessKey true,
     Ram DeleteAccessKey true,
     // RAM policies, versions and attachments: add below.
+    Ram CreatePolicy true,
+    Ram GetPolicy true,
+    Ram UpdatePolicyDescription true,
+    Ram ListPolicies true,
+    Ram DeletePolicy true,
+    Ram CreatePolicyVersion true,
+    Ram GetPolicyVersion true,
+    Ram ListPolicyVersions true,
+    Ram SetDefaultPolicyVersion true,
+    Ram DeletePolicyVersion true,
+    Ram ListEntitiesForPolicy true,
+    Ram AttachPolicyToUser true,
+    Ram AttachPolicyToGroup true,
+    Ram AttachPolicyToRole true,
+    Ram DetachPolicyFromUser true,
+    Ram DetachPolicyFromGroup true,
+    Ram DetachPolicyFromRole true,
+    Ram ListPoliciesForUser true,
+    Ram ListPoliciesForGroup true,
+    Ram ListPoliciesForRole true,
 
     // RAM groups, roles and login profiles: add below.
     Ram CreateGroup true,
@@ -122,6 +154,76 @@ impl Action {
     }
 }
 
+impl Action {
+    /// The action as policies name it, e.g. `ram:CreateUser`.
+    pub fn auth_action(self) -> String {
+        format!("{}:{}", self.product().code(), self.name())
+    }
+
+    /// The resources the action touches, as RAM's authorization table names them (spec §11.9),
+    /// with the empty region slot of entity ARNs. Each must be allowed. Listing actions use a `*`
+    /// name; a missing name parameter leaves the name empty (the action then reports it).
+    pub fn resources(self, req: &ApiRequest, principal: &Principal) -> Vec<String> {
+        use Action::*;
+        let account = principal.account();
+        let param = |name: &str| req.param(name).unwrap_or("").to_string();
+        let user = |name: &str| format!("acs:ram::{account}:user/{name}");
+        let group = |name: &str| format!("acs:ram::{account}:group/{name}");
+        let role = |name: &str| format!("acs:ram::{account}:role/{name}");
+        let policy = || match req.param("PolicyType") {
+            Some("System") => arn::policy(None, &param("PolicyName")),
+            _ => arn::policy(Some(account), &param("PolicyName")),
+        };
+        // AccessKey actions without UserName act on the caller's own keys.
+        let key_owner = || match (req.param("UserName"), principal) {
+            (Some(n), _) => user(n),
+            (None, Principal::User { name, .. }) => user(name.as_str()),
+            (None, Principal::Root { .. }) => arn::root(account),
+        };
+        match self {
+            GetCallerIdentity => vec![],
+            CreateUser | GetUser | UpdateUser | DeleteUser | ListPoliciesForUser => {
+                vec![user(&param("UserName"))]
+            }
+            ListUsers => vec![user("*")],
+            CreateAccessKey | ListAccessKeys | UpdateAccessKey | DeleteAccessKey => {
+                vec![key_owner()]
+            }
+            CreatePolicy
+            | GetPolicy
+            | UpdatePolicyDescription
+            | DeletePolicy
+            | CreatePolicyVersion
+            | GetPolicyVersion
+            | ListPolicyVersions
+            | SetDefaultPolicyVersion
+            | DeletePolicyVersion
+            | ListEntitiesForPolicy => vec![policy()],
+            ListPolicies => vec![arn::policy(Some(account), "*")],
+            AttachPolicyToUser | DetachPolicyFromUser => vec![policy(), user(&param("UserName"))],
+            AttachPolicyToGroup | DetachPolicyFromGroup => {
+                vec![policy(), group(&param("GroupName"))]
+            }
+            AttachPolicyToRole | DetachPolicyFromRole => vec![policy(), role(&param("RoleName"))],
+            ListPoliciesForGroup => vec![group(&param("GroupName"))],
+            ListPoliciesForRole => vec![role(&param("RoleName"))],
+            // Groups, roles and login profiles. Membership changes touch both the group and the
+            // user, so both must be allowed.
+            CreateGroup | GetGroup | UpdateGroup | DeleteGroup | ListUsersForGroup => {
+                vec![group(&param("GroupName"))]
+            }
+            ListGroups => vec![group("*")],
+            AddUserToGroup | RemoveUserFromGroup => {
+                vec![group(&param("GroupName")), user(&param("UserName"))]
+            }
+            ListGroupsForUser | CreateLoginProfile | GetLoginProfile | UpdateLoginProfile
+            | DeleteLoginProfile => vec![user(&param("UserName"))],
+            CreateRole | GetRole | UpdateRole | DeleteRole => vec![role(&param("RoleName"))],
+            ListRoles => vec![role("*")],
+        }
+    }
+}
+
 /// What a handler gets: the caller, the request, and the time it is served at.
 pub struct Call<'a> {
     /// The authenticated caller.
@@ -149,7 +251,34 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         Action::UpdateAccessKey => ram_keys::update(state, call).await,
         Action::DeleteAccessKey => ram_keys::delete(state, call).await,
         // RAM policies, versions and attachments: add below.
-
+        Action::CreatePolicy => ram_policies::create(state, call).await,
+        Action::GetPolicy => ram_policies::get(state, call).await,
+        Action::UpdatePolicyDescription => ram_policies::update_description(state, call).await,
+        Action::ListPolicies => ram_policies::list(state, call).await,
+        Action::DeletePolicy => ram_policies::delete(state, call).await,
+        Action::CreatePolicyVersion => ram_policies::create_version(state, call).await,
+        Action::GetPolicyVersion => ram_policies::get_version(state, call).await,
+        Action::ListPolicyVersions => ram_policies::list_versions(state, call).await,
+        Action::SetDefaultPolicyVersion => ram_policies::set_default_version(state, call).await,
+        Action::DeletePolicyVersion => ram_policies::delete_version(state, call).await,
+        Action::ListEntitiesForPolicy => ram_policies::list_entities(state, call).await,
+        Action::AttachPolicyToUser => ram_attachments::attach(state, call, TargetKind::User).await,
+        Action::AttachPolicyToGroup => {
+            ram_attachments::attach(state, call, TargetKind::Group).await
+        }
+        Action::AttachPolicyToRole => ram_attachments::attach(state, call, TargetKind::Role).await,
+        Action::DetachPolicyFromUser => {
+            ram_attachments::detach(state, call, TargetKind::User).await
+        }
+        Action::DetachPolicyFromGroup => {
+            ram_attachments::detach(state, call, TargetKind::Group).await
+        }
+        Action::DetachPolicyFromRole => {
+            ram_attachments::detach(state, call, TargetKind::Role).await
+        }
+        Action::ListPoliciesForUser => ram_attachments::list(state, call, TargetKind::User).await,
+        Action::ListPoliciesForGroup => ram_attachments::list(state, call, TargetKind::Group).await,
+        Action::ListPoliciesForRole => ram_attachments::list(state, call, TargetKind::Role).await,
         // RAM groups, roles and login profiles: add below.
         Action::CreateGroup => ram_groups::create(state, call).await,
         Action::GetGroup => ram_groups::get(state, call).await,

@@ -1,9 +1,10 @@
 //! Reading and validating action parameters, with RAM's limits and error codes (spec §11).
 
 use crate::error::ApiError;
-use crate::ids::{GroupName, RoleName, UserName};
+use crate::ids::{GroupName, PolicyName, RoleName, UserName};
 use crate::password;
 use crate::request::ApiRequest;
+use crate::store::PolicyType;
 use tessera_protocol::Secret;
 
 /// A required parameter; absent or empty is `Missing<Name>`.
@@ -63,17 +64,6 @@ pub fn role_name(field: &'static str, value: &str) -> Result<RoleName, ApiError>
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
     })
     .map(RoleName::from_trusted)
-}
-
-/// An optional boolean: `true` or `false` in any case; anything else is
-/// `InvalidParameter.<Name>`.
-pub fn boolean(req: &ApiRequest, name: &'static str) -> Result<Option<bool>, ApiError> {
-    match optional(req, name) {
-        None => Ok(None),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(_) => Err(ApiError::InvalidValue(name)),
-    }
 }
 
 /// Shortest `MaxSessionDuration` a role may have, in seconds (and its default).
@@ -164,6 +154,46 @@ pub fn email(field: &'static str, value: &str) -> Result<String, ApiError> {
         Ok(value.to_string())
     } else {
         Err(ApiError::InvalidFormat(field))
+    }
+}
+
+/// A policy name: 1–128 of `A-Za-z0-9-`.
+pub fn policy_name(field: &'static str, value: &str) -> Result<PolicyName, ApiError> {
+    if value.chars().count() > 128 {
+        return Err(ApiError::InvalidLength(field));
+    }
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ApiError::InvalidChars(field));
+    }
+    Ok(PolicyName::from_trusted(value))
+}
+
+/// `PolicyType`: `System` or `Custom`.
+pub fn policy_type(value: &str) -> Result<PolicyType, ApiError> {
+    PolicyType::parse(value).ok_or(ApiError::InvalidValue("PolicyType"))
+}
+
+/// A policy version id, `v<n>`.
+pub fn version_id(value: &str) -> Result<u32, ApiError> {
+    value
+        .strip_prefix('v')
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .ok_or(ApiError::InvalidFormat("VersionId"))
+}
+
+/// An optional boolean parameter (`true` / `false`, any case).
+pub fn boolean(req: &ApiRequest, name: &'static str) -> Result<Option<bool>, ApiError> {
+    match optional(req, name) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::InvalidValue(name)),
     }
 }
 
@@ -370,6 +400,25 @@ mod tests {
             new_password("short"),
             Err(ApiError::PasswordTooWeak)
         ));
+    }
+
+    #[test]
+    fn policy_parameters() {
+        assert!(policy_name("PolicyName", "My-Policy-1").is_ok());
+        assert!(matches!(
+            policy_name("PolicyName", "my_policy"),
+            Err(ApiError::InvalidChars(_))
+        ));
+        assert!(matches!(
+            policy_name("PolicyName", &"p".repeat(129)),
+            Err(ApiError::InvalidLength(_))
+        ));
+        assert_eq!(version_id("v12").unwrap(), 12);
+        for bad in ["12", "v", "v0", "V1", "v1a", "v99999999999"] {
+            assert!(version_id(bad).is_err(), "{bad}");
+        }
+        assert!(policy_type("System").is_ok());
+        assert!(policy_type("system").is_err());
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub async fn create(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiErro
     let id = AccessKeyId::generate();
     let secret = generate_access_key_secret();
     let record = AccessKeyRecord {
-        sealed_secret: state.master.seal_secret(id.as_str(), &secret),
+        sealed_secret: state
+            .master
+            .seal_secret(id.as_str(), &owner.binding(), &secret),
         id,
         owner,
         status: KeyStatus::Active,
@@ -80,10 +82,8 @@ pub async fn list(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError>
 }
 
 fn key_id(call: &Call<'_>) -> Result<AccessKeyId, ApiError> {
-    Ok(AccessKeyId::from_trusted(required(
-        call.req,
-        "UserAccessKeyId",
-    )?))
+    // An id that cannot exist is reported as the missing key it is.
+    AccessKeyId::parse(required(call.req, "UserAccessKeyId")?).ok_or(ApiError::AccessKeyNotFound)
 }
 
 /// `UpdateAccessKey`: Active / Inactive.

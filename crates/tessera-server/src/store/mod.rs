@@ -7,14 +7,16 @@
 
 mod groups;
 mod login;
+pub mod policies;
 mod roles;
 pub mod sqlite;
 
 pub use groups::{GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate};
 pub use login::{LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile};
+pub use policies::*;
 pub use roles::{RoleRecord, RoleStore, RoleUpdate};
 
-use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
+use crate::ids::{AccessKeyId, AccountId, PolicyName, UserId, UserName};
 use async_trait::async_trait;
 
 /// An account.
@@ -101,6 +103,14 @@ pub enum KeyOwner {
 }
 
 impl KeyOwner {
+    /// The owner as the sealed secret is bound to it.
+    pub fn binding(&self) -> String {
+        match self {
+            KeyOwner::Root(a) => format!("root:{a}"),
+            KeyOwner::User(a, u) => format!("user:{a}:{u}"),
+        }
+    }
+
     /// The owning account.
     pub fn account(&self) -> &AccountId {
         match self {
@@ -131,6 +141,12 @@ pub struct IdentityRecords {
     pub users: Vec<(AccountId, UserId, UserName)>,
     /// Every AccessKey.
     pub access_keys: Vec<AccessKeyRecord>,
+    /// Every group membership: (account, group id, user id).
+    pub memberships: Vec<(AccountId, String, UserId)>,
+    /// Every policy attachment, with its account.
+    pub attachments: Vec<(AccountId, Attachment)>,
+    /// The default version of every custom policy: (account, name, version, document).
+    pub default_documents: Vec<(AccountId, PolicyName, u32, String)>,
 }
 
 /// One page of a listing.
@@ -159,6 +175,12 @@ pub enum Entity {
     LoginProfile,
     /// An account.
     Account,
+    /// A custom policy (or a system one, when looked up by name).
+    Policy,
+    /// A version of a custom policy.
+    PolicyVersion,
+    /// A policy attachment to a user, group or role.
+    Attachment(TargetKind),
 }
 
 /// What can go wrong in a store operation.
@@ -179,6 +201,15 @@ pub enum StoreError {
     /// The user still has AccessKeys.
     #[error("the user still has access keys")]
     UserHasAccessKeys,
+    /// The user still has policies attached.
+    #[error("the user still has attached policies")]
+    UserHasPolicies,
+    /// A policy cannot be deleted while it is attached or has other versions.
+    #[error("the policy is in use: {0:?}")]
+    PolicyInUse(PolicyInUse),
+    /// The default version of a policy cannot be deleted.
+    #[error("the default policy version cannot be deleted")]
+    DefaultPolicyVersion,
     /// The backend failed (I/O, corruption, a bug). Logged, answered as `InternalError`.
     #[error("storage backend: {0}")]
     Backend(#[from] anyhow::Error),
@@ -206,7 +237,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The persistent state of a Tessera deployment. Groups, roles and login profiles live in their
 /// own traits; requiring them here lets an `Arc<dyn Store>` reach every method.
 #[async_trait]
-pub trait Store: GroupStore + RoleStore + LoginProfileStore + Send + Sync + 'static {
+pub trait Store:
+    GroupStore + RoleStore + LoginProfileStore + PolicyStore + Send + Sync + 'static
+{
     /// A counter that grows with every committed write. Cheap (no I/O): caches compare it to
     /// know whether they are stale.
     fn revision(&self) -> u64;

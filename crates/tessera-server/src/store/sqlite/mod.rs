@@ -6,6 +6,7 @@
 mod fixtures;
 mod groups;
 mod login;
+mod policies;
 mod roles;
 mod schema;
 
@@ -17,6 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use schema::MIGRATIONS;
+
+/// The `format` a Tessera database records in its metadata.
+pub const FORMAT: &str = "tessera/1";
 
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -56,6 +60,17 @@ impl SqliteStore {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .with_context(|| format!("{} is not a SQLite database", path.display()))?;
             if version == 0 {
+                anyhow::bail!("{} is not a Tessera database", path.display());
+            }
+            // Checked before anything is written: a foreign database is never switched to WAL
+            // or migrated into.
+            let format: Option<String> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .unwrap_or(None);
+            if format.as_deref() != Some(FORMAT) {
                 anyhow::bail!("{} is not a Tessera database", path.display());
             }
         }
@@ -275,7 +290,29 @@ impl Store for SqliteStore {
                 rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(backend)?
             };
-            Ok(IdentityRecords { users, access_keys })
+            let memberships = {
+                let mut st = tx
+                    .prepare("SELECT account_id, group_id, user_id FROM group_members")
+                    .map_err(backend)?;
+                let rows = st.query_map([], |r| {
+                    Ok((
+                        AccountId::from_trusted(r.get::<_, String>(0)?),
+                        r.get::<_, String>(1)?,
+                        UserId::from_trusted(r.get::<_, String>(2)?),
+                    ))
+                });
+                rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(backend)?
+            };
+            let attachments = policies::load_all_attachments(&tx)?;
+            let default_documents = policies::load_default_documents(&tx)?;
+            Ok(IdentityRecords {
+                users,
+                access_keys,
+                memberships,
+                attachments,
+                default_documents,
+            })
         })
         .await
     }
@@ -328,8 +365,10 @@ impl Store for SqliteStore {
             let mut u = get_user(&tx, &a, &n)?;
             if let Some(new_name) = up.name {
                 if new_name != u.name {
-                    if get_user(&tx, &a, new_name.as_str()).is_ok() {
-                        return Err(StoreError::AlreadyExists(Entity::User));
+                    match get_user(&tx, &a, new_name.as_str()) {
+                        Ok(_) => return Err(StoreError::AlreadyExists(Entity::User)),
+                        Err(StoreError::NotFound(_)) => {}
+                        Err(e) => return Err(e),
                     }
                     u.name = new_name;
                 }
@@ -399,6 +438,16 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             if keys > 0 {
                 return Err(StoreError::UserHasAccessKeys);
+            }
+            let policies: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM attachments WHERE account_id = ?1 AND target_kind = 'User' AND target_id = ?2",
+                    params![a, u.id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if policies > 0 {
+                return Err(StoreError::UserHasPolicies);
             }
             groups::refuse_if_member(&tx, &a, u.id.as_str())?;
             login::refuse_if_login_profile(&tx, &a, u.id.as_str())?;

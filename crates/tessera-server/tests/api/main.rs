@@ -222,6 +222,7 @@ impl Harness {
     }
 
     /// A V3 request; `tweak` may change the headers after signing.
+    #[allow(clippy::too_many_arguments)] // a test helper mirroring the parts of a V3 request
     async fn send_v3(
         &self,
         c: &Creds,
@@ -229,6 +230,7 @@ impl Harness {
         action: &str,
         query: &[(&str, &str)],
         body: &[u8],
+        extra: &[(&str, &str)],
         tweak: impl FnOnce(&mut Vec<(String, String)>, &mut Vec<String>),
     ) -> (StatusCode, Value) {
         let host = self.http.trim_start_matches("http://").to_string();
@@ -241,6 +243,7 @@ impl Harness {
             ("x-acs-content-sha256".into(), v3::payload_hash(body)),
             ("accept".into(), "application/json".into()),
         ];
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
         let mut signed: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
         let cq = v3::canonical_query(query.iter().copied());
         let cr = v3::canonical_request(
@@ -342,6 +345,7 @@ async fn caller_identity_every_way_a_client_sends_it() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -361,6 +365,7 @@ async fn caller_identity_every_way_a_client_sends_it() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -613,6 +618,7 @@ async fn v3_checks() {
             "CreateUser",
             &[("UserName", "v3user"), ("Comments", "a b*c")],
             b"",
+            &[],
             |_, _| {},
         )
         .await;
@@ -628,6 +634,22 @@ async fn v3_checks() {
             "CreateUser",
             &[],
             body,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["User"]["UserName"], "v3form");
+    // The same body whose Content-Type is not signed: its parameters could be dropped or added
+    // by changing that header in transit, so the request is refused.
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-05-01",
+            "CreateUser",
+            &[],
+            b"UserName=v3unsigned",
+            &[],
             |headers, _| {
                 headers.push((
                     "content-type".into(),
@@ -636,15 +658,41 @@ async fn v3_checks() {
             },
         )
         .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["User"]["UserName"], "v3form");
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "IncompleteSignature")
+    );
+    // A signed header sent twice is ambiguous.
+    let (s, v) = h
+        .send_v3(
+            &root,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |headers, _| headers.push(("x-acs-action".into(), "CreateUser".into())),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "IncompleteSignature")
+    );
 
     let bad = Creds {
         id: root.id.clone(),
         secret: "wrong".into(),
     };
     let (s, v) = h
-        .send_v3(&bad, "2015-04-01", "GetCallerIdentity", &[], b"", |_, _| {})
+        .send_v3(
+            &bad,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |_, _| {},
+        )
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -663,6 +711,7 @@ async fn v3_checks() {
             "GetCallerIdentity",
             &[],
             b"",
+            &[],
             |_, signed| signed.retain(|n| n != "x-acs-action"),
         )
         .await;
@@ -687,7 +736,7 @@ async fn v3_checks() {
     assert_eq!(code(&v), "MissingParameter");
 
     let (s, v) = h
-        .send_v3(&root, "2015-04-01", "Nope", &[], b"", |_, _| {})
+        .send_v3(&root, "2015-04-01", "Nope", &[], b"", &[], |_, _| {})
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -949,10 +998,7 @@ async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
     // A RAM user without policies may not manage RAM.
     let (s, v) = h.ram(&k1, "ListUsers", &[]).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
-    assert_eq!(
-        v["Message"],
-        "You are not authorized to do this action. You should be authorized by RAM."
-    );
+    assert_eq!(v["Message"], "You are not authorized to do this action.");
 
     let (s, v) = h
         .ram(
@@ -1147,4 +1193,128 @@ async fn graceful_shutdown_closes_the_store() {
     // The WAL was checkpointed into the database.
     let wal = h._dir.path().join("tessera.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
+mod authorization;
+mod policies;
+
+#[tokio::test]
+async fn a_replay_in_the_last_second_of_the_window_is_refused() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    let ts = timestamp::format(h.clock.now());
+    let p = h.v1_params(
+        &root,
+        "2015-04-01",
+        "GetCallerIdentity",
+        &[("Timestamp", &ts)],
+    );
+    let (s, _) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p.clone(),
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(s, 200);
+    h.clock.advance(900);
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p.clone(),
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureNonceUsed"),
+        "at exactly +900 s the timestamp is still valid"
+    );
+    h.clock.advance(1);
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
+    );
+}
+
+#[tokio::test]
+async fn one_data_directory_serves_one_process() {
+    let h = Harness::start().await;
+    let config = ServerConfig {
+        data_dir: h._dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        tls: None,
+        limits: Limits::default(),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let err = Server::start(config, Arc::new(SystemClock))
+        .await
+        .err()
+        .expect("a second server on the same directory must not start");
+    assert!(format!("{err:#}").contains("in use"), "{err:#}");
+}
+
+#[tokio::test]
+async fn repeated_excess_and_stalled_input_is_refused() {
+    let h = Harness::start_with(Limits {
+        body_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let root = h.root.clone();
+    // The same name twice, once in the query and once in the body, both signed.
+    let mut p = h.v1_params(&root, "2015-05-01", "CreateUser", &[("UserName", "first")]);
+    p.push(("UserName".into(), "second".into()));
+    let (s, v) = h
+        .send_v1(
+            false,
+            Method::POST,
+            Place::Split,
+            &root,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "InvalidParameter"));
+    assert!(v["Message"].as_str().unwrap().contains("UserName"));
+
+    let many: Vec<String> = (0..300).map(|i| format!("P{i}=x")).collect();
+    let resp = h
+        .http_client
+        .get(format!("{}/?{}", h.http, many.join("&")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Headers promise a body that never comes.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = h.http.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nA=").as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("the server answers a stalled body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("RequestTimeout"));
 }
