@@ -1,7 +1,7 @@
 //! Integration tests for RAM groups, roles and login profiles: the real server on an ephemeral
 //! loopback port, driven over HTTP with RPC v1 requests signed as the official clients sign
-//! them. Where a test needs state no action can create yet (policy attachments) or many rows
-//! quickly (quotas), it writes to the server's SQLite file directly, as a second connection.
+//! them. Where a test needs many rows quickly (quotas) or to look at what is stored (password
+//! hashes), it opens the server's SQLite file directly, as a second connection.
 
 use reqwest::{Client, StatusCode};
 use rusqlite::Connection;
@@ -1154,24 +1154,24 @@ async fn roles_per_account_limit() {
 async fn attached_policies_block_deleting_groups_and_roles() {
     let h = Harness::start().await;
     let doc = trust_policy(&h.account);
-    let g = h.ok("CreateGroup", &[("GroupName", "admins")]).await;
-    let group_id = g["Group"]["GroupId"].as_str().unwrap().to_string();
-    let r = h
-        .ok(
-            "CreateRole",
-            &[("RoleName", "Admin"), ("AssumeRolePolicyDocument", &doc)],
-        )
+    h.ok("CreateGroup", &[("GroupName", "admins")]).await;
+    h.ok(
+        "CreateRole",
+        &[("RoleName", "Admin"), ("AssumeRolePolicyDocument", &doc)],
+    )
+    .await;
+    let attachment = |kind: &'static str, name: &'static str| {
+        [
+            ("PolicyType", "System"),
+            ("PolicyName", "AdministratorAccess"),
+            (kind, name),
+        ]
+    };
+    h.ok("AttachPolicyToGroup", &attachment("GroupName", "admins"))
         .await;
-    let role_id = r["Role"]["RoleId"].as_str().unwrap().to_string();
-    // No action attaches policies yet: write the attachments as the policy actions will.
-    let db = h.db();
-    for (kind, id) in [("Group", &group_id), ("Role", &role_id)] {
-        db.execute(
-            "INSERT INTO attachments (account_id, target_kind, target_id, policy_type, policy_name, attached) VALUES (?1, ?2, ?3, 'System', 'AdministratorAccess', 0)",
-            rusqlite::params![h.account, kind, id],
-        )
-        .unwrap();
-    }
+    // Role names are found regardless of case here too.
+    h.ok("AttachPolicyToRole", &attachment("RoleName", "ADMIN"))
+        .await;
     let v = h
         .fails(
             "DeleteGroup",
@@ -1196,9 +1196,110 @@ async fn attached_policies_block_deleting_groups_and_roles() {
         v["Message"],
         "The role CAN NOT has any attached policy while deleting the role."
     );
-    db.execute("DELETE FROM attachments", []).unwrap();
-    h.ok("DeleteGroup", &[("GroupName", "admins")]).await;
+    // A renamed group keeps its attachment (attachments name the group by id).
+    h.ok(
+        "UpdateGroup",
+        &[("GroupName", "admins"), ("NewGroupName", "admins2")],
+    )
+    .await;
+    h.fails(
+        "DeleteGroup",
+        &[("GroupName", "admins2")],
+        409,
+        "DeleteConflict.Group.Policy",
+    )
+    .await;
+    h.ok("DetachPolicyFromGroup", &attachment("GroupName", "admins2"))
+        .await;
+    h.ok("DetachPolicyFromRole", &attachment("RoleName", "Admin"))
+        .await;
+    h.ok("DeleteGroup", &[("GroupName", "admins2")]).await;
     h.ok("DeleteRole", &[("RoleName", "Admin")]).await;
+}
+
+#[tokio::test]
+async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
+    let h = Harness::start().await;
+    let doc = trust_policy(&h.account);
+    let dev = h.user_with_key("dev").await;
+    h.ok(
+        "CreateRole",
+        &[
+            ("RoleName", "App-Reader"),
+            ("AssumeRolePolicyDocument", &doc),
+        ],
+    )
+    .await;
+    h.ok(
+        "CreateRole",
+        &[("RoleName", "Other"), ("AssumeRolePolicyDocument", &doc)],
+    )
+    .await;
+    h.ok(
+        "CreatePolicy",
+        &[
+            ("PolicyName", "app-roles"),
+            (
+                "PolicyDocument",
+                r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ram:GetRole","ram:UpdateRole"],"Resource":"acs:ram:*:*:role/app-*"},{"Effect":"Allow","Action":"ram:ListRoles","Resource":"*"}]}"#,
+            ),
+        ],
+    )
+    .await;
+    // The policy reaches the user through a group it joins.
+    h.ok("CreateGroup", &[("GroupName", "developers")]).await;
+    h.ok(
+        "AttachPolicyToGroup",
+        &[
+            ("PolicyType", "Custom"),
+            ("PolicyName", "app-roles"),
+            ("GroupName", "developers"),
+        ],
+    )
+    .await;
+    let (s, v) = h.ram_as(&dev, "ListRoles", &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("NoPermission"))
+    );
+    h.ok(
+        "AddUserToGroup",
+        &[("GroupName", "developers"), ("UserName", "dev")],
+    )
+    .await;
+    let (s, v) = h.ram_as(&dev, "ListRoles", &[]).await;
+    assert_eq!(s, 200, "membership takes effect on the next request: {v}");
+    // The role-name segment of the resource matches regardless of case.
+    let (s, v) = h
+        .ram_as(&dev, "GetRole", &[("RoleName", "APP-READER")])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["Role"]["RoleName"], "App-Reader");
+    for (action, params) in [
+        ("GetRole", vec![("RoleName", "Other")]),
+        ("DeleteRole", vec![("RoleName", "App-Reader")]),
+        ("CreateGroup", vec![("GroupName", "mine")]),
+        ("GetLoginProfile", vec![("UserName", "dev")]),
+    ] {
+        let (s, v) = h.ram_as(&dev, action, &params).await;
+        assert_eq!(
+            (s, v["Code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("NoPermission")),
+            "{action}: {v}"
+        );
+        assert_eq!(
+            v["AccessDeniedDetail"]["AuthAction"],
+            format!("ram:{action}")
+        );
+    }
+    // Leaving the group takes the permission away again.
+    h.ok(
+        "RemoveUserFromGroup",
+        &[("GroupName", "developers"), ("UserName", "dev")],
+    )
+    .await;
+    let (s, _) = h.ram_as(&dev, "ListRoles", &[]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
 fn stored_hash(h: &Harness, user: &str) -> String {
