@@ -28,9 +28,21 @@ pub struct Transport {
 /// The router for one listener.
 pub fn router(state: Arc<AppState>, transport: Transport) -> Router {
     Router::new()
+        .route("/health", axum::routing::get(health))
         .fallback(handle)
         .layer(Extension(transport))
         .with_state(state)
+}
+
+/// `GET /health`: unauthenticated liveness for load balancers and for measuring the HTTP floor
+/// (the load generator compares every action to it). It reads no state.
+async fn health() -> Response {
+    let mut r = (StatusCode::OK, "{\"Status\":\"OK\"}").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    r
 }
 
 async fn handle(

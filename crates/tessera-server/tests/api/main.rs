@@ -1318,3 +1318,16 @@ async fn repeated_excess_and_stalled_input_is_refused() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("RequestTimeout"));
 }
+
+#[tokio::test]
+async fn health_needs_no_signature() {
+    let h = Harness::start().await;
+    let resp = h
+        .http_client
+        .get(format!("{}/health", h.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["Status"], "OK");
+}
