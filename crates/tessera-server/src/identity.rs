@@ -322,6 +322,14 @@ mod tests {
             self.hit();
             self.inner.close().await
         }
+        async fn add_token_key(&self, k: &[u8], now: i64) -> StoreResult<u32> {
+            self.hit();
+            self.inner.add_token_key(k, now).await
+        }
+        async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize> {
+            self.hit();
+            self.inner.drop_token_keys_retired_before(cutoff).await
+        }
         async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
             self.hit();
             self.inner.meta(key).await

@@ -32,6 +32,7 @@ pub mod state;
 pub mod store;
 pub mod system_policies;
 pub mod tls;
+pub mod tokens;
 
 pub use server::{Endpoint, Server, ServerConfig};
 pub use state::Limits;

@@ -147,6 +147,33 @@ pub struct IdentityRecords {
     pub attachments: Vec<(AccountId, Attachment)>,
     /// The default version of every custom policy: (account, name, version, document).
     pub default_documents: Vec<(AccountId, PolicyName, u32, String)>,
+    /// Every role (sessions are authorized by its current policies and trust).
+    pub roles: Vec<RoleRecord>,
+    /// Every token key still able to open tokens.
+    pub token_keys: Vec<TokenKeyRecord>,
+}
+
+/// A token key: sealed under the master key, bound to its id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKeyRecord {
+    /// The key id written into every token it seals.
+    pub id: u32,
+    /// The 32-byte key, sealed.
+    pub sealed_key: Vec<u8>,
+    /// When it was created, Unix seconds.
+    pub created: i64,
+    /// When a newer key replaced it for sealing; `None` for the current key.
+    pub retired: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeyRecord")
+            .field("id", &self.id)
+            .field("created", &self.created)
+            .field("retired", &self.retired)
+            .finish()
+    }
 }
 
 /// One page of a listing.
@@ -243,6 +270,13 @@ pub trait Store:
     /// A counter that grows with every committed write. Cheap (no I/O): caches compare it to
     /// know whether they are stale.
     fn revision(&self) -> u64;
+
+    /// Adds a token key that becomes the current one; the previous current key is retired at
+    /// `now`. Returns the new key's id.
+    async fn add_token_key(&self, sealed_key: &[u8], now: i64) -> StoreResult<u32>;
+
+    /// Deletes token keys retired before `cutoff` (no token they sealed can still be valid).
+    async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize>;
 
     /// Flushes and tidies up before the process exits (SQLite: checkpoints the WAL).
     async fn close(&self) -> StoreResult<()>;

@@ -194,6 +194,41 @@ impl Store for SqliteStore {
         self.revision.load(Ordering::SeqCst)
     }
 
+    async fn add_token_key(&self, sealed_key: &[u8], now: i64) -> StoreResult<u32> {
+        let sealed = sealed_key.to_vec();
+        self.run(true, move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            tx.execute(
+                "UPDATE token_keys SET retired = ?1 WHERE retired IS NULL",
+                [now],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO token_keys (sealed_key, created) VALUES (?1, ?2)",
+                params![sealed, now],
+            )
+            .map_err(backend)?;
+            let id = u32::try_from(tx.last_insert_rowid())
+                .map_err(|_| backend(anyhow::anyhow!("token key ids are exhausted")))?;
+            tx.commit().map_err(backend)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize> {
+        self.run(true, move |c| {
+            c.execute(
+                "DELETE FROM token_keys WHERE retired IS NOT NULL AND retired < ?1",
+                [cutoff],
+            )
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn close(&self) -> StoreResult<()> {
         // Checkpoint so a stopped server leaves one self-contained database file.
         self.run(false, |c| {
@@ -306,12 +341,30 @@ impl Store for SqliteStore {
             };
             let attachments = policies::load_all_attachments(&tx)?;
             let default_documents = policies::load_default_documents(&tx)?;
+            let roles = roles::load_all_roles(&tx)?;
+            let token_keys = {
+                let mut st = tx
+                    .prepare("SELECT id, sealed_key, created, retired FROM token_keys ORDER BY id")
+                    .map_err(backend)?;
+                let rows = st.query_map([], |r| {
+                    Ok(TokenKeyRecord {
+                        id: r.get(0)?,
+                        sealed_key: r.get(1)?,
+                        created: r.get(2)?,
+                        retired: r.get(3)?,
+                    })
+                });
+                rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(backend)?
+            };
             Ok(IdentityRecords {
                 users,
                 access_keys,
                 memberships,
                 attachments,
                 default_documents,
+                roles,
+                token_keys,
             })
         })
         .await

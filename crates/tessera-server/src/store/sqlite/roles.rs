@@ -14,6 +14,16 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 const ROLE_COLUMNS: &str =
     "account_id, id, name, description, trust_policy, max_session_duration, created, updated";
 
+/// Every role of every account (for the identity snapshot).
+pub(super) fn load_all_roles(c: &rusqlite::Connection) -> StoreResult<Vec<RoleRecord>> {
+    let mut st = c
+        .prepare(&format!("SELECT {ROLE_COLUMNS} FROM roles"))
+        .map_err(backend)?;
+    st.query_map([], role_from_row)
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(backend)
+}
+
 fn role_from_row(r: &Row<'_>) -> rusqlite::Result<RoleRecord> {
     Ok(RoleRecord {
         account: AccountId::from_trusted(r.get::<_, String>(0)?),

@@ -115,4 +115,22 @@ CREATE TABLE login_profiles (
     FOREIGN KEY (account_id, user_id) REFERENCES users(account_id, id)
 );
 "#,
+    // 3: STS. Token keys (AES-256-GCM keys sealed under the master key; the newest unretired one
+    // seals new tokens, retired ones still open tokens until those expire) and revocations
+    // (tokens of a role, or started by a user, issued before `not_before` are refused).
+    r#"
+CREATE TABLE token_keys (
+    id         INTEGER PRIMARY KEY,
+    sealed_key BLOB NOT NULL,
+    created    INTEGER NOT NULL,
+    retired    INTEGER
+);
+CREATE TABLE revocations (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    kind       TEXT NOT NULL CHECK (kind IN ('Role', 'User')),
+    target_id  TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind, target_id)
+);
+"#,
 ];

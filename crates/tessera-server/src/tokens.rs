@@ -1,0 +1,388 @@
+//! STS session tokens: self-contained and sealed (DESIGN decisions 1–2).
+//!
+//! A SecurityToken is `base64url(1 | key id (4, BE) | nonce (12) | AES-256-GCM(claims))`. The
+//! 5-byte header is the associated data, so a token cannot be moved to another key id; the
+//! claims name the STS AccessKeyId they were issued with, so a token presented with another
+//! AccessKeyId is told apart from a damaged one. Claims carry everything needed to authenticate
+//! and authorize the session without I/O, including the session's AccessKeySecret. Issuing a
+//! token writes nothing; any server holding the keyring opens it.
+//!
+//! Token keys live in the store sealed under the master key ([`Keyring::from_records`]). The
+//! newest unretired key seals; retired keys still open until every token they sealed has
+//! expired, after which they are dropped.
+
+use crate::ids::AccountId;
+use crate::keys::MasterKey;
+use crate::store::TokenKeyRecord;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use tessera_protocol::Secret;
+use zeroize::{Zeroize, Zeroizing};
+
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 5;
+const TAG_LEN: usize = 16;
+/// Tokens longer than this are not ours; refused before decoding.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Who a session belongs to and what it may do, as sealed in its token.
+#[derive(Clone)]
+pub struct SessionClaims {
+    /// The STS AccessKeyId the token was issued with.
+    pub access_key_id: String,
+    /// The session's AccessKeySecret.
+    pub secret: Secret,
+    /// The role's account.
+    pub account: AccountId,
+    /// The role's id (sessions of a deleted and recreated role do not survive).
+    pub role_id: String,
+    /// The role's name as created.
+    pub role_name: String,
+    /// RoleSessionName.
+    pub session_name: String,
+    /// Issue time, Unix seconds.
+    pub issued: i64,
+    /// Expiry, Unix seconds.
+    pub expires: i64,
+    /// The session policy, if one was given.
+    pub policy: Option<String>,
+    /// SourceIdentity, kept through role chains.
+    pub source_identity: Option<String>,
+    /// The account and user id of the RAM user that started the chain (for revocation).
+    pub origin_user: Option<(AccountId, String)>,
+    /// 1 for a session assumed by a user, 2 when that session assumed a role, and so on.
+    pub depth: u8,
+}
+
+impl PartialEq for SessionClaims {
+    fn eq(&self, o: &Self) -> bool {
+        self.access_key_id == o.access_key_id
+            && self.secret.ct_eq(&o.secret)
+            && self.account == o.account
+            && self.role_id == o.role_id
+            && self.role_name == o.role_name
+            && self.session_name == o.session_name
+            && self.issued == o.issued
+            && self.expires == o.expires
+            && self.policy == o.policy
+            && self.source_identity == o.source_identity
+            && self.origin_user == o.origin_user
+            && self.depth == o.depth
+    }
+}
+
+impl fmt::Debug for SessionClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionClaims")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &self.secret)
+            .field("account", &self.account)
+            .field("role_name", &self.role_name)
+            .field("session_name", &self.session_name)
+            .field("issued", &self.issued)
+            .field("expires", &self.expires)
+            .field("depth", &self.depth)
+            .finish()
+    }
+}
+
+/// The serialized form: short names, since every request carries the token.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    k: String,
+    s: String,
+    a: String,
+    r: String,
+    rn: String,
+    sn: String,
+    i: i64,
+    e: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    si: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ou: Option<(String, String)>,
+    d: u8,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token of ours, damaged, or sealed under a key this server does not hold.
+    #[error("malformed security token")]
+    Malformed,
+    /// A valid token presented with another AccessKeyId than the one it was issued with.
+    #[error("security token does not match the AccessKeyId")]
+    Mismatch,
+}
+
+struct TokenKey {
+    key: LessSafeKey,
+}
+
+/// The token keys this server can seal and open with.
+pub struct Keyring {
+    keys: HashMap<u32, TokenKey>,
+    current: Option<u32>,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("current", &self.current)
+            .finish()
+    }
+}
+
+/// A fresh token key, sealed for storage under the master key. (The store assigns its id; a key
+/// moved to another id would only make that id's tokens fail, as the token header is bound to
+/// the key by AEAD.)
+pub fn new_sealed_key(master: &MasterKey) -> anyhow::Result<Vec<u8>> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    SystemRandom::new()
+        .fill(key.as_mut())
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    Ok(master.seal(b"tessera/token-key", key.as_ref()))
+}
+
+impl Keyring {
+    /// An empty keyring: opens nothing, seals nothing.
+    pub fn empty() -> Self {
+        Keyring {
+            keys: HashMap::new(),
+            current: None,
+            rng: SystemRandom::new(),
+        }
+    }
+
+    /// Opens the stored keys. A key that does not open is skipped (and logged): tokens under it
+    /// are refused, nothing else is affected.
+    pub fn from_records(master: &MasterKey, records: &[TokenKeyRecord]) -> Self {
+        let mut ring = Keyring::empty();
+        for r in records {
+            let Ok(bytes) = master.open(b"tessera/token-key", &r.sealed_key) else {
+                tracing::error!(key_id = r.id, "token key does not open under the master key; tokens it sealed will be refused");
+                continue;
+            };
+            let Ok(unbound) = UnboundKey::new(&AES_256_GCM, &bytes) else {
+                continue;
+            };
+            ring.keys.insert(
+                r.id,
+                TokenKey {
+                    key: LessSafeKey::new(unbound),
+                },
+            );
+            if r.retired.is_none() && ring.current.is_none_or(|c| r.id > c) {
+                ring.current = Some(r.id);
+            }
+        }
+        ring
+    }
+
+    /// The key id new tokens are sealed under, if any.
+    pub fn current(&self) -> Option<u32> {
+        self.current
+    }
+
+    /// Seals claims into a SecurityToken under the current key.
+    pub fn seal(&self, claims: &SessionClaims) -> Option<String> {
+        let id = self.current?;
+        let key = &self.keys.get(&id)?.key;
+        let mut wire = Wire {
+            k: claims.access_key_id.clone(),
+            s: claims.secret.expose().to_string(),
+            a: claims.account.as_str().to_string(),
+            r: claims.role_id.clone(),
+            rn: claims.role_name.clone(),
+            sn: claims.session_name.clone(),
+            i: claims.issued,
+            e: claims.expires,
+            p: claims.policy.clone(),
+            si: claims.source_identity.clone(),
+            ou: claims
+                .origin_user
+                .as_ref()
+                .map(|(a, u)| (a.as_str().to_string(), u.clone())),
+            d: claims.depth,
+        };
+        let body = serde_json::to_vec(&wire);
+        wire.s.zeroize();
+        let mut body = Zeroizing::new(body.ok()?);
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).ok()?;
+        let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + body.len() + TAG_LEN);
+        out.push(VERSION);
+        out.extend_from_slice(&id.to_be_bytes());
+        let header: [u8; HEADER_LEN] = out[..HEADER_LEN].try_into().ok()?;
+        out.extend_from_slice(&nonce);
+        let mut sealed = Vec::with_capacity(body.len() + TAG_LEN);
+        sealed.extend_from_slice(&body);
+        body.iter_mut().for_each(|b| *b = 0);
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(header),
+            &mut sealed,
+        )
+        .ok()?;
+        out.extend_from_slice(&sealed);
+        Some(B64.encode(out))
+    }
+
+    /// Opens a SecurityToken presented with `access_key_id`. Expiry is the caller's to check.
+    pub fn open(&self, access_key_id: &str, token: &str) -> Result<SessionClaims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let raw = B64
+            .decode(token.trim())
+            .map_err(|_| TokenError::Malformed)?;
+        if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
+            return Err(TokenError::Malformed);
+        }
+        let id = u32::from_be_bytes([raw[1], raw[2], raw[3], raw[4]]);
+        let key = &self.keys.get(&id).ok_or(TokenError::Malformed)?.key;
+        let nonce = Nonce::try_assume_unique_for_key(&raw[HEADER_LEN..HEADER_LEN + NONCE_LEN])
+            .map_err(|_| TokenError::Malformed)?;
+        let mut buf = Zeroizing::new(raw[HEADER_LEN + NONCE_LEN..].to_vec());
+        let plain = key
+            .open_in_place(nonce, Aad::from(&raw[..HEADER_LEN]), &mut buf)
+            .map_err(|_| TokenError::Malformed)?;
+        let wire: Wire = serde_json::from_slice(plain).map_err(|_| TokenError::Malformed)?;
+        if wire.k != access_key_id {
+            return Err(TokenError::Mismatch);
+        }
+        Ok(SessionClaims {
+            access_key_id: wire.k,
+            secret: Secret::new(wire.s),
+            account: AccountId::from_trusted(wire.a),
+            role_id: wire.r,
+            role_name: wire.rn,
+            session_name: wire.sn,
+            issued: wire.i,
+            expires: wire.e,
+            policy: wire.p,
+            source_identity: wire.si,
+            origin_user: wire.ou.map(|(a, u)| (AccountId::from_trusted(a), u)),
+            depth: wire.d,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ring_with(ids: &[(u32, bool)]) -> (MasterKey, Vec<TokenKeyRecord>) {
+        let (master, _) = MasterKey::generate().unwrap();
+        let records = ids
+            .iter()
+            .map(|(id, retired)| TokenKeyRecord {
+                id: *id,
+                sealed_key: new_sealed_key(&master).unwrap(),
+                created: 0,
+                retired: retired.then_some(1),
+            })
+            .collect();
+        (master, records)
+    }
+
+    fn claims(ak: &str) -> SessionClaims {
+        SessionClaims {
+            access_key_id: ak.into(),
+            secret: Secret::new("s3cr3t-session-secret"),
+            account: AccountId::from_trusted("1234567890123456"),
+            role_id: "300812807442711234".into(),
+            role_name: "Admin".into(),
+            session_name: "alice".into(),
+            issued: 100,
+            expires: 3700,
+            policy: Some(r#"{"Version":"1"}"#.into()),
+            source_identity: None,
+            origin_user: Some((AccountId::from_trusted("1234567890123456"), "222".into())),
+            depth: 1,
+        }
+    }
+
+    #[test]
+    fn seal_open_mismatch_and_rotation() {
+        let (master, mut records) = ring_with(&[(1, false)]);
+        let ring = Keyring::from_records(&master, &records);
+        let token = ring.seal(&claims("STS.a")).unwrap();
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "URL-safe ASCII"
+        );
+        assert!(!token.contains("s3cr3t"));
+        assert_eq!(ring.open("STS.a", &token).unwrap(), claims("STS.a"));
+        assert_eq!(ring.open("STS.b", &token), Err(TokenError::Mismatch));
+
+        // Rotation: key 2 seals, key 1 still opens.
+        records[0].retired = Some(5);
+        records.push(TokenKeyRecord {
+            id: 2,
+            sealed_key: new_sealed_key(&master).unwrap(),
+            created: 5,
+            retired: None,
+        });
+        let rotated = Keyring::from_records(&master, &records);
+        assert_eq!(rotated.current(), Some(2));
+        assert!(rotated.open("STS.a", &token).is_ok());
+        let newer = rotated.seal(&claims("STS.a")).unwrap();
+        // Once key 1 is dropped, its tokens are refused and key 2's still open.
+        let dropped = Keyring::from_records(&master, &records[1..]);
+        assert_eq!(dropped.open("STS.a", &token), Err(TokenError::Malformed));
+        assert!(dropped.open("STS.a", &newer).is_ok());
+        // Another deployment's keys open nothing.
+        let (other, other_records) = ring_with(&[(1, false)]);
+        assert_eq!(
+            Keyring::from_records(&other, &other_records).open("STS.a", &token),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let (master, records) = ring_with(&[(1, false)]);
+        let ring = Keyring::from_records(&master, &records);
+        for t in ["", "!!!", "AAAA", &"A".repeat(MAX_TOKEN_LEN + 1)] {
+            assert_eq!(ring.open("STS.a", t), Err(TokenError::Malformed));
+        }
+        assert!(Keyring::empty().seal(&claims("STS.a")).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_bit_flip_truncation_or_key_id_swap_is_refused(bit in 0usize..4000, cut in 1usize..400, other_id in 2u32..1000) {
+            let (master, records) = ring_with(&[(1, false), (other_id, true)]);
+            let ring = Keyring::from_records(&master, &records);
+            let token = ring.seal(&claims("STS.x")).unwrap();
+            let raw = B64.decode(&token).unwrap();
+
+            let mut flipped = raw.clone();
+            let i = bit % (raw.len() * 8);
+            flipped[i / 8] ^= 1 << (i % 8);
+            prop_assert!(ring.open("STS.x", &B64.encode(&flipped)).is_err());
+
+            let truncated = &raw[..raw.len().saturating_sub(cut)];
+            prop_assert!(ring.open("STS.x", &B64.encode(truncated)).is_err());
+
+            let mut swapped = raw.clone();
+            swapped[1..5].copy_from_slice(&other_id.to_be_bytes());
+            prop_assert_eq!(ring.open("STS.x", &B64.encode(&swapped)), Err(TokenError::Malformed));
+
+            prop_assert_eq!(ring.open("STS.x", &token).unwrap(), claims("STS.x"));
+        }
+    }
+}
