@@ -93,6 +93,18 @@ pub enum GatewayError {
     /// The request is larger than the gateway accepts.
     #[error("request too large")]
     RequestTooLarge,
+    /// An `STS.` AccessKeyId without its SecurityToken.
+    #[error("missing security token")]
+    MissingSecurityToken,
+    /// The SecurityToken is not one this server issued, or is damaged.
+    #[error("malformed security token")]
+    SecurityTokenMalformed,
+    /// The SecurityToken was issued for another AccessKeyId.
+    #[error("security token mismatch")]
+    SecurityTokenMismatch,
+    /// The SecurityToken has expired (or its session was ended).
+    #[error("security token expired")]
+    SecurityTokenExpired,
     /// The body did not arrive in time.
     #[error("request timeout")]
     RequestTimeout,
@@ -161,6 +173,12 @@ impl GatewayError {
                 "ContentSHA256NotMatched",
                 "The x-acs-content-sha256 header does not match the SHA-256 of the request body.",
             ),
+            MissingSecurityToken => WireError::new(400, "MissingSecurityToken", "SecurityToken is mandatory for this action."),
+            SecurityTokenMalformed => WireError::new(400, "InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed."),
+            SecurityTokenMismatch => {
+                WireError::new(400, "InvalidSecurityToken.MismatchWithAccessKey", "Specified SecurityToken mismatch with the AccessKey.")
+            }
+            SecurityTokenExpired => WireError::new(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."),
             RequestTimeout => WireError::new(408, "RequestTimeout", "The request was not received in time."),
             TooManyParameters => WireError::new(400, "InvalidParameter", "The request has more parameters than any action accepts."),
             DuplicateParameter(name) => {

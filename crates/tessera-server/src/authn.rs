@@ -8,14 +8,17 @@
 
 use crate::actions::Action;
 use crate::error::ApiError;
-use crate::identity::{CachedKey, Principal};
+use crate::identity::{NamedPolicy, Principal, Snapshot};
 use crate::nonce::NonceError;
 use crate::request::ApiRequest;
 use crate::state::AppState;
 use crate::store::KeyStatus;
+use crate::tokens::{SessionClaims, TokenError};
 use std::sync::Arc;
+use tessera_policy::Policy;
 use tessera_protocol::render::Format;
 use tessera_protocol::v1::{self, Verification};
+use tessera_protocol::Secret;
 use tessera_protocol::{timestamp, v3, GatewayError, TIMESTAMP_WINDOW_SECS};
 
 /// A request whose signature checked out.
@@ -23,10 +26,31 @@ use tessera_protocol::{timestamp, v3, GatewayError, TIMESTAMP_WINDOW_SECS};
 pub struct Authenticated {
     /// Who signed it.
     pub principal: Principal,
-    /// The AccessKey it was signed with.
-    pub key: Arc<CachedKey>,
+    /// The AccessKeyId it was signed with.
+    pub access_key_id: String,
+    /// The identity policies that apply: a user's own and its groups', or a session's role's.
+    pub policies: Arc<[NamedPolicy]>,
+    /// For an STS session: its claims and compiled session policy.
+    pub session: Option<Arc<Session>>,
     /// What it asks for.
     pub action: Action,
+}
+
+/// An authenticated STS session.
+#[derive(Debug)]
+pub struct Session {
+    /// What its token says.
+    pub claims: SessionClaims,
+    /// The session policy, compiled; it narrows the role's permissions.
+    pub policy: Option<Arc<Policy>>,
+}
+
+/// The credential a request names, resolved before its signature is checked.
+struct Credential {
+    secret: Secret,
+    principal: Principal,
+    policies: Arc<[NamedPolicy]>,
+    session: Option<SessionClaims>,
 }
 
 /// Authenticates `req` at time `now` (read once per request, so the timestamp and nonce checks
@@ -63,16 +87,81 @@ fn check_format(req: &ApiRequest) -> Result<(), GatewayError> {
     }
 }
 
-async fn lookup_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError> {
-    let key = state
-        .identities
-        .access_key(id)
-        .await?
-        .ok_or(GatewayError::AccessKeyNotFound)?;
+/// Resolves the AccessKeyId (and, for an `STS.` id, its SecurityToken) to the secret that must
+/// have signed the request. A long-term key comes from the identity cache; a session comes
+/// whole from its sealed token. Neither reads the disk.
+fn resolve(snap: &Snapshot, id: &str, token: Option<&str>) -> Result<Credential, ApiError> {
+    if id.starts_with("STS.") {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(GatewayError::MissingSecurityToken)?;
+        let claims = snap.keyring().open(id, token).map_err(|e| match e {
+            TokenError::Malformed => GatewayError::SecurityTokenMalformed,
+            TokenError::Mismatch => GatewayError::SecurityTokenMismatch,
+        })?;
+        let policies = snap
+            .role(&claims.account, &claims.role_id)
+            .map(|r| Arc::clone(&r.policies))
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        return Ok(Credential {
+            secret: claims.secret.clone(),
+            principal: Principal::Session {
+                account: claims.account.clone(),
+                role_id: claims.role_id.clone(),
+                role_name: claims.role_name.clone(),
+                session_name: claims.session_name.clone(),
+            },
+            policies,
+            session: Some(claims),
+        });
+    }
+    let key = snap.access_key(id).ok_or(GatewayError::AccessKeyNotFound)?;
     if key.status != KeyStatus::Active {
         return Err(GatewayError::AccessKeyInactive.into());
     }
-    Ok(key)
+    Ok(Credential {
+        secret: key.secret.clone(),
+        principal: key.principal.clone(),
+        policies: Arc::clone(&key.policies),
+        session: None,
+    })
+}
+
+/// The checks a session passes once its signature is known good: not expired, its role still
+/// there (deleting a role ends its sessions), its session policy compilable.
+fn finish(
+    state: &AppState,
+    snap: &Snapshot,
+    id: &str,
+    credential: Credential,
+    action: Action,
+    now: i64,
+) -> Result<Authenticated, ApiError> {
+    let session = match credential.session {
+        None => None,
+        Some(claims) => {
+            if now >= claims.expires || snap.role(&claims.account, &claims.role_id).is_none() {
+                return Err(GatewayError::SecurityTokenExpired.into());
+            }
+            let policy = match &claims.policy {
+                None => None,
+                Some(text) => Some(
+                    state
+                        .identities
+                        .session_policy(text)
+                        .map_err(|_| GatewayError::SecurityTokenMalformed)?,
+                ),
+            };
+            Some(Arc::new(Session { claims, policy }))
+        }
+    };
+    Ok(Authenticated {
+        principal: credential.principal,
+        access_key_id: id.to_string(),
+        policies: credential.policies,
+        session,
+        action,
+    })
 }
 
 /// Parses a timestamp and checks it is within the window; returns it.
@@ -86,7 +175,7 @@ fn check_timestamp(now: i64, value: &str) -> Result<i64, GatewayError> {
 
 fn remember_nonce(
     state: &AppState,
-    key: &CachedKey,
+    access_key_id: &str,
     nonce: &str,
     ts: i64,
     now: i64,
@@ -96,7 +185,7 @@ fn remember_nonce(
     // or a replay in the window's last second would get through.
     match state
         .nonces
-        .check_and_insert(key.id.as_str(), nonce, ts + TIMESTAMP_WINDOW_SECS + 1, now)
+        .check_and_insert(access_key_id, nonce, ts + TIMESTAMP_WINDOW_SECS + 1, now)
     {
         Ok(()) => Ok(()),
         Err(NonceError::Used) => Err(GatewayError::NonceUsed),
@@ -125,13 +214,18 @@ async fn authenticate_v1(
     let nonce = required(req, "SignatureNonce")?;
     let ts = required(req, "Timestamp")?;
     check_format(req)?;
-    let key = lookup_key(state, key_id).await?;
+    let snap = state.identities.snapshot().await?;
+    // sts-sdk also repeats the token in a header; the parameter is what the signature covers.
+    let token = req
+        .param("SecurityToken")
+        .or_else(|| req.header("x-acs-security-token"));
+    let credential = resolve(&snap, key_id, token)?;
     if method != v1::SIGNATURE_METHOD || sig_version != v1::SIGNATURE_VERSION {
         return Err(GatewayError::InvalidSignatureMethod.into());
     }
     let ts = check_timestamp(now, ts)?;
     match v1::verify(
-        key.secret.expose(),
+        credential.secret.expose(),
         req.method.as_str(),
         &req.params,
         signature,
@@ -141,13 +235,9 @@ async fn authenticate_v1(
             return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into())
         }
     }
-    remember_nonce(state, &key, nonce, ts, now)?;
+    remember_nonce(state, key_id, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    Ok(Authenticated {
-        principal: key.principal.clone(),
-        key,
-        action,
-    })
+    finish(state, &snap, key_id, credential, action, now)
 }
 
 /// Headers every V3 signature must cover, so none of them can be altered in transit.
@@ -174,7 +264,8 @@ async fn authenticate_v3(
     let nonce = required_header(req, "x-acs-signature-nonce")?;
     let content_sha256 = required_header(req, "x-acs-content-sha256")?;
     check_format(req)?;
-    let key = lookup_key(state, &auth.credential).await?;
+    let snap = state.identities.snapshot().await?;
+    let credential = resolve(&snap, &auth.credential, req.header("x-acs-security-token"))?;
     if auth.algorithm != v3::ALGORITHM {
         return Err(GatewayError::InvalidSignatureMethod.into());
     }
@@ -218,17 +309,13 @@ async fn authenticate_v3(
         content_sha256,
     );
     let string_to_sign = v3::string_to_sign(&canonical);
-    if !v3::signature_matches(key.secret.expose(), &string_to_sign, &auth.signature) {
+    if !v3::signature_matches(credential.secret.expose(), &string_to_sign, &auth.signature) {
         return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into());
     }
     if !content_sha256.eq_ignore_ascii_case(&v3::payload_hash(&req.body)) {
         return Err(GatewayError::ContentHashMismatch.into());
     }
-    remember_nonce(state, &key, nonce, ts, now)?;
+    remember_nonce(state, &auth.credential, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    Ok(Authenticated {
-        principal: key.principal.clone(),
-        key,
-        action,
-    })
+    finish(state, &snap, &auth.credential, credential, action, now)
 }

@@ -106,6 +106,25 @@ pub enum ApiError {
     #[error("user has policies")]
     UserHasPolicies,
 
+    // STS.
+    /// An STS parameter is malformed; STS words each message itself.
+    #[error("invalid STS parameter {name}")]
+    StsInvalidParameter {
+        /// The parameter, e.g. `RoleSessionName` (code `InvalidParameter.<name>`).
+        name: &'static str,
+        /// STS's message for it.
+        message: &'static str,
+    },
+    /// The account root may not assume roles.
+    #[error("root cannot assume roles")]
+    RootCannotAssumeRole,
+    /// The role's trust policy does not admit the caller.
+    #[error("role does not trust the caller")]
+    RoleNotTrusted,
+    /// AssumeRole names a role that does not exist.
+    #[error("no such role to assume")]
+    StsRoleNotFound,
+
     // Groups, roles and login profiles: add below.
     /// The group name is taken.
     #[error("group exists")]
@@ -374,6 +393,16 @@ impl ApiError {
                 "DeleteConflict.User.Policy",
                 "The user CAN NOT has any attached policy while deleting the user.",
             ),
+
+            // STS.
+            StsInvalidParameter { name, message } => WireError::new(400, format!("InvalidParameter.{name}"), *message),
+            RootCannotAssumeRole => WireError::new(403, "NoPermission", "Roles may not be assumed by root accounts."),
+            RoleNotTrusted => WireError::new(
+                403,
+                "NoPermission",
+                "No permission perform sts:AssumeRole on this Role. Maybe you are not authorized to perform sts:AssumeRole or the specified role does not trust you",
+            ),
+            StsRoleNotFound => WireError::new(404, "EntityNotExist.Role", "The specified Role not exists."),
 
             // Groups, roles and login profiles: add below.
             GroupExists => WireError::new(

@@ -8,6 +8,7 @@ use crate::store::{
     IdentityRecords, KeyOwner, KeyStatus, PolicyType, Store, StoreResult, TargetKind,
 };
 use crate::system_policies;
+use crate::tokens::Keyring;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tessera_policy::{Policy, PolicyKind};
@@ -30,15 +31,46 @@ pub enum Principal {
         /// The user's current name.
         name: UserName,
     },
+    /// An STS session of a role.
+    Session {
+        /// The role's account.
+        account: AccountId,
+        /// The role's id.
+        role_id: String,
+        /// The role's name as created.
+        role_name: String,
+        /// RoleSessionName.
+        session_name: String,
+    },
 }
 
 impl Principal {
     /// The principal's account.
     pub fn account(&self) -> &AccountId {
         match self {
-            Principal::Root { account } | Principal::User { account, .. } => account,
+            Principal::Root { account }
+            | Principal::User { account, .. }
+            | Principal::Session { account, .. } => account,
         }
     }
+}
+
+/// A role as sessions and AssumeRole see it.
+#[derive(Debug)]
+pub struct RoleEntry {
+    /// The role's account.
+    pub account: AccountId,
+    /// The numeric id.
+    pub id: String,
+    /// The name as created.
+    pub name: String,
+    /// The longest session it grants, seconds.
+    pub max_session_duration: i64,
+    /// The compiled trust policy; `None` if the stored one no longer compiles (then it trusts
+    /// nobody).
+    pub trust: Option<Arc<Policy>>,
+    /// The role's attached policies, compiled: what its sessions may do.
+    pub policies: Arc<[NamedPolicy]>,
 }
 
 /// A compiled identity policy and where it came from (for explanations).
@@ -68,10 +100,48 @@ pub struct CachedKey {
     pub policies: Arc<[NamedPolicy]>,
 }
 
-#[derive(Default)]
-struct Snapshot {
+/// Everything authentication and authorization read, as of one store revision.
+pub struct Snapshot {
     revision: u64,
     keys: HashMap<String, Arc<CachedKey>>,
+    roles_by_id: HashMap<(AccountId, String), Arc<RoleEntry>>,
+    roles_by_name: HashMap<(AccountId, String), Arc<RoleEntry>>,
+    keyring: Arc<Keyring>,
+}
+
+impl Snapshot {
+    /// A long-term AccessKey.
+    pub fn access_key(&self, id: &str) -> Option<Arc<CachedKey>> {
+        self.keys.get(id).cloned()
+    }
+    /// A role by id.
+    pub fn role(&self, account: &AccountId, id: &str) -> Option<Arc<RoleEntry>> {
+        self.roles_by_id
+            .get(&(account.clone(), id.to_string()))
+            .cloned()
+    }
+    /// A role by name, regardless of case.
+    pub fn role_named(&self, account: &AccountId, name: &str) -> Option<Arc<RoleEntry>> {
+        self.roles_by_name
+            .get(&(account.clone(), name.to_ascii_lowercase()))
+            .cloned()
+    }
+    /// The token keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            revision: 0,
+            keys: HashMap::new(),
+            roles_by_id: HashMap::new(),
+            roles_by_name: HashMap::new(),
+            keyring: Arc::new(Keyring::empty()),
+        }
+    }
 }
 
 /// See the module documentation.
@@ -83,7 +153,11 @@ pub struct IdentityCache {
     /// Compiled custom policy versions, kept across reloads so a write recompiles only what
     /// changed: (account, name, version) → policy.
     compiled: Mutex<HashMap<(AccountId, PolicyName, u32), Arc<Policy>>>,
+    session_policies: Mutex<HashMap<String, Arc<Policy>>>,
 }
+
+/// Distinct session policies kept compiled at most.
+const SESSION_POLICY_CACHE: usize = 4096;
 
 /// Compiled system policies, built once.
 fn system_compiled() -> &'static HashMap<&'static str, Arc<Policy>> {
@@ -123,6 +197,7 @@ impl IdentityCache {
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             reload: tokio::sync::Mutex::new(()),
             compiled: Mutex::new(HashMap::new()),
+            session_policies: Mutex::new(HashMap::new()),
         }
     }
 
@@ -132,11 +207,35 @@ impl IdentityCache {
 
     /// Finds an AccessKey. No I/O unless the store changed since the last load.
     pub async fn access_key(&self, id: &str) -> StoreResult<Option<Arc<CachedKey>>> {
-        let mut snap = self.current();
+        Ok(self.snapshot().await?.access_key(id))
+    }
+
+    /// The current snapshot. No I/O unless the store changed since the last load.
+    pub async fn snapshot(&self) -> StoreResult<Arc<Snapshot>> {
+        let snap = self.current();
         if snap.revision != self.store.revision() {
-            snap = self.refresh().await?;
+            return self.refresh().await;
         }
-        Ok(snap.keys.get(id).cloned())
+        Ok(snap)
+    }
+
+    /// A session policy compiled once per distinct text: every request of a session carries it
+    /// in its token, and re-parsing it each time would cost more than the whole evaluation.
+    pub fn session_policy(&self, text: &str) -> Result<Arc<Policy>, tessera_policy::PolicyError> {
+        let mut cache = self
+            .session_policies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(text) {
+            return Ok(Arc::clone(p));
+        }
+        let compiled = Arc::new(tessera_policy::parse(text, PolicyKind::Session)?);
+        // Bounded: a burst of distinct policies starts the cache over rather than growing it.
+        if cache.len() >= SESSION_POLICY_CACHE {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), Arc::clone(&compiled));
+        Ok(compiled)
     }
 
     async fn refresh(&self) -> StoreResult<Arc<Snapshot>> {
@@ -149,7 +248,7 @@ impl IdentityCache {
             return Ok(snap);
         }
         let records = self.store.identities().await?;
-        let user_policies = self.user_policies(&records);
+        let (user_policies, role_policies) = self.policy_sets(&records);
         let names: HashMap<(&AccountId, &UserId), &UserName> = records
             .users
             .iter()
@@ -203,7 +302,42 @@ impl IdentityCache {
                 }),
             );
         }
-        let fresh = Arc::new(Snapshot { revision, keys });
+        let no_policies: Arc<[NamedPolicy]> = Arc::from(Vec::new());
+        let mut roles_by_id = HashMap::new();
+        let mut roles_by_name = HashMap::new();
+        for r in &records.roles {
+            let trust = match tessera_policy::parse(&r.trust_policy, PolicyKind::Trust) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    tracing::error!(account = %r.account, role = %r.name, error = %e, "stored trust policy does not compile; the role trusts nobody");
+                    None
+                }
+            };
+            let entry = Arc::new(RoleEntry {
+                account: r.account.clone(),
+                id: r.id.as_str().to_string(),
+                name: r.name.as_str().to_string(),
+                max_session_duration: r.max_session_duration,
+                trust,
+                policies: role_policies
+                    .get(&(r.account.clone(), r.id.as_str().to_string()))
+                    .cloned()
+                    .unwrap_or_else(|| Arc::clone(&no_policies)),
+            });
+            roles_by_name.insert(
+                (r.account.clone(), r.name.as_str().to_ascii_lowercase()),
+                Arc::clone(&entry),
+            );
+            roles_by_id.insert((r.account.clone(), entry.id.clone()), entry);
+        }
+        let keyring = Arc::new(Keyring::from_records(&self.master, &records.token_keys));
+        let fresh = Arc::new(Snapshot {
+            revision,
+            keys,
+            roles_by_id,
+            roles_by_name,
+            keyring,
+        });
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
         tracing::debug!(revision, keys = fresh.keys.len(), "identity cache reloaded");
         Ok(fresh)
@@ -211,10 +345,15 @@ impl IdentityCache {
 
     /// Each user's effective identity policies: its own attachments, then its groups', compiled
     /// (reusing what earlier loads compiled).
-    fn user_policies(
+    /// The compiled policy sets of users and roles.
+    #[allow(clippy::type_complexity)]
+    fn policy_sets(
         &self,
         records: &IdentityRecords,
-    ) -> HashMap<(AccountId, UserId), Arc<[NamedPolicy]>> {
+    ) -> (
+        HashMap<(AccountId, UserId), Arc<[NamedPolicy]>>,
+        HashMap<(AccountId, String), Arc<[NamedPolicy]>>,
+    ) {
         let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         let mut fresh: HashMap<(AccountId, PolicyName, u32), Arc<Policy>> = HashMap::new();
         let mut custom: HashMap<(&AccountId, &PolicyName), Arc<Policy>> = HashMap::new();
@@ -288,7 +427,21 @@ impl IdentityCache {
             }
             out.insert((account.clone(), id.clone()), Arc::from(list));
         }
-        out
+        let mut roles = HashMap::new();
+        for ((account, kind, id), list) in &by_target {
+            if *kind == TargetKind::Role {
+                let list: Vec<NamedPolicy> = list
+                    .iter()
+                    .map(|p| NamedPolicy {
+                        policy_type: p.policy_type,
+                        name: p.name.clone(),
+                        policy: Arc::clone(&p.policy),
+                    })
+                    .collect();
+                roles.insert(((*account).clone(), id.to_string()), Arc::from(list));
+            }
+        }
+        (out, roles)
     }
 }
 

@@ -89,7 +89,8 @@ fn digits(n: usize) -> String {
         .collect()
 }
 
-fn alphanumerics(n: usize) -> String {
+/// `n` random alphanumerics from the thread CSPRNG.
+pub fn alphanumerics(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
         .take(n)

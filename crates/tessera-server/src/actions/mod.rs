@@ -90,6 +90,7 @@ macro_rules! actions {
 
 actions! {
     Sts GetCallerIdentity false,
+    Sts AssumeRole true,
     Ram CreateUser true,
     Ram GetUser true,
     Ram UpdateUser true,
@@ -179,9 +180,15 @@ impl Action {
             (Some(n), _) => user(n),
             (None, Principal::User { name, .. }) => user(name.as_str()),
             (None, Principal::Root { .. }) => arn::root(account),
+            (None, Principal::Session { .. }) => user(""),
         };
         match self {
             GetCallerIdentity => vec![],
+            // The target role, normalised; an unparsable ARN is evaluated as given (and then
+            // refused by the action's own validation if allowed at all).
+            AssumeRole => vec![sts::parse_role_arn(&param("RoleArn"))
+                .map(|(a, n)| format!("acs:ram::{a}:role/{n}"))
+                .unwrap_or_else(|| param("RoleArn"))],
             CreateUser | GetUser | UpdateUser | DeleteUser | ListPoliciesForUser => {
                 vec![user(&param("UserName"))]
             }
@@ -228,6 +235,8 @@ impl Action {
 pub struct Call<'a> {
     /// The authenticated caller.
     pub principal: &'a Principal,
+    /// The caller's STS session, when it signed with one.
+    pub session: Option<&'a crate::authn::Session>,
     /// The request (parameters).
     pub req: &'a ApiRequest,
     /// Now, Unix seconds, from the server's clock.
@@ -241,6 +250,7 @@ pub type Fields = Vec<(&'static str, Node)>;
 pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
     match action {
         Action::GetCallerIdentity => Ok(sts::get_caller_identity(call)),
+        Action::AssumeRole => sts::assume_role(state, call).await,
         Action::CreateUser => ram_users::create(state, call).await,
         Action::GetUser => ram_users::get(state, call).await,
         Action::UpdateUser => ram_users::update(state, call).await,

@@ -25,6 +25,8 @@ async fn owner(state: &AppState, call: &Call<'_>) -> Result<KeyOwner, ApiError> 
         None => Ok(match call.principal {
             Principal::Root { account } => KeyOwner::Root(account.clone()),
             Principal::User { account, id, .. } => KeyOwner::User(account.clone(), id.clone()),
+            // A role session owns no AccessKeys; it must name the user.
+            Principal::Session { .. } => return Err(ApiError::MissingParameter("UserName")),
         }),
     }
 }

@@ -1,9 +1,16 @@
-//! STS actions.
+//! STS actions: GetCallerIdentity and AssumeRole.
 
+use super::params::{optional, required};
 use super::{Call, Fields};
+use crate::authz;
+use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::arn;
+use crate::ids::{self, arn, AccountId};
+use crate::state::AppState;
+use crate::tokens::SessionClaims;
+use tessera_policy::{Caller, Decision, Request};
 use tessera_protocol::render::Node;
+use tessera_protocol::{timestamp, Secret};
 
 /// `GetCallerIdentity`: who signed this request (spec §8.4). For the root, `PrincipalId` and
 /// `UserId` are the account id (UNCONFIRMED: what mocks and the aliyun CLI show).
@@ -16,6 +23,26 @@ pub fn get_caller_identity(call: &Call<'_>) -> Fields {
             ("PrincipalId", account.as_str().into()),
             ("UserId", account.as_str().into()),
         ],
+        // Session ARNs carry the role name in lower case, as real ones do (spec §8.1).
+        Principal::Session {
+            account,
+            role_id,
+            role_name,
+            session_name,
+        } => vec![
+            ("IdentityType", "AssumedRoleUser".into()),
+            ("AccountId", account.as_str().into()),
+            (
+                "Arn",
+                format!(
+                    "acs:ram::{account}:assumed-role/{}/{session_name}",
+                    role_name.to_ascii_lowercase()
+                )
+                .into(),
+            ),
+            ("PrincipalId", format!("{role_id}:{session_name}").into()),
+            ("RoleId", role_id.as_str().into()),
+        ],
         Principal::User { account, id, name } => vec![
             ("IdentityType", "RAMUser".into()),
             ("AccountId", account.as_str().into()),
@@ -24,4 +51,208 @@ pub fn get_caller_identity(call: &Call<'_>) -> Fields {
             ("UserId", id.as_str().into()),
         ],
     }
+}
+
+/// Parses `acs:ram::<16-digit account>:role/<RoleName>`.
+pub fn parse_role_arn(arn: &str) -> Option<(AccountId, String)> {
+    let rest = arn.strip_prefix("acs:ram::")?;
+    let (account, name) = rest.split_once(":role/")?;
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    (AccountId::is_well_formed(account) && name_ok)
+        .then(|| (AccountId::from_trusted(account), name.to_string()))
+}
+
+/// The shortest session, seconds.
+pub const MIN_DURATION: i64 = 900;
+/// A session started by another session lasts at most this long (spec §9; as AWS).
+pub const MAX_CHAINED_DURATION: i64 = 3600;
+/// Session policies up to this many bytes.
+pub const MAX_SESSION_POLICY: usize = 2048;
+
+fn invalid(name: &'static str, message: &'static str) -> ApiError {
+    ApiError::StsInvalidParameter { name, message }
+}
+
+fn charset_ok(s: &str, min: usize, max: usize, extra: &[u8]) -> bool {
+    (min..=max).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+/// `AssumeRole` (spec §8.1, §9, §13.6): the caller needs `sts:AssumeRole` on the role by its own
+/// policies (checked before this runs) and the role's trust policy must admit it. Issuing writes
+/// nothing: the credentials are sealed into the SecurityToken.
+pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+    let caller = match call.principal {
+        Principal::Root { .. } => return Err(ApiError::RootCannotAssumeRole),
+        Principal::User { account, name, .. } => Caller::RamUser {
+            account: account.as_str(),
+            user_name: name.as_str(),
+        },
+        Principal::Session {
+            account, role_name, ..
+        } => Caller::AssumedRole {
+            account: account.as_str(),
+            role_name,
+        },
+    };
+    let req = call.req;
+    let (account, role_name) = parse_role_arn(required(req, "RoleArn")?).ok_or(invalid(
+        "RoleArn",
+        "The parameter RoleArn is wrongly formed.",
+    ))?;
+    let session_name = required(req, "RoleSessionName")?;
+    if !charset_ok(session_name, 2, 64, b".@_-") {
+        return Err(invalid(
+            "RoleSessionName",
+            "The parameter RoleSessionName is wrongly formed.",
+        ));
+    }
+    let duration_error = || {
+        invalid(
+            "DurationSeconds",
+            "The Min/Max value of DurationSeconds is 15min/1hr.",
+        )
+    };
+    let duration = match optional(req, "DurationSeconds") {
+        None => 3600,
+        Some(d) => d.parse::<i64>().map_err(|_| duration_error())?,
+    };
+    let policy = optional(req, "Policy");
+    if let Some(p) = policy {
+        if p.len() > MAX_SESSION_POLICY {
+            return Err(invalid(
+                "PolicySize",
+                "The size of Policy must be smaller than 2048 bytes.",
+            ));
+        }
+        state.identities.session_policy(p).map_err(|_| {
+            invalid(
+                "PolicyGrammar",
+                "The parameter Policy has not passed grammar check.",
+            )
+        })?;
+    }
+    let external_id = optional(req, "ExternalId");
+    if let Some(e) = external_id {
+        if !charset_ok(e, 2, 1224, b"_+=,.@:/-") {
+            return Err(invalid(
+                "ExternalId",
+                "The parameter ExternalId is wrongly formed.",
+            ));
+        }
+    }
+    // A source identity, once set, follows the chain and cannot change (spec §9).
+    let inherited = call.session.and_then(|s| s.claims.source_identity.clone());
+    let source_identity = match (optional(req, "SourceIdentity"), inherited) {
+        (Some(s), _) if !charset_ok(s, 2, 64, b"_+=,.@-") => {
+            return Err(invalid(
+                "SourceIdentity",
+                "The parameter SourceIdentity is wrongly formed.",
+            ));
+        }
+        (Some(s), Some(old)) if s != old => {
+            return Err(invalid(
+                "SourceIdentity",
+                "The SourceIdentity of a role session cannot be changed.",
+            ));
+        }
+        (Some(s), _) => Some(s.to_string()),
+        (None, old) => old,
+    };
+
+    let snap = state.identities.snapshot().await?;
+    let role = snap
+        .role_named(&account, &role_name)
+        .ok_or(ApiError::StsRoleNotFound)?;
+    let chained = call.session.is_some();
+    let max = if chained {
+        role.max_session_duration.min(MAX_CHAINED_DURATION)
+    } else {
+        role.max_session_duration
+    };
+    if !(MIN_DURATION..=max).contains(&duration) {
+        return Err(duration_error());
+    }
+
+    let role_arn = format!("acs:ram::{account}:role/{}", role.name);
+    let mut context = authz::context(req, call.now);
+    if let Some(e) = external_id {
+        context = context.with_string("sts:ExternalId", e);
+    }
+    if let Some(s) = &source_identity {
+        context = context.with_string("sts:SourceIdentity", s);
+    }
+    let trust_request = Request {
+        action: "sts:AssumeRole",
+        resource: &role_arn,
+        context: &context,
+    };
+    let trusted = role.trust.as_deref().map(|t| {
+        tessera_policy::evaluate_trust(t, &caller, &trust_request).decision == Decision::Allow
+    });
+    if trusted != Some(true) {
+        return Err(ApiError::RoleNotTrusted);
+    }
+
+    let access_key_id = format!("STS.{}", ids::alphanumerics(25));
+    let claims = SessionClaims {
+        access_key_id: access_key_id.clone(),
+        secret: Secret::new(ids::alphanumerics(44)),
+        account: account.clone(),
+        role_id: role.id.clone(),
+        role_name: role.name.clone(),
+        session_name: session_name.to_string(),
+        issued: call.now,
+        expires: call.now + duration,
+        policy: policy.map(str::to_string),
+        source_identity: source_identity.clone(),
+        origin_user: match (call.principal, call.session) {
+            (Principal::User { account, id, .. }, _) => {
+                Some((account.clone(), id.as_str().to_string()))
+            }
+            (_, Some(s)) => s.claims.origin_user.clone(),
+            _ => None,
+        },
+        depth: call
+            .session
+            .map(|s| s.claims.depth.saturating_add(1))
+            .unwrap_or(1),
+    };
+    let token = snap
+        .keyring()
+        .seal(&claims)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token key to seal with")))?;
+    let lower = role.name.to_ascii_lowercase();
+    let mut fields: Fields = vec![
+        (
+            "AssumedRoleUser",
+            Node::Obj(vec![
+                (
+                    "Arn",
+                    format!("acs:ram::{account}:role/{lower}/{session_name}").into(),
+                ),
+                (
+                    "AssumedRoleId",
+                    format!("{}:{session_name}", role.id).into(),
+                ),
+            ]),
+        ),
+        (
+            "Credentials",
+            Node::Obj(vec![
+                ("AccessKeyId", access_key_id.into()),
+                ("AccessKeySecret", claims.secret.expose().into()),
+                ("SecurityToken", token.into()),
+                ("Expiration", timestamp::format(claims.expires).into()),
+            ]),
+        ),
+    ];
+    if let Some(s) = source_identity {
+        fields.push(("SourceIdentity", s.into()));
+    }
+    Ok(fields)
 }

@@ -1331,3 +1331,4 @@ async fn health_needs_no_signature() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["Status"], "OK");
 }
+mod sts;

@@ -1,0 +1,507 @@
+//! AssumeRole, role sessions and their tokens.
+
+use super::*;
+
+const TRUST_ACCOUNT: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::ACCOUNT:root"]}}],"Version":"1"}"#;
+
+struct Session {
+    creds: Creds,
+    token: String,
+}
+
+impl Harness {
+    async fn role(&self, name: &str, trust: &str, extra: &[(&str, &str)]) {
+        let trust = trust.replace("ACCOUNT", &self.account);
+        let mut p = vec![
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", trust.as_str()),
+        ];
+        p.extend_from_slice(extra);
+        let (s, v) = self.ram(&self.root.clone(), "CreateRole", &p).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    async fn attach(&self, action: &str, target: (&str, &str), policy: &str) {
+        let (s, v) = self
+            .ram(
+                &self.root.clone(),
+                action,
+                &[("PolicyType", "System"), ("PolicyName", policy), target],
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    /// A request signed with session credentials, timestamped by the server's clock.
+    async fn session_call(
+        &self,
+        s: &Session,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let ts = timestamp::format(self.clock.now());
+        let mut all: Vec<(&str, &str)> = vec![
+            ("SecurityToken", s.token.as_str()),
+            ("Timestamp", ts.as_str()),
+        ];
+        all.extend_from_slice(params);
+        let p = self.v1_params(&s.creds, version, action, &all);
+        self.send_v1(
+            false,
+            Method::POST,
+            Place::Query,
+            &s.creds,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await
+    }
+
+    async fn assume(
+        &self,
+        caller: &Creds,
+        role: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let arn = format!("acs:ram::{}:role/{role}", self.account);
+        let mut p = vec![("RoleArn", arn.as_str()), ("RoleSessionName", "sess")];
+        p.retain(|(n, _)| !params.iter().any(|(m, _)| m == n));
+        p.extend_from_slice(params);
+        self.call(caller, "2015-04-01", "AssumeRole", &p).await
+    }
+
+    async fn session(&self, caller: &Creds, role: &str, params: &[(&str, &str)]) -> Session {
+        let (s, v) = self.assume(caller, role, params).await;
+        assert_eq!(s, 200, "{v}");
+        let c = &v["Credentials"];
+        Session {
+            creds: Creds {
+                id: c["AccessKeyId"].as_str().unwrap().into(),
+                secret: c["AccessKeySecret"].as_str().unwrap().into(),
+            },
+            token: c["SecurityToken"].as_str().unwrap().into(),
+        }
+    }
+}
+
+/// A user allowed to assume roles, and a role trusting the account with RAM read-only access.
+async fn setup() -> (Harness, Creds) {
+    let h = Harness::start().await;
+    let dev = h.user_with_key("dev").await;
+    h.attach(
+        "AttachPolicyToUser",
+        ("UserName", "dev"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    h.role("Reader", TRUST_ACCOUNT, &[]).await;
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunRAMReadOnlyAccess",
+    )
+    .await;
+    (h, dev)
+}
+
+#[tokio::test]
+async fn assume_role_and_use_the_session() {
+    let (h, dev) = setup().await;
+    let (s, v) = h
+        .assume(&dev, "Reader", &[("DurationSeconds", "900")])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let c = &v["Credentials"];
+    let id = c["AccessKeyId"].as_str().unwrap();
+    assert!(id.starts_with("STS.") && id.len() == 29, "{id}");
+    assert_eq!(c["AccessKeySecret"].as_str().unwrap().len(), 44);
+    assert_eq!(
+        timestamp::parse(c["Expiration"].as_str().unwrap()),
+        Ok(h.clock.now() + 900)
+    );
+    assert!(
+        c["Expiration"].as_str().unwrap().ends_with('Z')
+            && c["Expiration"].as_str().unwrap().len() == 20
+    );
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        format!("acs:ram::{}:role/reader/sess", h.account)
+    );
+    let role_id = v["AssumedRoleUser"]["AssumedRoleId"]
+        .as_str()
+        .unwrap()
+        .strip_suffix(":sess")
+        .unwrap()
+        .to_string();
+
+    let s = h
+        .session(&dev, "Reader", &[("RoleSessionName", "alice@example.com")])
+        .await;
+    let (st, v) = h
+        .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["IdentityType"], "AssumedRoleUser");
+    assert_eq!(
+        v["Arn"],
+        format!(
+            "acs:ram::{}:assumed-role/reader/alice@example.com",
+            h.account
+        )
+    );
+    assert_eq!(v["RoleId"], role_id.as_str());
+    assert_eq!(v["PrincipalId"], format!("{role_id}:alice@example.com"));
+    assert_eq!(v["AccountId"], h.account.as_str());
+
+    // Authorized live by the role's current policies.
+    let (st, _) = h.session_call(&s, "2015-05-01", "ListUsers", &[]).await;
+    assert_eq!(st, 200);
+    let (st, v) = h
+        .session_call(&s, "2015-05-01", "CreateUser", &[("UserName", "nope")])
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    assert_eq!(
+        v["AccessDeniedDetail"]["AuthPrincipalType"],
+        "AssumedRoleUser"
+    );
+    assert_eq!(
+        v["AccessDeniedDetail"]["AuthPrincipalDisplayName"],
+        "Reader:alice@example.com"
+    );
+    h.ram(
+        &h.root.clone(),
+        "DetachPolicyFromRole",
+        &[
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+            ("RoleName", "Reader"),
+        ],
+    )
+    .await;
+    let (st, _) = h.session_call(&s, "2015-05-01", "ListUsers", &[]).await;
+    assert_eq!(
+        st, 403,
+        "a detached policy stops granting on the next request"
+    );
+
+    // V3 with the token in x-acs-security-token.
+    let (st, v) = h
+        .send_v3(
+            &s.creds,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[("x-acs-security-token", &s.token)],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["IdentityType"], "AssumedRoleUser");
+}
+
+#[tokio::test]
+async fn session_policy_only_narrows() {
+    let (h, dev) = setup().await;
+    let only_get = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ram:GetUser","ram:CreateUser"],"Resource":"*"}]}"#;
+    let s = h.session(&dev, "Reader", &[("Policy", only_get)]).await;
+    let (st, _) = h
+        .session_call(&s, "2015-05-01", "GetUser", &[("UserName", "dev")])
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = h.session_call(&s, "2015-05-01", "ListUsers", &[]).await;
+    assert_eq!(st, 403, "the role allows it, the session policy does not");
+    let (st, _) = h
+        .session_call(&s, "2015-05-01", "CreateUser", &[("UserName", "x")])
+        .await;
+    assert_eq!(st, 403, "the session policy allows it, the role does not");
+}
+
+#[tokio::test]
+async fn who_may_assume_and_what_is_checked() {
+    let (h, dev) = setup().await;
+    let root = h.root.clone();
+    let (s, v) = h.assume(&root, "Reader", &[]).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    assert_eq!(v["Message"], "Roles may not be assumed by root accounts.");
+
+    let nobody = h.user_with_key("nobody").await;
+    let (s, v) = h.assume(&nobody, "Reader", &[]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "NoPermission"),
+        "no sts:AssumeRole permission"
+    );
+    assert_eq!(v["AccessDeniedDetail"]["AuthAction"], "sts:AssumeRole");
+
+    h.role("OnlyBob", r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::ACCOUNT:user/bob"]}}],"Version":"1"}"#, &[]).await;
+    let (s, v) = h.assume(&dev, "OnlyBob", &[]).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    assert!(v["Message"]
+        .as_str()
+        .unwrap()
+        .starts_with("No permission perform sts:AssumeRole on this Role."));
+
+    let (s, v) = h.assume(&dev, "Missing", &[]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.Role")
+    );
+
+    h.role(
+        "External",
+        r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::ACCOUNT:root"]},"Condition":{"StringEquals":{"sts:ExternalId":"abcd1234"}}}],"Version":"1"}"#,
+        &[("MaxSessionDuration", "7200")],
+    )
+    .await;
+    let (s, _) = h.assume(&dev, "External", &[]).await;
+    assert_eq!(s, 403, "no ExternalId");
+    let (s, _) = h
+        .assume(&dev, "External", &[("ExternalId", "wrong-id")])
+        .await;
+    assert_eq!(s, 403, "wrong ExternalId");
+    let (s, v) = h
+        .assume(
+            &dev,
+            "External",
+            &[("ExternalId", "abcd1234"), ("DurationSeconds", "7200")],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = h
+        .assume(
+            &dev,
+            "External",
+            &[("ExternalId", "abcd1234"), ("DurationSeconds", "7201")],
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.DurationSeconds")
+    );
+
+    for (params, expected) in [
+        (
+            vec![("DurationSeconds", "899")],
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            vec![("DurationSeconds", "3601")],
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            vec![("DurationSeconds", "an hour")],
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            vec![("RoleSessionName", "a")],
+            "InvalidParameter.RoleSessionName",
+        ),
+        (
+            vec![("RoleSessionName", "has space")],
+            "InvalidParameter.RoleSessionName",
+        ),
+        (
+            vec![("RoleArn", "acs:ram::123:role/x")],
+            "InvalidParameter.RoleArn",
+        ),
+        (
+            vec![("Policy", "{not json")],
+            "InvalidParameter.PolicyGrammar",
+        ),
+        (vec![("ExternalId", "x")], "InvalidParameter.ExternalId"),
+    ] {
+        let (s, v) = h.assume(&dev, "Reader", &params).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, expected),
+            "{params:?}"
+        );
+    }
+    let big = format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"*","Resource":"{}"}}]}}"#,
+        "x".repeat(2100)
+    );
+    let (s, v) = h.assume(&dev, "Reader", &[("Policy", &big)]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.PolicySize")
+    );
+    let (s, v) = h
+        .call(
+            &dev,
+            "2015-04-01",
+            "AssumeRole",
+            &[("RoleSessionName", "s")],
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "MissingRoleArn"));
+}
+
+#[tokio::test]
+async fn tokens_expire_and_refuse_tampering() {
+    let (h, dev) = setup().await;
+    let s = h
+        .session(&dev, "Reader", &[("DurationSeconds", "900")])
+        .await;
+    let (st, _) = h
+        .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200);
+
+    let mut tampered = s.token.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let bad = Session {
+        creds: s.creds.clone(),
+        token: String::from_utf8(tampered).unwrap(),
+    };
+    let (st, v) = h
+        .session_call(&bad, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Malformed")
+    );
+
+    let other = h.session(&dev, "Reader", &[]).await;
+    let swapped = Session {
+        creds: other.creds.clone(),
+        token: s.token.clone(),
+    };
+    let (st, v) = h
+        .session_call(&swapped, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (
+            StatusCode::BAD_REQUEST,
+            "InvalidSecurityToken.MismatchWithAccessKey"
+        )
+    );
+
+    let p = h.v1_params(&s.creds, "2015-04-01", "GetCallerIdentity", &[]);
+    let (st, v) = h
+        .send_v1(
+            false,
+            Method::GET,
+            Place::Query,
+            &s.creds,
+            p,
+            Canonicalization::Rfc3986,
+        )
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "MissingSecurityToken")
+    );
+
+    h.clock.advance(900);
+    let (st, v) = h
+        .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_role_ends_its_sessions() {
+    let (h, dev) = setup().await;
+    let s = h.session(&dev, "Reader", &[]).await;
+    let root = h.root.clone();
+    h.ram(
+        &root,
+        "DetachPolicyFromRole",
+        &[
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+            ("RoleName", "Reader"),
+        ],
+    )
+    .await;
+    let (st, v) = h.ram(&root, "DeleteRole", &[("RoleName", "Reader")]).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = h
+        .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
+    );
+    // A new role of the same name is another role: the old token does not come back.
+    h.role("Reader", TRUST_ACCOUNT, &[]).await;
+    let (st, _) = h
+        .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn role_chaining_is_capped_and_keeps_the_source_identity() {
+    let (h, dev) = setup().await;
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    h.role(
+        "Second",
+        r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::ACCOUNT:role/reader"]}}],"Version":"1"}"#,
+        &[("MaxSessionDuration", "43200")],
+    )
+    .await;
+    let first = h
+        .session(&dev, "Reader", &[("SourceIdentity", "alice")])
+        .await;
+    let arn = format!("acs:ram::{}:role/Second", h.account);
+    let (st, v) = h
+        .session_call(
+            &first,
+            "2015-04-01",
+            "AssumeRole",
+            &[
+                ("RoleArn", &arn),
+                ("RoleSessionName", "hop"),
+                ("DurationSeconds", "3601"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.DurationSeconds"),
+        "a chained session lasts at most an hour"
+    );
+    let (st, v) = h
+        .session_call(
+            &first,
+            "2015-04-01",
+            "AssumeRole",
+            &[
+                ("RoleArn", &arn),
+                ("RoleSessionName", "hop"),
+                ("SourceIdentity", "mallory"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.SourceIdentity")
+    );
+    let (st, v) = h
+        .session_call(
+            &first,
+            "2015-04-01",
+            "AssumeRole",
+            &[("RoleArn", &arn), ("RoleSessionName", "hop")],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["SourceIdentity"], "alice", "kept through the chain");
+    // The user itself is not trusted by the second role.
+    let (st, _) = h.assume(&dev, "Second", &[]).await;
+    assert_eq!(st, 403);
+}
