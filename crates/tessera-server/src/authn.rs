@@ -12,7 +12,7 @@ use crate::identity::{NamedPolicy, Principal, Snapshot};
 use crate::nonce::NonceError;
 use crate::request::ApiRequest;
 use crate::state::AppState;
-use crate::store::KeyStatus;
+use crate::store::{KeyStatus, TargetKind};
 use crate::tokens::{SessionClaims, TokenError};
 use std::sync::Arc;
 use tessera_policy::Policy;
@@ -140,7 +140,19 @@ fn finish(
     let session = match credential.session {
         None => None,
         Some(claims) => {
-            if now >= claims.expires || snap.role(&claims.account, &claims.role_id).is_none() {
+            let revoked = snap.revoked(
+                &claims.account,
+                TargetKind::Role,
+                &claims.role_id,
+                claims.issued,
+            ) || claims
+                .origin_user
+                .as_ref()
+                .is_some_and(|(a, u)| snap.revoked(a, TargetKind::User, u, claims.issued));
+            if now >= claims.expires
+                || revoked
+                || snap.role(&claims.account, &claims.role_id).is_none()
+            {
                 return Err(GatewayError::SecurityTokenExpired.into());
             }
             let policy = match &claims.policy {

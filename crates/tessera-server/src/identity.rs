@@ -107,6 +107,8 @@ pub struct Snapshot {
     roles_by_id: HashMap<(AccountId, String), Arc<RoleEntry>>,
     roles_by_name: HashMap<(AccountId, String), Arc<RoleEntry>>,
     keyring: Arc<Keyring>,
+    /// (account, kind, target id) → sessions issued at or before this time are refused.
+    revocations: HashMap<(AccountId, TargetKind, String), i64>,
 }
 
 impl Snapshot {
@@ -130,6 +132,12 @@ impl Snapshot {
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }
+    /// Whether a session issued at `issued` was revoked for this role or user.
+    pub fn revoked(&self, account: &AccountId, kind: TargetKind, id: &str, issued: i64) -> bool {
+        self.revocations
+            .get(&(account.clone(), kind, id.to_string()))
+            .is_some_and(|nb| issued <= *nb)
+    }
 }
 
 impl Default for Snapshot {
@@ -140,6 +148,7 @@ impl Default for Snapshot {
             roles_by_id: HashMap::new(),
             roles_by_name: HashMap::new(),
             keyring: Arc::new(Keyring::empty()),
+            revocations: HashMap::new(),
         }
     }
 }
@@ -331,12 +340,18 @@ impl IdentityCache {
             roles_by_id.insert((r.account.clone(), entry.id.clone()), entry);
         }
         let keyring = Arc::new(Keyring::from_records(&self.master, &records.token_keys));
+        let revocations = records
+            .revocations
+            .iter()
+            .map(|(a, k, id, nb)| ((a.clone(), *k, id.clone()), *nb))
+            .collect();
         let fresh = Arc::new(Snapshot {
             revision,
             keys,
             roles_by_id,
             roles_by_name,
             keyring,
+            revocations,
         });
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
         tracing::debug!(revision, keys = fresh.keys.len(), "identity cache reloaded");
@@ -478,6 +493,10 @@ mod tests {
         async fn add_token_key(&self, k: &[u8], now: i64) -> StoreResult<u32> {
             self.hit();
             self.inner.add_token_key(k, now).await
+        }
+        async fn revoke_sessions(&self, a: &AccountId, t: &Target, nb: i64) -> StoreResult<()> {
+            self.hit();
+            self.inner.revoke_sessions(a, t, nb).await
         }
         async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize> {
             self.hit();

@@ -7,6 +7,7 @@ mod ram_keys;
 mod ram_login;
 mod ram_policies;
 mod ram_roles;
+mod ram_sessions;
 mod ram_users;
 mod sts;
 
@@ -91,6 +92,8 @@ macro_rules! actions {
 actions! {
     Sts GetCallerIdentity false,
     Sts AssumeRole true,
+    Ram RevokeRoleSessions true,
+    Ram RevokeUserSessions true,
     Ram CreateUser true,
     Ram GetUser true,
     Ram UpdateUser true,
@@ -184,6 +187,8 @@ impl Action {
         };
         match self {
             GetCallerIdentity => vec![],
+            RevokeRoleSessions => vec![role(&param("RoleName"))],
+            RevokeUserSessions => vec![user(&param("UserName"))],
             // The target role, normalised; an unparsable ARN is evaluated as given (and then
             // refused by the action's own validation if allowed at all).
             AssumeRole => vec![sts::parse_role_arn(&param("RoleArn"))
@@ -251,6 +256,8 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
     match action {
         Action::GetCallerIdentity => Ok(sts::get_caller_identity(call)),
         Action::AssumeRole => sts::assume_role(state, call).await,
+        Action::RevokeRoleSessions => ram_sessions::revoke_role(state, call).await,
+        Action::RevokeUserSessions => ram_sessions::revoke_user(state, call).await,
         Action::CreateUser => ram_users::create(state, call).await,
         Action::GetUser => ram_users::get(state, call).await,
         Action::UpdateUser => ram_users::update(state, call).await,

@@ -151,6 +151,8 @@ pub struct IdentityRecords {
     pub roles: Vec<RoleRecord>,
     /// Every token key still able to open tokens.
     pub token_keys: Vec<TokenKeyRecord>,
+    /// Session revocations: (account, Role or User, target id, not-before time).
+    pub revocations: Vec<(AccountId, TargetKind, String, i64)>,
 }
 
 /// A token key: sealed under the master key, bound to its id.
@@ -274,6 +276,15 @@ pub trait Store:
     /// Adds a token key that becomes the current one; the previous current key is retired at
     /// `now`. Returns the new key's id.
     async fn add_token_key(&self, sealed_key: &[u8], now: i64) -> StoreResult<u32>;
+
+    /// Refuses from now on every session of a role, or started by a user, issued at or before
+    /// `not_before`.
+    async fn revoke_sessions(
+        &self,
+        account: &AccountId,
+        target: &Target,
+        not_before: i64,
+    ) -> StoreResult<()>;
 
     /// Deletes token keys retired before `cutoff` (no token they sealed can still be valid).
     async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize>;

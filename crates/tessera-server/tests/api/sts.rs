@@ -505,3 +505,62 @@ async fn role_chaining_is_capped_and_keeps_the_source_identity() {
     let (st, _) = h.assume(&dev, "Second", &[]).await;
     assert_eq!(st, 403);
 }
+
+#[tokio::test]
+async fn revocation_refuses_sessions_issued_before_it() {
+    let (h, dev) = setup().await;
+    let root = h.root.clone();
+    let before = h.session(&dev, "Reader", &[]).await;
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "reader")])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = h
+        .session_call(&before, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
+    );
+    h.clock.advance(1);
+    let after = h.session(&dev, "Reader", &[]).await;
+    let (st, _) = h
+        .session_call(&after, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200, "sessions issued after the revocation work");
+
+    // Revoking a user ends the sessions it started, not the role's other sessions.
+    let other = h.user_with_key("other").await;
+    h.attach(
+        "AttachPolicyToUser",
+        ("UserName", "other"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    let others = h.session(&other, "Reader", &[]).await;
+    let (st, _) = h
+        .ram(&root, "RevokeUserSessions", &[("UserName", "dev")])
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = h
+        .session_call(&after, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = h
+        .session_call(&others, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200);
+
+    // A RAM user needs the permission, like any RAM action.
+    let (st, v) = h
+        .ram(&other, "RevokeRoleSessions", &[("RoleName", "Reader")])
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "Nope")])
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.Role")
+    );
+}

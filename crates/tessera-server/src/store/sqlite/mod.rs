@@ -218,6 +218,25 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn revoke_sessions(
+        &self,
+        account: &AccountId,
+        target: &Target,
+        not_before: i64,
+    ) -> StoreResult<()> {
+        let (a, t) = (account.as_str().to_string(), target.clone());
+        self.run(true, move |c| {
+            c.execute(
+                "INSERT INTO revocations (account_id, kind, target_id, not_before) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account_id, kind, target_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
+                params![a, t.kind.as_str(), t.id, not_before],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize> {
         self.run(true, move |c| {
             c.execute(
@@ -357,6 +376,22 @@ impl Store for SqliteStore {
                 rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(backend)?
             };
+            let revocations = {
+                let mut st = tx
+                    .prepare("SELECT account_id, kind, target_id, not_before FROM revocations")
+                    .map_err(backend)?;
+                let rows = st.query_map([], |r| {
+                    let kind: String = r.get(1)?;
+                    Ok((
+                        AccountId::from_trusted(r.get::<_, String>(0)?),
+                        TargetKind::parse(&kind).unwrap_or(TargetKind::Role),
+                        r.get(2)?,
+                        r.get(3)?,
+                    ))
+                });
+                rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(backend)?
+            };
             Ok(IdentityRecords {
                 users,
                 access_keys,
@@ -365,6 +400,7 @@ impl Store for SqliteStore {
                 default_documents,
                 roles,
                 token_keys,
+                revocations,
             })
         })
         .await
