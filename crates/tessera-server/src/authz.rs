@@ -5,9 +5,11 @@
 //! identity cache; nothing is read from disk. The RAM algorithm: an explicit Deny wins, then an
 //! Allow, else implicit deny. Every resource an action touches must be allowed.
 
+use crate::actions::Product;
 use crate::authn::Authenticated;
 use crate::error::{AccessDenied, ApiError};
 use crate::identity::Principal;
+use crate::ids::AccountId;
 use crate::request::ApiRequest;
 use tessera_policy::{Context, Decision, Explanation, Request};
 
@@ -22,10 +24,22 @@ pub fn context(req: &ApiRequest, now: i64) -> Context {
 }
 
 /// Decides whether the authenticated caller may perform its action as `req` asks.
-pub fn authorize(authn: &Authenticated, req: &ApiRequest, now: i64) -> Result<(), ApiError> {
+pub fn authorize(
+    authn: &Authenticated,
+    operator: &AccountId,
+    req: &ApiRequest,
+    now: i64,
+) -> Result<(), ApiError> {
     let action = authn.action;
     if !action.needs_permission() {
         return Ok(());
+    }
+    // Deployment administration belongs to the operator's root alone; no policy grants it.
+    if action.product() == Product::Admin {
+        return match &authn.principal {
+            Principal::Root { account } if *account == *operator => Ok(()),
+            _ => Err(ApiError::NoPermission(None)),
+        };
     }
     let (principal_type, owner, display_name) = match &authn.principal {
         Principal::Root { .. } => return Ok(()),

@@ -149,7 +149,7 @@ async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
         .await
         .map_err(|e| (None, e))?;
     let action = authn.action;
-    authz::authorize(&authn, req, now).map_err(|e| (Some(action), e))?;
+    authz::authorize(&authn, &state.operator, req, now).map_err(|e| (Some(action), e))?;
     let call = Call {
         principal: &authn.principal,
         session: authn.session.as_deref(),

@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
+use crate::ids::AccountId;
 use crate::state::{AppState, Limits};
 use crate::store::Store;
 use crate::tls::{self, TlsSource};
@@ -92,11 +93,17 @@ impl Server {
         let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
         let store: Arc<dyn Store> = dir.store.clone();
         ensure_token_key(store.as_ref(), &dir.master, clock.now()).await?;
+        let operator = store
+            .meta("first_account")
+            .await?
+            .map(AccountId::from_trusted)
+            .context("the database names no first account")?;
         let state = Arc::new(AppState::new(
             store,
             dir.master.clone(),
             clock,
             config.limits.clone(),
+            operator,
         ));
         let handle = Handle::new();
         let mut endpoints = Vec::new();
@@ -168,7 +175,7 @@ const LONGEST_SESSION: i64 = 43_200 + tessera_protocol::TIMESTAMP_WINDOW_SECS;
 
 /// A deployment seals tokens from its first start; keys retired long enough ago that nothing
 /// they sealed can still be valid are dropped.
-async fn ensure_token_key(
+pub(crate) async fn ensure_token_key(
     store: &dyn Store,
     master: &crate::keys::MasterKey,
     now: i64,

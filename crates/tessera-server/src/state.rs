@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::identity::IdentityCache;
+use crate::ids::AccountId;
 use crate::keys::MasterKey;
 use crate::nonce::NonceCache;
 use crate::store::Store;
@@ -46,6 +47,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Limits.
     pub limits: Limits,
+    /// The operator: the first account, whose root alone may administer the deployment (create
+    /// accounts, rotate token keys).
+    pub operator: AccountId,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
         master: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         limits: Limits,
+        operator: AccountId,
     ) -> Self {
         AppState {
             identities: IdentityCache::new(Arc::clone(&store), Arc::clone(&master)),
@@ -63,6 +68,7 @@ impl AppState {
             master,
             clock,
             limits,
+            operator,
         }
     }
 }

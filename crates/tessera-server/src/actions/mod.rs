@@ -1,5 +1,6 @@
 //! The API actions: routing from (Version, Action) to a handler, and the handlers.
 
+mod admin;
 mod params;
 mod ram_attachments;
 mod ram_groups;
@@ -27,7 +28,12 @@ pub enum Product {
     Sts,
     /// RAM 2015-05-01.
     Ram,
+    /// Tessera's own administration API (not Alibaba's): deployment-wide operations.
+    Admin,
 }
+
+/// The version of Tessera's administration API.
+pub const ADMIN_VERSION: &str = "2026-11-01";
 
 impl Product {
     /// The product a `Version` belongs to.
@@ -35,6 +41,7 @@ impl Product {
         match version {
             STS_VERSION => Some(Product::Sts),
             RAM_VERSION => Some(Product::Ram),
+            ADMIN_VERSION => Some(Product::Admin),
             _ => None,
         }
     }
@@ -43,6 +50,7 @@ impl Product {
     pub fn code(self) -> &'static str {
         match self {
             Product::Sts => "sts",
+            Product::Admin => "tessera",
             Product::Ram => "ram",
         }
     }
@@ -51,6 +59,7 @@ impl Product {
     pub fn name(self) -> &'static str {
         match self {
             Product::Sts => "Sts",
+            Product::Admin => "Tessera",
             Product::Ram => "Ram",
         }
     }
@@ -94,6 +103,8 @@ actions! {
     Sts AssumeRole true,
     Ram RevokeRoleSessions true,
     Ram RevokeUserSessions true,
+    Admin CreateAccount true,
+    Admin RotateTokenKeys true,
     Ram CreateUser true,
     Ram GetUser true,
     Ram UpdateUser true,
@@ -189,6 +200,8 @@ impl Action {
             GetCallerIdentity => vec![],
             RevokeRoleSessions => vec![role(&param("RoleName"))],
             RevokeUserSessions => vec![user(&param("UserName"))],
+            // Operator-only: never granted by a policy.
+            CreateAccount | RotateTokenKeys => vec![],
             // The target role, normalised; an unparsable ARN is evaluated as given (and then
             // refused by the action's own validation if allowed at all).
             AssumeRole => vec![sts::parse_role_arn(&param("RoleArn"))
@@ -258,6 +271,8 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         Action::AssumeRole => sts::assume_role(state, call).await,
         Action::RevokeRoleSessions => ram_sessions::revoke_role(state, call).await,
         Action::RevokeUserSessions => ram_sessions::revoke_user(state, call).await,
+        Action::CreateAccount => admin::create_account(state, call).await,
+        Action::RotateTokenKeys => admin::rotate_token_keys(state, call).await,
         Action::CreateUser => ram_users::create(state, call).await,
         Action::GetUser => ram_users::get(state, call).await,
         Action::UpdateUser => ram_users::update(state, call).await,

@@ -564,3 +564,113 @@ async fn revocation_refuses_sessions_issued_before_it() {
         (StatusCode::NOT_FOUND, "EntityNotExist.Role")
     );
 }
+
+#[tokio::test]
+async fn accounts_cross_account_roles_and_key_rotation() {
+    let (h, dev) = setup().await;
+    let root = h.root.clone();
+    let (st, v) = h.call(&root, "2026-11-01", "CreateAccount", &[]).await;
+    assert_eq!(st, 200, "{v}");
+    let b = v["AccountId"].as_str().unwrap().to_string();
+    assert_ne!(b, h.account);
+    let b_root = Creds {
+        id: v["AccessKeyId"].as_str().unwrap().into(),
+        secret: v["AccessKeySecret"].as_str().unwrap().into(),
+    };
+    let (st, v) = h.sts(&b_root, "GetCallerIdentity").await;
+    assert_eq!(
+        (st, v["Arn"].as_str()),
+        (StatusCode::OK, Some(format!("acs:ram::{b}:root").as_str()))
+    );
+
+    // Only the operator's root administers the deployment.
+    for who in [&dev, &b_root] {
+        let (st, v) = h.call(who, "2026-11-01", "CreateAccount", &[]).await;
+        assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    }
+
+    // Account B trusts account A: A's user with the permission may assume B's role.
+    let trust = TRUST_ACCOUNT.replace("ACCOUNT", &h.account);
+    let (st, v) = h
+        .ram(
+            &b_root,
+            "CreateRole",
+            &[("RoleName", "Shared"), ("AssumeRolePolicyDocument", &trust)],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let arn = format!("acs:ram::{b}:role/Shared");
+    let (st, v) = h
+        .call(
+            &dev,
+            "2015-04-01",
+            "AssumeRole",
+            &[("RoleArn", &arn), ("RoleSessionName", "visit")],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let visit = Session {
+        creds: Creds {
+            id: v["Credentials"]["AccessKeyId"].as_str().unwrap().into(),
+            secret: v["Credentials"]["AccessKeySecret"].as_str().unwrap().into(),
+        },
+        token: v["Credentials"]["SecurityToken"].as_str().unwrap().into(),
+    };
+    let (st, v) = h
+        .session_call(&visit, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["AccountId"], b.as_str());
+    assert_eq!(v["Arn"], format!("acs:ram::{b}:assumed-role/shared/visit"));
+    // B's own users are not trusted by that role, even with the permission.
+    let (st, _) = h.ram(&b_root, "CreateUser", &[("UserName", "bob")]).await;
+    assert_eq!(st, 200);
+    let (_, v) = h
+        .ram(&b_root, "CreateAccessKey", &[("UserName", "bob")])
+        .await;
+    let bob = Creds {
+        id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+        secret: v["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
+    };
+    h.ram(
+        &b_root,
+        "AttachPolicyToUser",
+        &[
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunSTSAssumeRoleAccess"),
+            ("UserName", "bob"),
+        ],
+    )
+    .await;
+    let (st, v) = h
+        .call(
+            &bob,
+            "2015-04-01",
+            "AssumeRole",
+            &[("RoleArn", &arn), ("RoleSessionName", "bob-session")],
+        )
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+    // Accounts are separate: A's root sees none of B's users.
+    let (_, v) = h.ram(&root, "GetUser", &[("UserName", "bob")]).await;
+    assert_eq!(code(&v), "EntityNotExist.User");
+
+    // Rotation: tokens sealed before stay valid, new ones are sealed under the new key.
+    let (st, v) = h.call(&root, "2026-11-01", "RotateTokenKeys", &[]).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["KeyId"], 2);
+    let (st, _) = h
+        .session_call(&visit, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200, "a token sealed under the retired key still opens");
+    let fresh = h.session(&dev, "Reader", &[]).await;
+    let (st, _) = h
+        .session_call(&fresh, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    assert_eq!(st, 200);
+    assert_ne!(
+        fresh.token[..8],
+        visit.token[..8],
+        "different key id in the header"
+    );
+}

@@ -1,0 +1,58 @@
+//! Tessera's administration API (version [`super::ADMIN_VERSION`]), for the operator's root
+//! only: accounts, so one server can hold several (cross-account roles), and token-key
+//! rotation.
+
+use super::{Call, Fields};
+use crate::error::ApiError;
+use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
+use crate::state::AppState;
+use crate::store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, StoreError};
+use tessera_protocol::render::Node;
+
+/// `CreateAccount`: a new account and its root AccessKey (the secret is shown only here).
+pub async fn create_account(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+    let account = AccountRecord {
+        id: AccountId::generate(),
+        created: call.now,
+    };
+    let key_id = AccessKeyId::generate();
+    let secret = generate_access_key_secret();
+    let key = AccessKeyRecord {
+        sealed_secret: state.master.seal_secret(
+            key_id.as_str(),
+            &KeyOwner::Root(account.id.clone()).binding(),
+            &secret,
+        ),
+        id: key_id.clone(),
+        owner: KeyOwner::Root(account.id.clone()),
+        status: KeyStatus::Active,
+        created: call.now,
+    };
+    state
+        .store
+        .create_account(&account, &key, &[])
+        .await
+        .map_err(|e| match e {
+            // 10^15 ids: a collision is a retry, not a client error.
+            StoreError::AlreadyExists(_) => {
+                ApiError::Internal(anyhow::anyhow!("account id collision"))
+            }
+            other => other.into(),
+        })?;
+    Ok(vec![
+        ("AccountId", account.id.as_str().into()),
+        ("AccessKeyId", key_id.as_str().into()),
+        ("AccessKeySecret", Node::Str(secret.expose().to_string())),
+    ])
+}
+
+/// `RotateTokenKeys`: a new token key seals from now on; tokens sealed under older keys stay
+/// valid until they expire, and keys retired longer than the longest session are dropped.
+pub async fn rotate_token_keys(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+    let sealed = crate::tokens::new_sealed_key(&state.master).map_err(ApiError::Internal)?;
+    let id = state.store.add_token_key(&sealed, call.now).await?;
+    crate::server::ensure_token_key(state.store.as_ref(), &state.master, call.now)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(vec![("KeyId", Node::Int(i64::from(id)))])
+}
