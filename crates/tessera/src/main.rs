@@ -2,6 +2,7 @@
 //!
 //! The Tessera binary. `tessera serve` runs the server; later issues add the CLI.
 
+mod admin;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -19,12 +20,20 @@ struct Cli {
 enum Command {
     /// Run the RAM and STS server.
     Serve(serve::ServeArgs),
+    /// Administer a running deployment (operator's root only).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Manage the STS token keys of a running deployment (operator's root only).
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Admin(cmd) => admin::run_admin(cmd),
+        Command::Keys(cmd) => admin::run_keys(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -93,7 +93,8 @@ struct Settings {
     log_level: String,
 }
 
-fn default_data_dir() -> PathBuf {
+/// The data directory when none is given.
+pub fn default_data_dir() -> PathBuf {
     match (std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
         (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("tessera"),
         (_, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/share/tessera"),

@@ -357,3 +357,55 @@ fn no_secret_reaches_the_logs() {
         assert!(!logs.contains(s), "a secret reached the log");
     }
 }
+
+#[test]
+fn the_operator_creates_accounts_and_rotates_keys_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = start(dir.path(), &[]);
+    let creds = dir.path().join("root-credentials.json");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--endpoint", &s.url])
+            .arg("--credentials")
+            .arg(&creds)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["admin", "create-account"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["AccountId"].as_str().unwrap().len(), 16);
+    assert!(created["AccessKeyId"].as_str().unwrap().starts_with("LTAI"));
+
+    let out = run(&["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["KeyId"], 2);
+
+    // The new account's root is not the operator.
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, serde_json::to_string(&created).unwrap()).unwrap();
+    let out = Command::new(BIN)
+        .args(["keys", "rotate", "--endpoint", &s.url])
+        .arg("--credentials")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403 NoPermission"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+}
