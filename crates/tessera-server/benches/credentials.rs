@@ -34,22 +34,34 @@ fn claims() -> SessionClaims {
         expires: 1_795_003_600,
         policy: None,
         source_identity: None,
-        origin_user: Some((AccountId::from_trusted("1234567890123456"), "2073290024939212".into())),
+        origin_user: Some((
+            AccountId::from_trusted("1234567890123456"),
+            "2073290024939212".into(),
+        )),
         depth: 1,
     }
 }
 
 fn tokens(c: &mut Criterion) {
     let (master, _) = MasterKey::generate().unwrap();
-    let records = vec![TokenKeyRecord { id: 1, sealed_key: new_sealed_key(&master).unwrap(), created: 0, retired: None }];
+    let records = vec![TokenKeyRecord {
+        id: 1,
+        sealed_key: new_sealed_key(&master).unwrap(),
+        created: 0,
+        retired: None,
+    }];
     let ring = Keyring::from_records(&master, &records);
     let claims = claims();
     let token = ring.seal(&claims).unwrap();
     let id = claims.access_key_id.clone();
 
     let mut g = c.benchmark_group("token");
-    g.bench_function("seal", |b| b.iter(|| black_box(ring.seal(black_box(&claims)))));
-    g.bench_function("open", |b| b.iter(|| black_box(ring.open(black_box(&id), black_box(&token)))));
+    g.bench_function("seal", |b| {
+        b.iter(|| black_box(ring.seal(black_box(&claims))))
+    });
+    g.bench_function("open", |b| {
+        b.iter(|| black_box(ring.open(black_box(&id), black_box(&token))))
+    });
     g.finish();
 
     // The raw primitive over the same plaintext length the token carries.
@@ -57,19 +69,37 @@ fn tokens(c: &mut Criterion) {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).unwrap());
     let plain = vec![b'x'; len];
     let mut sealed = plain.clone();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 5]), &mut sealed).unwrap();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key([1; 12]),
+        Aad::from([0u8; 5]),
+        &mut sealed,
+    )
+    .unwrap();
     let mut g = c.benchmark_group("raw");
     g.bench_function("aes256gcm_seal", |b| {
         b.iter(|| {
             let mut buf = plain.clone();
-            key.seal_in_place_append_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 5]), &mut buf).unwrap();
+            key.seal_in_place_append_tag(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::from([0u8; 5]),
+                &mut buf,
+            )
+            .unwrap();
             black_box(buf)
         })
     });
     g.bench_function("aes256gcm_open", |b| {
         b.iter(|| {
             let mut buf = sealed.clone();
-            black_box(key.open_in_place(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8; 5]), &mut buf).map(|p| p.len()).ok())
+            black_box(
+                key.open_in_place(
+                    Nonce::assume_unique_for_key([1; 12]),
+                    Aad::from([0u8; 5]),
+                    &mut buf,
+                )
+                .map(|p| p.len())
+                .ok(),
+            )
         })
     });
     g.finish();
@@ -100,16 +130,31 @@ fn signatures(c: &mut Criterion) {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     let secret = "PupkTg8jdmau1cXxYacgE736PJj4cA";
-    let sts = v1::string_to_sign("POST", params.iter().map(|(a, b)| (a.as_str(), b.as_str())), Canonicalization::Rfc3986);
+    let sts = v1::string_to_sign(
+        "POST",
+        params.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+        Canonicalization::Rfc3986,
+    );
     let sig = v1::sign(secret, &sts);
 
     let mut g = c.benchmark_group("v1");
-    g.bench_function("verify", |b| b.iter(|| black_box(v1::verify(black_box(secret), "POST", black_box(&params), black_box(&sig)))));
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            black_box(v1::verify(
+                black_box(secret),
+                "POST",
+                black_box(&params),
+                black_box(&sig),
+            ))
+        })
+    });
     g.finish();
     let mut g = c.benchmark_group("raw");
     g.bench_function("hmac_sha1", |b| {
         b.iter(|| {
-            let mut m = Hmac::<sha1::Sha1>::new_from_slice(black_box(b"PupkTg8jdmau1cXxYacgE736PJj4cA&")).unwrap();
+            let mut m =
+                Hmac::<sha1::Sha1>::new_from_slice(black_box(b"PupkTg8jdmau1cXxYacgE736PJj4cA&"))
+                    .unwrap();
             m.update(black_box(sts.as_bytes()));
             black_box(m.finalize().into_bytes())
         })
@@ -126,12 +171,27 @@ fn signatures(c: &mut Criterion) {
     ];
     let signed: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
     let build = || {
-        let cr = v3::canonical_request("POST", "/", "", &signed, |n| headers.iter().filter(|(h, _)| *h == n).map(|(_, v)| *v).collect::<Vec<_>>(), v3::EMPTY_SHA256);
+        let cr = v3::canonical_request(
+            "POST",
+            "/",
+            "",
+            &signed,
+            |n| {
+                headers
+                    .iter()
+                    .filter(|(h, _)| *h == n)
+                    .map(|(_, v)| *v)
+                    .collect::<Vec<_>>()
+            },
+            v3::EMPTY_SHA256,
+        );
         v3::string_to_sign(&cr)
     };
     let v3sig = v3::sign(secret, &build());
     let mut g = c.benchmark_group("v3");
-    g.bench_function("verify", |b| b.iter(|| black_box(v3::signature_matches(secret, &build(), black_box(&v3sig)))));
+    g.bench_function("verify", |b| {
+        b.iter(|| black_box(v3::signature_matches(secret, &build(), black_box(&v3sig))))
+    });
     g.finish();
 }
 

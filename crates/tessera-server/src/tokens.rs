@@ -18,11 +18,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use tessera_protocol::Secret;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 5;
@@ -91,24 +90,107 @@ impl fmt::Debug for SessionClaims {
     }
 }
 
-/// The serialized form: short names, since every request carries the token.
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    k: String,
-    s: String,
-    a: String,
-    r: String,
-    rn: String,
-    sn: String,
-    i: i64,
-    e: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    p: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    si: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ou: Option<(String, String)>,
-    d: u8,
+/// Claims are encoded compactly: strings as a u16 length and bytes, times as i64, options
+/// behind a presence byte. (JSON cost more than the AES-GCM open itself: every request of a
+/// session opens its token.)
+mod encoding {
+    use super::*;
+
+    pub fn put_str(out: &mut Vec<u8>, s: &str) -> Option<()> {
+        out.extend_from_slice(&u16::try_from(s.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+        Some(())
+    }
+
+    pub fn put_opt(out: &mut Vec<u8>, s: Option<&str>) -> Option<()> {
+        match s {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                put_str(out, s)?;
+            }
+        }
+        Some(())
+    }
+
+    pub fn encode(c: &SessionClaims) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(256);
+        for s in [
+            c.access_key_id.as_str(),
+            c.secret.expose(),
+            c.account.as_str(),
+            &c.role_id,
+            &c.role_name,
+            &c.session_name,
+        ] {
+            put_str(&mut out, s)?;
+        }
+        out.extend_from_slice(&c.issued.to_be_bytes());
+        out.extend_from_slice(&c.expires.to_be_bytes());
+        put_opt(&mut out, c.policy.as_deref())?;
+        put_opt(&mut out, c.source_identity.as_deref())?;
+        put_opt(&mut out, c.origin_user.as_ref().map(|(a, _)| a.as_str()))?;
+        put_opt(&mut out, c.origin_user.as_ref().map(|(_, u)| u.as_str()))?;
+        out.push(c.depth);
+        Some(out)
+    }
+
+    pub struct Reader<'a>(pub &'a [u8]);
+
+    impl<'a> Reader<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            if self.0.len() < n {
+                return None;
+            }
+            let (head, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Some(head)
+        }
+        pub fn str(&mut self) -> Option<&'a str> {
+            let len = u16::from_be_bytes(self.take(2)?.try_into().ok()?);
+            std::str::from_utf8(self.take(usize::from(len))?).ok()
+        }
+        pub fn i64(&mut self) -> Option<i64> {
+            Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+        }
+        pub fn u8(&mut self) -> Option<u8> {
+            Some(self.take(1)?[0])
+        }
+        pub fn opt(&mut self) -> Option<Option<&'a str>> {
+            match self.u8()? {
+                0 => Some(None),
+                1 => self.str().map(Some),
+                _ => None,
+            }
+        }
+    }
+
+    pub fn decode(plain: &[u8]) -> Option<SessionClaims> {
+        let mut r = Reader(plain);
+        let (k, s, a, role, rn, sn) = (r.str()?, r.str()?, r.str()?, r.str()?, r.str()?, r.str()?);
+        let (issued, expires) = (r.i64()?, r.i64()?);
+        let (policy, si, oa, ou) = (r.opt()?, r.opt()?, r.opt()?, r.opt()?);
+        let depth = r.u8()?;
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(SessionClaims {
+            access_key_id: k.to_string(),
+            secret: Secret::new(s),
+            account: AccountId::from_trusted(a),
+            role_id: role.to_string(),
+            role_name: rn.to_string(),
+            session_name: sn.to_string(),
+            issued,
+            expires,
+            policy: policy.map(str::to_string),
+            source_identity: si.map(str::to_string),
+            origin_user: oa
+                .zip(ou)
+                .map(|(a, u)| (AccountId::from_trusted(a), u.to_string())),
+            depth,
+        })
+    }
 }
 
 /// Why a token was refused.
@@ -197,26 +279,7 @@ impl Keyring {
     pub fn seal(&self, claims: &SessionClaims) -> Option<String> {
         let id = self.current?;
         let key = &self.keys.get(&id)?.key;
-        let mut wire = Wire {
-            k: claims.access_key_id.clone(),
-            s: claims.secret.expose().to_string(),
-            a: claims.account.as_str().to_string(),
-            r: claims.role_id.clone(),
-            rn: claims.role_name.clone(),
-            sn: claims.session_name.clone(),
-            i: claims.issued,
-            e: claims.expires,
-            p: claims.policy.clone(),
-            si: claims.source_identity.clone(),
-            ou: claims
-                .origin_user
-                .as_ref()
-                .map(|(a, u)| (a.as_str().to_string(), u.clone())),
-            d: claims.depth,
-        };
-        let body = serde_json::to_vec(&wire);
-        wire.s.zeroize();
-        let mut body = Zeroizing::new(body.ok()?);
+        let body = Zeroizing::new(encoding::encode(claims)?);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
         let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + body.len() + TAG_LEN);
@@ -224,9 +287,9 @@ impl Keyring {
         out.extend_from_slice(&id.to_be_bytes());
         let header: [u8; HEADER_LEN] = out[..HEADER_LEN].try_into().ok()?;
         out.extend_from_slice(&nonce);
-        let mut sealed = Vec::with_capacity(body.len() + TAG_LEN);
-        sealed.extend_from_slice(&body);
-        body.iter_mut().for_each(|b| *b = 0);
+        out.extend_from_slice(&body);
+        // Sealed in place inside the output: the plaintext never exists outside `body`.
+        let mut sealed = out.split_off(HEADER_LEN + NONCE_LEN);
         key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(header),
@@ -242,38 +305,27 @@ impl Keyring {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
-        let raw = B64
-            .decode(token.trim())
-            .map_err(|_| TokenError::Malformed)?;
+        let mut raw = Zeroizing::new(
+            B64.decode(token.trim())
+                .map_err(|_| TokenError::Malformed)?,
+        );
         if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
             return Err(TokenError::Malformed);
         }
         let id = u32::from_be_bytes([raw[1], raw[2], raw[3], raw[4]]);
         let key = &self.keys.get(&id).ok_or(TokenError::Malformed)?.key;
-        let nonce = Nonce::try_assume_unique_for_key(&raw[HEADER_LEN..HEADER_LEN + NONCE_LEN])
+        let (head, sealed) = raw.split_at_mut(HEADER_LEN + NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&head[HEADER_LEN..])
             .map_err(|_| TokenError::Malformed)?;
-        let mut buf = Zeroizing::new(raw[HEADER_LEN + NONCE_LEN..].to_vec());
+        // Opened in place: no second copy of the ciphertext, and `raw` is wiped on drop.
         let plain = key
-            .open_in_place(nonce, Aad::from(&raw[..HEADER_LEN]), &mut buf)
+            .open_in_place(nonce, Aad::from(&head[..HEADER_LEN]), sealed)
             .map_err(|_| TokenError::Malformed)?;
-        let wire: Wire = serde_json::from_slice(plain).map_err(|_| TokenError::Malformed)?;
-        if wire.k != access_key_id {
+        let claims = encoding::decode(plain).ok_or(TokenError::Malformed)?;
+        if claims.access_key_id != access_key_id {
             return Err(TokenError::Mismatch);
         }
-        Ok(SessionClaims {
-            access_key_id: wire.k,
-            secret: Secret::new(wire.s),
-            account: AccountId::from_trusted(wire.a),
-            role_id: wire.r,
-            role_name: wire.rn,
-            session_name: wire.sn,
-            issued: wire.i,
-            expires: wire.e,
-            policy: wire.p,
-            source_identity: wire.si,
-            origin_user: wire.ou.map(|(a, u)| (AccountId::from_trusted(a), u)),
-            depth: wire.d,
-        })
+        Ok(claims)
     }
 }
 

@@ -1332,3 +1332,51 @@ async fn health_needs_no_signature() {
     assert_eq!(resp.json::<Value>().await.unwrap()["Status"], "OK");
 }
 mod sts;
+
+#[tokio::test]
+async fn https_from_the_operators_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let config = ServerConfig {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        tls: Some(TlsSource::Files {
+            cert: cert_file,
+            key: key_file.clone(),
+        }),
+        limits: Limits::default(),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
+    let url = server.endpoints[0].url();
+    assert!(url.starts_with("https://"));
+    let client = Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let resp = client.get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    server.shutdown().await.unwrap();
+
+    // A key that does not belong to the certificate is refused at start.
+    let other = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
+    std::fs::write(&key_file, other.key_pair.serialize_pem()).unwrap();
+    let bad = ServerConfig {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        tls: Some(TlsSource::Files {
+            cert: dir.path().join("cert.pem"),
+            key: key_file,
+        }),
+        limits: Limits::default(),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    assert!(Server::start(bad, Arc::new(SystemClock)).await.is_err());
+}
