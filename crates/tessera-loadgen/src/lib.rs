@@ -6,6 +6,8 @@
 //!
 //! - [`cli`]: the command line and its validation into a [`cli::Config`].
 //! - [`target`]: the target URL, and the rule that only loopback addresses are loaded.
+//! - [`signer`]: each request, freshly nonced and signed with `tessera_protocol`'s v1 or v3 code.
 
 pub mod cli;
+pub mod signer;
 pub mod target;
