@@ -12,20 +12,25 @@
 
 use crate::cli::{Config, Workload};
 use crate::signer::{health_request, NonceSource, PreparedRequest, Signer, TimestampCache};
-use anyhow::Context;
+use crate::target::Scheme;
+use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio_rustls::TlsConnector;
 
 /// The highest latency the histogram tells apart, in microseconds (a minute); slower requests
 /// are recorded as this.
@@ -86,9 +91,10 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 /// Opens connections to the target.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Connector {
     addr: SocketAddr,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
 }
 
 struct Conn {
@@ -105,8 +111,18 @@ impl Drop for Conn {
 impl Connector {
     /// Resolves the configured target (loopback only) and prepares TLS if asked for.
     pub fn new(config: &Config) -> anyhow::Result<Connector> {
+        let tls = match (config.target.scheme, &config.ca) {
+            (Scheme::Http, _) => None,
+            (Scheme::Https, None) => bail!("an https URL needs --ca FILE"),
+            (Scheme::Https, Some(ca)) => {
+                let name = ServerName::try_from(config.target.host.clone())
+                    .with_context(|| format!("{} is not a TLS server name", config.target.host))?;
+                Some((TlsConnector::from(tls_config(ca)?), name))
+            }
+        };
         Ok(Connector {
             addr: config.target.resolve()?,
+            tls,
         })
     }
 
@@ -115,8 +131,41 @@ impl Connector {
             .await
             .with_context(|| format!("cannot connect to {}", self.addr))?;
         tcp.set_nodelay(true)?;
-        handshake(TokioIo::new(tcp)).await
+        match &self.tls {
+            None => handshake(TokioIo::new(tcp)).await,
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .with_context(|| format!("TLS handshake with {} failed", self.addr))?;
+                handshake(TokioIo::new(tls)).await
+            }
+        }
     }
+}
+
+/// A TLS client trusting only the CA certificates in `ca` (PEM), speaking HTTP/1.1.
+fn tls_config(ca: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("cannot read the CA file {}", ca.display()))?
+    {
+        let cert = cert.with_context(|| format!("{} is not PEM", ca.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("{} holds a certificate rustls refuses", ca.display()))?;
+    }
+    if roots.is_empty() {
+        bail!("{} holds no certificate", ca.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("the TLS provider supports no default protocol version")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 async fn handshake<T>(io: T) -> anyhow::Result<Conn>

@@ -10,7 +10,7 @@ use tessera_loadgen::cli::Args;
 use tessera_loadgen::engine::{self, Measurement};
 use tessera_loadgen::report::Summary;
 use tessera_server::clock::SystemClock;
-use tessera_server::{Limits, Server, ServerConfig};
+use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 
 struct Running {
     dir: tempfile::TempDir,
@@ -190,4 +190,71 @@ async fn the_binary_prints_one_json_line_last() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only loopback"));
     r.server.shutdown().await.unwrap();
+}
+
+/// https with the server's self-signed CA, named as 127.0.0.1 and as localhost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        tls: Some(TlsSource::SelfSigned {
+            extra_names: vec![],
+        }),
+        limits: Limits::default(),
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
+    let url = server.endpoints[0].url();
+    assert!(url.starts_with("https://"));
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let ca = dir.path().join("tls/ca.pem");
+    let creds = dir.path().join("root-credentials.json");
+    for (u, action) in [
+        (&url, "health"),
+        (&url, "GetCallerIdentity"),
+        (&by_name, "GetCallerIdentity"),
+    ] {
+        let (m, s) = load(&[
+            "--url",
+            u,
+            "--ca",
+            path(&ca),
+            "--action",
+            action,
+            "--credentials",
+            path(&creds),
+            "--signature",
+            "v3",
+        ])
+        .await;
+        assert!(s.requests > 0, "{u} {action}");
+        assert_eq!(s.errors, 0, "{u} {action}: {:?}", m.first_error);
+    }
+
+    // A CA that did not sign the server's certificate: no connection, so no run.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = other.path().join("ca.pem");
+    let stranger = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&other_ca, stranger.cert.pem()).unwrap();
+    let config = Args::try_parse_from([
+        "tessera-loadgen",
+        "--url",
+        &url,
+        "--ca",
+        path(&other_ca),
+        "--action",
+        "health",
+        "--duration",
+        "1",
+        "-q",
+    ])
+    .unwrap()
+    .into_config()
+    .unwrap();
+    let e = engine::run(&config, &config.workload).await.unwrap_err();
+    assert!(format!("{e:#}").contains("TLS handshake"), "{e:#}");
+    server.shutdown().await.unwrap();
 }
