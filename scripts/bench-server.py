@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Server benchmark: health, GetCallerIdentity (long-term key, V1 and V3; role session) and
+AssumeRole, each driven by tessera-loadgen over loopback, several runs, medians, and each as a
+ratio to /health measured in the same run.
+
+    cargo build --release --bin tessera --bin tessera-loadgen
+    python3 scripts/bench-server.py [--runs 3] [--duration 10] [--connections 64]
+
+Only the standard library: requests for the setup are signed here (RPC v1) from the root
+credentials the server writes on first start.
+"""
+import argparse, base64, hashlib, hmac, json, os, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request, uuid
+
+def enc(s):
+    return urllib.parse.quote(s, safe="-_.~")
+
+def call(url, ak, secret, version, action, params=None, token=None):
+    p = {"Action": action, "Version": version, "Format": "JSON", "AccessKeyId": ak, "SignatureMethod": "HMAC-SHA1",
+         "SignatureVersion": "1.0", "SignatureNonce": uuid.uuid4().hex, "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if token:
+        p["SecurityToken"] = token
+    p.update(params or {})
+    canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(p.items()))
+    sts = "GET&%2F&" + enc(canonical)
+    p["Signature"] = base64.b64encode(hmac.new((secret + "&").encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    with urllib.request.urlopen(f"{url}/?{urllib.parse.urlencode(p, quote_via=urllib.parse.quote)}") as r:
+        return json.loads(r.read())
+
+def loadgen(binary, url, args, extra):
+    cmd = [binary, "--url", url, "--connections", str(args.connections), "--duration", str(args.duration), "--warmup", str(args.warmup), "--quiet"] + extra
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    return json.loads(out[-1])
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
+    args = ap.parse_args()
+    tessera = os.path.join(args.target_dir, "release", "tessera")
+    lg = os.path.join(args.target_dir, "release", "tessera-loadgen")
+    data = tempfile.mkdtemp(prefix="tessera-bench-")
+    server = subprocess.Popen([tessera, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = None
+    for line in server.stdout:
+        if line.startswith("tessera: listening on "):
+            url = line.split()[-1]
+        if line.strip() == "tessera: ready":
+            break
+    try:
+        root = json.load(open(os.path.join(data, "root-credentials.json")))
+        acct, rid, rsec = root["AccountId"], root["AccessKeyId"], root["AccessKeySecret"]
+        ram = lambda action, **p: call(url, rid, rsec, "2015-05-01", action, p)
+        ram("CreateUser", UserName="bench")
+        key = ram("CreateAccessKey", UserName="bench")["AccessKey"]
+        ram("AttachPolicyToUser", PolicyType="System", PolicyName="AliyunSTSAssumeRoleAccess", UserName="bench")
+        trust = json.dumps({"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"RAM": [f"acs:ram::{acct}:root"]}}], "Version": "1"})
+        ram("CreateRole", RoleName="bench-role", AssumeRolePolicyDocument=trust, MaxSessionDuration="43200")
+        ram("AttachPolicyToRole", PolicyType="System", PolicyName="AliyunRAMReadOnlyAccess", RoleName="bench-role")
+        role_arn = f"acs:ram::{acct}:role/bench-role"
+        session = call(url, key["AccessKeyId"], key["AccessKeySecret"], "2015-04-01", "AssumeRole",
+                       {"RoleArn": role_arn, "RoleSessionName": "bench", "DurationSeconds": "43200"})["Credentials"]
+        user = ["--access-key-id", key["AccessKeyId"], "--access-key-secret", key["AccessKeySecret"]]
+        rootc = ["--access-key-id", rid, "--access-key-secret", rsec]
+        sess = ["--access-key-id", session["AccessKeyId"], "--access-key-secret", session["AccessKeySecret"], "--security-token", session["SecurityToken"]]
+        scenarios = [
+            ("health", ["--action", "health"]),
+            ("GetCallerIdentity, long-term key, V1", ["--action", "GetCallerIdentity"] + rootc),
+            ("GetCallerIdentity, long-term key, V3", ["--action", "GetCallerIdentity", "--signature", "v3"] + rootc),
+            ("GetCallerIdentity, role session, V1", ["--action", "GetCallerIdentity"] + sess),
+            ("AssumeRole, RAM user, V1", ["--action", "AssumeRole", "--param", f"RoleArn={role_arn}", "--param", "RoleSessionName=bench"] + user),
+        ]
+        results = {name: [] for name, _ in scenarios}
+        # Interleaved runs, so drift of the machine hits every scenario alike.
+        for run in range(args.runs):
+            for name, extra in scenarios:
+                r = loadgen(lg, url, args, extra)
+                results[name].append(r)
+                print(f"run {run + 1} {name}: {r['requests_per_second']:.0f} req/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms errors {r['errors']}", file=sys.stderr)
+        health = statistics.median(r["requests_per_second"] for r in results["health"])
+        summary = []
+        for name, _ in scenarios:
+            rs = results[name]
+            rps = statistics.median(r["requests_per_second"] for r in rs)
+            summary.append({"scenario": name, "runs": len(rs), "requests_per_second": round(rps), "ratio_to_health": round(rps / health, 3),
+                            "p50_ms": round(statistics.median(r["p50_ms"] for r in rs), 3), "p99_ms": round(statistics.median(r["p99_ms"] for r in rs), 3),
+                            "errors": sum(r["errors"] for r in rs)})
+        print(f"{'scenario':42} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+        for s in summary:
+            print(f"{s['scenario']:42} {s['requests_per_second']:>8} {s['ratio_to_health']:>6} {s['p50_ms']:>7} {s['p99_ms']:>7} {s['errors']:>6}")
+        print(json.dumps({"connections": args.connections, "duration_s": args.duration, "runs": args.runs, "results": summary}))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+if __name__ == "__main__":
+    main()
