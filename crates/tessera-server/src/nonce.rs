@@ -23,15 +23,23 @@ pub enum NonceError {
 
 /// See the module documentation.
 pub struct NonceCache {
-    shards: Vec<Mutex<HashMap<[u8; 16], i64>>>,
+    shards: Vec<Mutex<Shard>>,
     per_shard: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<[u8; 16], i64>,
+    /// The earliest expiry in `map` (as of the last sweep or insert): until then a sweep would
+    /// free nothing, so a full shard refuses at once instead of rescanning every entry.
+    min_expiry: i64,
 }
 
 impl NonceCache {
     /// A cache remembering at most `capacity` live nonces.
     pub fn new(capacity: usize) -> Self {
         NonceCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }
@@ -52,18 +60,23 @@ impl NonceCache {
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
         let shard = usize::from(key[0]) % SHARDS;
-        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&key) {
+        let mut shard = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        match shard.map.get(&key) {
             Some(&exp) if exp > now => return Err(NonceError::Used),
             _ => {}
         }
-        if map.len() >= self.per_shard {
-            map.retain(|_, exp| *exp > now);
-            if map.len() >= self.per_shard {
+        if shard.map.len() >= self.per_shard {
+            if now < shard.min_expiry {
+                return Err(NonceError::Full);
+            }
+            shard.map.retain(|_, exp| *exp > now);
+            shard.min_expiry = shard.map.values().copied().min().unwrap_or(i64::MAX);
+            if shard.map.len() >= self.per_shard {
                 return Err(NonceError::Full);
             }
         }
-        map.insert(key, expires);
+        shard.min_expiry = shard.min_expiry.min(expires);
+        shard.map.insert(key, expires);
         Ok(())
     }
 }
@@ -92,6 +105,27 @@ mod tests {
         );
         // The length prefix keeps (AK, nonce) pairs from colliding by concatenation.
         assert_eq!(c.check_and_insert("AKn", "1", 100, 0), Ok(()));
+    }
+
+    #[test]
+    fn a_full_cache_refuses_without_rescanning_until_something_expires() {
+        let c = NonceCache::new(SHARDS * 4);
+        let mut inserted = 0;
+        for i in 0..10_000 {
+            if c.check_and_insert("AK", &i.to_string(), 1_000 + i, 0)
+                .is_ok()
+            {
+                inserted += 1;
+            }
+        }
+        assert!(inserted <= SHARDS * 4);
+        // Nothing has expired yet at t=500: refused at once.
+        assert_eq!(
+            c.check_and_insert("AK", "x", 2_000, 500),
+            Err(NonceError::Full)
+        );
+        // Once the earliest have expired there is room again.
+        assert_eq!(c.check_and_insert("AK", "y", 20_000, 15_000), Ok(()));
     }
 
     #[test]

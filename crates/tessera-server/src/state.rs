@@ -16,7 +16,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest request target (path and query) accepted.
     pub max_uri_bytes: usize,
-    /// Live nonces remembered at most.
+    /// Live nonces remembered at most (about 30 bytes each). Each is kept for the 15-minute
+    /// timestamp window, so this bounds the sustained signed request rate: 4M is about 4,400
+    /// requests per second; beyond it requests get `Throttling` rather than replays a chance.
     pub nonce_capacity: usize,
     /// How long a client may take to send its body once the headers are in.
     pub body_timeout: std::time::Duration,
@@ -27,7 +29,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1024 * 1024,
             max_uri_bytes: 32 * 1024,
-            nonce_capacity: 1_000_000,
+            nonce_capacity: 4_000_000,
             body_timeout: std::time::Duration::from_secs(20),
         }
     }

@@ -15,7 +15,7 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
-    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes).
+    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, nonce_capacity).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -51,7 +51,11 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or tessera_server=debug [default: info].
     #[arg(long, env = "TESSERA_LOG_LEVEL")]
     log_level: Option<String>,
-    /// Largest request body in bytes [default: 10485760].
+    /// Signed requests remembered for replay protection, 15 minutes each [default: 4000000].
+    /// Bounds the sustained signed request rate (capacity / 900 per second); ~30 bytes each.
+    #[arg(long, env = "TESSERA_NONCE_CAPACITY")]
+    nonce_capacity: Option<usize>,
+    /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "TESSERA_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
 }
@@ -85,6 +89,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     log_level: Option<String>,
     max_body_bytes: Option<usize>,
+    nonce_capacity: Option<usize>,
 }
 
 struct Settings {
@@ -133,6 +138,9 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     let mut limits = Limits::default();
     if let Some(n) = args.max_body_bytes.or(file.max_body_bytes) {
         limits.max_body_bytes = n;
+    }
+    if let Some(n) = args.nonce_capacity.or(file.nonce_capacity) {
+        limits.nonce_capacity = n;
     }
     Ok(Settings {
         server: ServerConfig {
