@@ -1,6 +1,6 @@
 //! [`GroupStore`] on SQLite: tables `groups` and `group_members` (migration 2).
 
-use super::{backend, get_user, user_from_row, SqliteStore, USER_COLUMNS};
+use super::{backend, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
 use crate::ids::{AccountId, GroupId, GroupName, UserName};
 use crate::store::{
     Conflict, Entity, GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate, Page,
@@ -169,16 +169,7 @@ impl GroupStore for SqliteStore {
             after.unwrap_or("").to_string(),
         );
         self.run(false, move |c| {
-            let mut st = c
-                .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"))
-                .map_err(backend)?;
-            let mut items = st
-                .query_map(params![a, after, (limit + 1) as i64], group_from_row)
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(backend)?;
-            let truncated = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, truncated })
+            page(c, &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"), &a, &after, limit, group_from_row)
         })
         .await
     }

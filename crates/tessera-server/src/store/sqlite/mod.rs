@@ -112,6 +112,27 @@ impl SqliteStore {
     }
 }
 
+/// One page of a listing ordered by name: `sql` takes the account (?1), the name to start
+/// after (?2) and a row limit (?3); one row more than `limit` is fetched to tell whether more
+/// follow.
+fn page<T>(
+    c: &Connection,
+    sql: &str,
+    account: &str,
+    after: &str,
+    limit: usize,
+    row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Page<T>> {
+    let mut st = c.prepare_cached(sql).map_err(backend)?;
+    let mut items = st
+        .query_map(params![account, after, (limit + 1) as i64], row)
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(backend)?;
+    let truncated = items.len() > limit;
+    items.truncate(limit);
+    Ok(Page { items, truncated })
+}
+
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?
@@ -497,16 +518,7 @@ impl Store for SqliteStore {
             after.unwrap_or("").to_string(),
         );
         self.run(false, move |c| {
-            let mut st = c
-                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"))
-                .map_err(backend)?;
-            let mut items = st
-                .query_map(params![a, after, (limit + 1) as i64], user_from_row)
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(backend)?;
-            let truncated = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, truncated })
+            page(c, &format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"), &a, &after, limit, user_from_row)
         })
         .await
     }

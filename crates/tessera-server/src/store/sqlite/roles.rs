@@ -3,7 +3,7 @@
 //! order use the same collation, so they agree with that index.
 
 use super::groups::has_attachments;
-use super::{backend, SqliteStore};
+use super::{backend, page, SqliteStore};
 use crate::ids::{AccountId, RoleId, RoleName};
 use crate::store::{
     Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult,
@@ -147,16 +147,7 @@ impl RoleStore for SqliteStore {
             after.unwrap_or("").to_string(),
         );
         self.run(false, move |c| {
-            let mut st = c
-                .prepare_cached(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = ?1 AND name > ?2 COLLATE NOCASE ORDER BY name COLLATE NOCASE LIMIT ?3"))
-                .map_err(backend)?;
-            let mut items = st
-                .query_map(params![a, after, (limit + 1) as i64], role_from_row)
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(backend)?;
-            let truncated = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, truncated })
+            page(c, &format!("SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = ?1 AND name > ?2 COLLATE NOCASE ORDER BY name COLLATE NOCASE LIMIT ?3"), &a, &after, limit, role_from_row)
         })
         .await
     }
