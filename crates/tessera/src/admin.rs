@@ -1,12 +1,12 @@
-//! `tessera admin …` and `tessera keys …`: deployment administration through the running
-//! server's administration API (version 2026-11-01). The server holds its data directory
+//! `tessera admin …` and `tessera keys …`: administration through the running server's API
+//! (Tessera's administration API, version 2026-11-01, and RAM-style session revocation). The server holds its data directory
 //! locked, so these commands call it, signed with the operator's root credentials.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tessera_protocol::encoding::{encode, Canonicalization};
-use tessera_protocol::{timestamp, v1, Secret};
+use tessera_protocol::{timestamp, v1, Secret, RAM_VERSION};
 
 /// Where the server is and who is calling it.
 #[derive(Args, Debug)]
@@ -32,6 +32,23 @@ pub struct Target {
 pub enum AdminCommand {
     /// Create an account and its root AccessKey; prints them as JSON (the secret only now).
     CreateAccount(Target),
+    /// End every STS session of a role, or started by a user, issued up to now (in the
+    /// account of the credentials used; needs ram:RevokeRoleSessions / ram:RevokeUserSessions
+    /// unless they are the account root's).
+    RevokeSessions(Revoke),
+}
+
+/// What `tessera admin revoke-sessions` ends.
+#[derive(Args, Debug)]
+pub struct Revoke {
+    /// Every session of this role.
+    #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+    role: Option<String>,
+    /// Every session this RAM user started, and those chained from them.
+    #[arg(long)]
+    user: Option<String>,
+    #[command(flatten)]
+    target: Target,
 }
 
 /// `tessera keys` commands.
@@ -44,14 +61,29 @@ pub enum KeysCommand {
 /// Runs `tessera admin …`.
 pub fn run_admin(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateAccount(t) => call(&t, "CreateAccount"),
+        AdminCommand::CreateAccount(t) => call(&t, ADMIN_VERSION, "CreateAccount", &[]),
+        AdminCommand::RevokeSessions(r) => match (&r.role, &r.user) {
+            (Some(role), _) => call(
+                &r.target,
+                RAM_VERSION,
+                "RevokeRoleSessions",
+                &[("RoleName", role)],
+            ),
+            (None, Some(user)) => call(
+                &r.target,
+                RAM_VERSION,
+                "RevokeUserSessions",
+                &[("UserName", user)],
+            ),
+            (None, None) => bail!("name a --role or a --user"),
+        },
     }
 }
 
 /// Runs `tessera keys …`.
 pub fn run_keys(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
-        KeysCommand::Rotate(t) => call(&t, "RotateTokenKeys"),
+        KeysCommand::Rotate(t) => call(&t, ADMIN_VERSION, "RotateTokenKeys", &[]),
     }
 }
 
@@ -70,7 +102,9 @@ fn credentials(t: &Target) -> anyhow::Result<(String, Secret)> {
     }
 }
 
-fn call(t: &Target, action: &str) -> anyhow::Result<()> {
+const ADMIN_VERSION: &str = "2026-11-01";
+
+fn call(t: &Target, version: &str, action: &str, extra: &[(&str, &str)]) -> anyhow::Result<()> {
     let (id, secret) = credentials(t)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -79,7 +113,7 @@ fn call(t: &Target, action: &str) -> anyhow::Result<()> {
     let ts = timestamp::format(now);
     let mut params: Vec<(&str, &str)> = vec![
         ("Action", action),
-        ("Version", "2026-11-01"),
+        ("Version", version),
         ("Format", "JSON"),
         ("AccessKeyId", &id),
         ("SignatureMethod", v1::SIGNATURE_METHOD),
@@ -87,6 +121,7 @@ fn call(t: &Target, action: &str) -> anyhow::Result<()> {
         ("SignatureNonce", &nonce),
         ("Timestamp", &ts),
     ];
+    params.extend_from_slice(extra);
     let signature = v1::sign(
         secret.expose(),
         &v1::string_to_sign("GET", params.iter().copied(), Canonicalization::Rfc3986),

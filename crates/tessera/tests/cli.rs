@@ -391,6 +391,21 @@ fn the_operator_creates_accounts_and_rotates_keys_from_the_command_line() {
     let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rotated["KeyId"], 2);
 
+    // Session revocation from the command line (RAM-style API action of the account).
+    let out = run(&["admin", "revoke-sessions", "--role", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EntityNotExist.Role"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["admin", "revoke-sessions", "--user", "nobody"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EntityNotExist.User"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The new account's root is not the operator.
     let other = dir.path().join("other.json");
     std::fs::write(&other, serde_json::to_string(&created).unwrap()).unwrap();
