@@ -2,6 +2,8 @@
 # Measures health, GetCallerIdentity signed with RPC v1 and GetCallerIdentity signed with V3
 # against a release `tessera serve` on loopback, RUNS times each (interleaved), and prints the
 # median of each and its ratio to health's.
+# Each run also reports the cores used by the server, the load generator and everything else
+# ("others"): a run with others well above 0 was disturbed and should be repeated.
 #
 # Build first:  cargo build --release --bin tessera --bin tessera-loadgen
 # Then:         crates/tessera-loadgen/measure.sh
@@ -81,9 +83,14 @@ wait_idle() {
     done
 }
 
+# CPU seconds: of the whole machine (busy, from /proc/stat), and of one process.
+machine_busy() { awk '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
+process_cpu() { awk '{sub(/.*\) /, ""); printf "%.2f", ($12+$13)/100}' "/proc/$1/stat"; }
+
 loadgen() {
     "${loadgen_pin[@]}" "$loadgen_bin" --url "$url" --connections "$CONNECTIONS" \
-        --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" -q "$@" | tail -n 1
+        --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" -q "$@" \
+        2>"$data/loadgen.err" | tail -n 1
 }
 
 run_case() {
@@ -100,17 +107,26 @@ for run in $(seq "$RUNS"); do
     for c in health v1 v3; do
         wait_idle
         [[ $SERVER_PER_RUN == 1 ]] && start_server
+        busy0=$(machine_busy)
+        server0=$(process_cpu "$pid")
         line=$(run_case "$c")
+        busy1=$(machine_busy)
+        server1=$(process_cpu "$pid")
         [[ $SERVER_PER_RUN == 1 ]] && stop_server
-        echo "$c $line" | tee -a "$out" >&2
+        # The loaded period and the load generator's CPU, from its summary.
+        read -r lg_cpu wall < <(sed -n 's/.*load generator CPU \([0-9.]*\) s over \([0-9.]*\) s.*/\1 \2/p' "$data/loadgen.err")
+        cores=$(awk -v b="$busy1" -v a="$busy0" -v s1="$server1" -v s0="$server0" -v l="$lg_cpu" -v w="$wall" \
+            'BEGIN {printf "server %.2f, load generator %.2f, others %.2f cores", (s1-s0)/w, l/w, ((b-a)-(s1-s0)-l)/w}')
+        echo "$c $line  # $cores" | tee -a "$out" >&2
     done
 done
 stop_server
 
 field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
+others() { sed -n 's/.*others \(-\{0,1\}[0-9.]*\) cores.*/\1/p'; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 health=$(grep '^health ' "$out" | field requests_per_second | median)
-printf '%-8s %14s %10s %10s %10s %8s %10s\n' case "median req/s" "p50 ms" "p90 ms" "p99 ms" errors "× health"
+printf '%-8s %14s %10s %10s %10s %8s %10s %14s\n' case "median req/s" "p50 ms" "p90 ms" "p99 ms" errors "× health" "others (max)"
 for c in health v1 v3; do
     rows=$(grep "^$c " "$out")
     rps=$(field requests_per_second <<<"$rows" | median)
@@ -119,6 +135,7 @@ for c in health v1 v3; do
     p99=$(field p99_ms <<<"$rows" | median)
     errors=$(field errors <<<"$rows" | awk '{s+=$1} END {print s}')
     ratio=$(awk -v a="$rps" -v h="$health" 'BEGIN {printf "%.3f", (h > 0 ? a / h : 0)}')
-    printf '%-8s %14.0f %10.3f %10.3f %10.3f %8d %10s\n' "$c" "$rps" "$p50" "$p90" "$p99" "$errors" "$ratio"
+    busy_max=$(others <<<"$rows" | sort -g | tail -n 1)
+    printf '%-8s %14.0f %10.3f %10.3f %10.3f %8d %10s %14s\n' "$c" "$rps" "$p50" "$p90" "$p99" "$errors" "$ratio" "$busy_max"
 done
 rm -rf "$data"
