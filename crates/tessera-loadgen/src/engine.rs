@@ -84,6 +84,25 @@ pub struct Measurement {
     pub duration: Duration,
     /// The first error seen, described, for the log.
     pub first_error: Option<String>,
+    /// CPU time this process used while loading (warmup and measurement), where known: a load
+    /// generator near one full core per runtime thread may be what limits the rate.
+    pub cpu: Option<Duration>,
+    /// Wall time of the warmup and the measurement together.
+    pub loaded_for: Duration,
+}
+
+/// CPU time (user and system) this process has used, from `/proc/self/stat` (Linux only).
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name, in parentheses, may hold spaces: count fields after its end. The
+    // field after `)` is the state (field 3); utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc counts in USER_HZ, which is 100 on every architecture this tool targets.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -431,6 +450,7 @@ pub async fn run(config: &Config, workload: &Workload) -> anyhow::Result<Measure
     // Shared by this run's connections, different in every run: nonces never repeat, even
     // across runs against the same server.
     let prefix: u64 = rand::random();
+    let cpu_before = process_cpu();
     let start = Instant::now();
     let measure_start = start + config.warmup;
     let shared = Arc::new(Shared {
@@ -479,12 +499,18 @@ pub async fn run(config: &Config, workload: &Workload) -> anyhow::Result<Measure
     if let Some(p) = progress {
         p.abort();
     }
+    let loaded_for = start.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Ok(Measurement {
         counts: measured,
         latency_us,
         warmup,
         duration: config.duration,
         first_error,
+        cpu,
+        loaded_for,
     })
 }
 
@@ -518,6 +544,23 @@ mod tests {
                 code,
                 "{}",
                 String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        let a = process_cpu().expect("/proc/self/stat");
+        // Spin until the count moves (it has 10 ms steps); a busy machine may take a while.
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while process_cpu().unwrap() <= a {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "CPU time never moved"
             );
         }
     }

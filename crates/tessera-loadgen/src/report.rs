@@ -120,6 +120,19 @@ pub fn describe(s: &Summary, m: &Measurement) -> String {
     if let Some(r) = s.ratio_to_health {
         out.push_str(&format!("; {:.3} × health", r));
     }
+    if let Some(cpu) = m.cpu {
+        let wall = m.loaded_for.as_secs_f64();
+        out.push_str(&format!(
+            "\n  load generator CPU {:.2} s over {:.1} s ({:.2} of a core)",
+            cpu.as_secs_f64(),
+            wall,
+            if wall > 0.0 {
+                cpu.as_secs_f64() / wall
+            } else {
+                0.0
+            }
+        ));
+    }
     if m.warmup.errors() > 0 {
         out.push_str(&format!(
             "\n  warmup (discarded): {} responses, {} errors",
@@ -155,6 +168,8 @@ mod tests {
             warmup: Counts::default(),
             duration: Duration::from_secs(2),
             first_error: None,
+            cpu: Some(Duration::from_secs(1)),
+            loaded_for: Duration::from_secs(2),
         }
     }
 
@@ -190,7 +205,9 @@ mod tests {
         assert_eq!(v["p99_ms"], 0.99);
         assert_eq!(v["max_ms"], 1.0);
         assert_eq!(v["errors"], 3);
-        assert!(describe(&s, &measurement(&lat, 3)).contains("status 3"));
+        let text = describe(&s, &measurement(&lat, 3));
+        assert!(text.contains("status 3"), "{text}");
+        assert!(text.contains("(0.50 of a core)"), "{text}");
     }
 
     #[test]
