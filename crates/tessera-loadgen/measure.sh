@@ -3,7 +3,7 @@
 # against a release `tessera serve` on loopback, RUNS times each (interleaved), and prints the
 # median of each and its ratio to health's.
 # Each run also reports the cores used by the server, the load generator and everything else
-# ("others"): a run with others well above 0 was disturbed and should be repeated.
+# ("others"): a run in which others used more than MAX_OTHERS cores is repeated.
 #
 # Build first:  cargo build --release --bin tessera --bin tessera-loadgen
 # Then:         crates/tessera-loadgen/measure.sh
@@ -13,7 +13,9 @@
 # core 0, as in shared/notes/limits.md), SERVER_PER_RUN (1 = a fresh server process for every
 # run; 0 = one server for everything, see the README about the nonce cache), SERVER_ARGS (extra
 # `tessera serve` flags, e.g. "--log-level warn"), IDLE_WAIT (120: seconds to wait before each
-# run for the machine to be >= 90 % idle; 0 = do not wait), CARGO_TARGET_DIR.
+# run for the machine to be >= 90 % idle; 0 = do not wait), MAX_OTHERS (0.2: a run during which
+# other processes used more cores than this is repeated, up to RETRIES (3) times, then kept and
+# flagged), CARGO_TARGET_DIR.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -23,6 +25,8 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 SERVER_PER_RUN=${SERVER_PER_RUN:-1}
 IDLE_WAIT=${IDLE_WAIT:-120}
+MAX_OTHERS=${MAX_OTHERS:-0.2}
+RETRIES=${RETRIES:-3}
 read -r -a server_args <<<"${SERVER_ARGS:-}"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${CARGO_TARGET_DIR:-$root/target}/release
@@ -103,20 +107,30 @@ run_case() {
 
 echo "# $(date -u +%FT%TZ) runs=$RUNS duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS threads=$THREADS pin=${PIN:-0} server_per_run=$SERVER_PER_RUN server_args=${SERVER_ARGS:-}" >&2
 [[ $SERVER_PER_RUN == 1 ]] || start_server
+measure_once() {
+    wait_idle
+    [[ $SERVER_PER_RUN == 1 ]] && start_server
+    busy0=$(machine_busy)
+    server0=$(process_cpu "$pid")
+    line=$(run_case "$1")
+    busy1=$(machine_busy)
+    server1=$(process_cpu "$pid")
+    [[ $SERVER_PER_RUN == 1 ]] && stop_server
+    # The loaded period and the load generator's CPU, from its summary.
+    read -r lg_cpu wall < <(sed -n 's/.*load generator CPU \([0-9.]*\) s over \([0-9.]*\) s.*/\1 \2/p' "$data/loadgen.err")
+    others=$(awk -v b="$busy1" -v a="$busy0" -v s1="$server1" -v s0="$server0" -v l="$lg_cpu" -v w="$wall" \
+        'BEGIN {printf "%.2f", ((b-a)-(s1-s0)-l)/w}')
+    cores=$(awk -v s1="$server1" -v s0="$server0" -v l="$lg_cpu" -v w="$wall" -v o="$others" \
+        'BEGIN {printf "server %.2f, load generator %.2f, others %.2f cores", (s1-s0)/w, l/w, o}')
+}
+
 for run in $(seq "$RUNS"); do
     for c in health v1 v3; do
-        wait_idle
-        [[ $SERVER_PER_RUN == 1 ]] && start_server
-        busy0=$(machine_busy)
-        server0=$(process_cpu "$pid")
-        line=$(run_case "$c")
-        busy1=$(machine_busy)
-        server1=$(process_cpu "$pid")
-        [[ $SERVER_PER_RUN == 1 ]] && stop_server
-        # The loaded period and the load generator's CPU, from its summary.
-        read -r lg_cpu wall < <(sed -n 's/.*load generator CPU \([0-9.]*\) s over \([0-9.]*\) s.*/\1 \2/p' "$data/loadgen.err")
-        cores=$(awk -v b="$busy1" -v a="$busy0" -v s1="$server1" -v s0="$server0" -v l="$lg_cpu" -v w="$wall" \
-            'BEGIN {printf "server %.2f, load generator %.2f, others %.2f cores", (s1-s0)/w, l/w, ((b-a)-(s1-s0)-l)/w}')
+        for attempt in $(seq 0 "$RETRIES"); do
+            measure_once "$c"
+            awk -v o="$others" -v m="$MAX_OTHERS" 'BEGIN {exit !(o <= m)}' && break
+            echo "$c (disturbed: others used $others cores) $line" >&2
+        done
         echo "$c $line  # $cores" | tee -a "$out" >&2
     done
 done

@@ -1,4 +1,4 @@
-//! `tessera-loadgen`: see the crate README.
+//! `tessera-loadgen`: see the crate README (usage, output, how to measure).
 
 use clap::Parser;
 use std::process::ExitCode;
