@@ -1,6 +1,6 @@
 //! [`GroupStore`] on SQLite: tables `groups` and `group_members` (migration 2).
 
-use super::{backend, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
+use super::{backend, exists, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
 use crate::ids::{AccountId, GroupId, GroupName, UserName};
 use crate::store::{
     Conflict, Entity, GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate, Page,
@@ -85,7 +85,7 @@ impl GroupStore for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
             let a = g.account.as_str();
-            if get_group(&tx, a, g.name.as_str()).is_ok() {
+            if exists(get_group(&tx, a, g.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Group));
             }
             let n = count(
@@ -137,7 +137,7 @@ impl GroupStore for SqliteStore {
             let mut g = get_group(&tx, &a, &n)?;
             if let Some(new_name) = up.name {
                 if new_name != g.name {
-                    if get_group(&tx, &a, new_name.as_str()).is_ok() {
+                    if exists(get_group(&tx, &a, new_name.as_str()))? {
                         return Err(StoreError::AlreadyExists(Entity::Group));
                     }
                     g.name = new_name;

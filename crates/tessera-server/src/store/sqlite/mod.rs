@@ -112,6 +112,16 @@ impl SqliteStore {
     }
 }
 
+/// Whether a lookup found its entity. `NotFound` is false; any other failure (the disk, a
+/// corrupt row) is an error, never taken to mean the name is free.
+fn exists<T>(lookup: StoreResult<T>) -> StoreResult<bool> {
+    match lookup {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// One page of a listing ordered by name: `sql` takes the account (?1), the name to start
 /// after (?2) and a row limit (?3); one row more than `limit` is fetched to tell whether more
 /// follow.
@@ -475,10 +485,8 @@ impl Store for SqliteStore {
             let mut u = get_user(&tx, &a, &n)?;
             if let Some(new_name) = up.name {
                 if new_name != u.name {
-                    match get_user(&tx, &a, new_name.as_str()) {
-                        Ok(_) => return Err(StoreError::AlreadyExists(Entity::User)),
-                        Err(StoreError::NotFound(_)) => {}
-                        Err(e) => return Err(e),
+                    if exists(get_user(&tx, &a, new_name.as_str()))? {
+                        return Err(StoreError::AlreadyExists(Entity::User));
                     }
                     u.name = new_name;
                 }

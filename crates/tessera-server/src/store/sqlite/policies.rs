@@ -1,6 +1,6 @@
 //! [`PolicyStore`] on SQLite.
 
-use super::{backend, SqliteStore};
+use super::{backend, exists, SqliteStore};
 use crate::ids::{AccountId, PolicyName};
 use crate::store::*;
 use async_trait::async_trait;
@@ -155,7 +155,7 @@ impl PolicyStore for SqliteStore {
         self.run(true, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let a = p.account.as_str();
-            if get_policy(&tx, a, p.name.as_str()).is_ok() {
+            if exists(get_policy(&tx, a, p.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Policy));
             }
             let count: i64 = tx.query_row("SELECT COUNT(*) FROM policies WHERE account_id = ?1", [a], |r| r.get(0)).map_err(backend)?;

@@ -3,7 +3,7 @@
 //! order use the same collation, so they agree with that index.
 
 use super::groups::has_attachments;
-use super::{backend, page, SqliteStore};
+use super::{backend, exists, page, SqliteStore};
 use crate::ids::{AccountId, RoleId, RoleName};
 use crate::store::{
     Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult,
@@ -59,7 +59,7 @@ impl RoleStore for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
             let a = r.account.as_str();
-            if get_role(&tx, a, r.name.as_str()).is_ok() {
+            if exists(get_role(&tx, a, r.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Role));
             }
             let n: i64 = tx
