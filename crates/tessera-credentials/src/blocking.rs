@@ -1,0 +1,1 @@
+//! A synchronous facade over [`crate::Client`].

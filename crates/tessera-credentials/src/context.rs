@@ -1,0 +1,278 @@
+//! What providers read from the world — environment, files, clock, HTTP — behind traits, so
+//! tests can hand them a recorded world and production gets the real one.
+
+use crate::http::{HttpClient, ReqwestHttp};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Environment variables.
+pub trait Env: Send + Sync + Debug {
+    /// The variable's value, if set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsEnv;
+
+impl Env for OsEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A fixed set of variables (for tests and for embedding).
+#[derive(Debug, Default, Clone)]
+pub struct MapEnv(pub HashMap<String, String>);
+
+impl MapEnv {
+    /// From name/value pairs.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        MapEnv(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// Files.
+pub trait Fs: Send + Sync + Debug {
+    /// Reads a whole file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Replaces a file atomically (write a sibling, then rename), readable by its owner only.
+    fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+}
+
+/// The real filesystem.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsFs;
+
+impl Fs for OsFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let result = (|| {
+            let mut f = opts.open(&tmp)?;
+            f.write_all(contents)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}
+
+/// Wall-clock time.
+pub trait Clock: Send + Sync + Debug {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<SystemTime>>);
+
+impl ManualClock {
+    /// A clock standing at `t`.
+    pub fn new(t: SystemTime) -> Self {
+        ManualClock(Arc::new(Mutex::new(t)))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t += by;
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, to: SystemTime) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Everything a provider may touch. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Environment variables.
+    pub env: Arc<dyn Env>,
+    /// Files.
+    pub fs: Arc<dyn Fs>,
+    /// Wall-clock time.
+    pub clock: Arc<dyn Clock>,
+    /// HTTP.
+    pub http: Arc<dyn HttpClient>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            env: Arc::new(OsEnv),
+            fs: Arc::new(OsFs),
+            clock: Arc::new(SystemClock),
+            http: Arc::new(ReqwestHttp::default()),
+        }
+    }
+}
+
+impl Context {
+    /// The real world: process environment, real files, system clock, HTTPS with the Mozilla roots.
+    pub fn os() -> Self {
+        Context::default()
+    }
+
+    /// Replaces the environment.
+    pub fn with_env(mut self, env: impl Env + 'static) -> Self {
+        self.env = Arc::new(env);
+        self
+    }
+
+    /// Replaces the filesystem.
+    pub fn with_fs(mut self, fs: impl Fs + 'static) -> Self {
+        self.fs = Arc::new(fs);
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces HTTP.
+    pub fn with_http(mut self, http: impl HttpClient + 'static) -> Self {
+        self.http = Arc::new(http);
+        self
+    }
+
+    /// A variable, treating an empty value as unset (as the official libraries do).
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.env.var(name).filter(|v| !v.is_empty())
+    }
+
+    /// Whether a boolean variable is set to `true` (case-insensitive).
+    pub fn flag(&self, name: &str) -> bool {
+        self.var(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// The user's home directory (`HOME`, or `USERPROFILE` on Windows).
+    pub fn home(&self) -> Option<PathBuf> {
+        self.var("HOME")
+            .or_else(|| self.var("USERPROFILE"))
+            .map(PathBuf::from)
+    }
+
+    /// Expands a leading `~/` against the home directory.
+    pub fn expand_home(&self, path: &str) -> PathBuf {
+        match (path.strip_prefix("~/"), self.home()) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(path),
+        }
+    }
+
+    /// Reads a file as UTF-8, mapping errors to [`crate::Error::Io`]; a missing file is `None`.
+    pub fn read_optional(&self, path: &Path) -> Result<Option<String>, crate::Error> {
+        match self.fs.read(path) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| crate::Error::Io {
+                    path: path.to_path_buf(),
+                    message: "not UTF-8 text".into(),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(crate::Error::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_fs_writes_atomically_and_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/config.json");
+        OsFs.write(&path, b"one").unwrap();
+        OsFs.write(&path, b"two").unwrap();
+        assert_eq!(OsFs.read(&path).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
+
+    #[test]
+    fn context_helpers() {
+        let ctx = Context::os().with_env(MapEnv::from_pairs([
+            ("HOME", "/home/u"),
+            ("A", ""),
+            ("B", "TRUE"),
+        ]));
+        assert_eq!(ctx.var("A"), None);
+        assert!(ctx.flag("B"));
+        assert_eq!(ctx.expand_home("~/x"), PathBuf::from("/home/u/x"));
+        assert_eq!(
+            ctx.read_optional(Path::new("/nonexistent/x")).unwrap(),
+            None
+        );
+    }
+}
