@@ -32,6 +32,7 @@
 
 pub mod blocking;
 pub mod cache;
+pub mod cli_config;
 pub mod client;
 pub mod context;
 pub mod credential;
@@ -40,12 +41,16 @@ pub mod error;
 pub mod http;
 pub mod provider;
 pub mod providers;
+mod rpc;
 pub mod signing;
+pub mod sts;
 
 pub use cache::CredentialsCache;
-// pub use client::Client;
+pub use client::{Client, ClientBuilder};
 pub use context::Context;
 pub use credential::{Credential, CredentialKind};
 pub use error::Error;
 pub use provider::{ProvideCredentials, SharedProvider};
+pub use rpc::RetryPolicy;
+pub use signing::SignatureVersion;
 pub use tessera_protocol::Secret;

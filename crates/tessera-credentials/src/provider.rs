@@ -41,3 +41,18 @@ impl<P: ProvideCredentials + ?Sized> ProvideCredentials for Arc<P> {
         (**self).invalidate(rejected)
     }
 }
+
+#[async_trait]
+impl<P: ProvideCredentials + ?Sized> ProvideCredentials for Box<P> {
+    async fn provide(&self) -> Result<Credential, Error> {
+        (**self).provide().await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn invalidate(&self, rejected: &Credential) {
+        (**self).invalidate(rejected)
+    }
+}

@@ -99,7 +99,8 @@ pub fn sign(
     }
 }
 
-fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+/// An `application/x-www-form-urlencoded` body.
+pub(crate) fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
     pairs
         .into_iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))

@@ -1,0 +1,223 @@
+//! A profile of the aliyun CLI's `~/.aliyun/config.json`, in any of its modes.
+
+use super::ini::reattribute;
+use super::{
+    CredentialsUriProvider, EcsRamRoleProvider, ExternalProcessProvider, OidcRoleArnProvider,
+    RamRoleArnProvider, StaticProvider,
+};
+use crate::cli_config::{CliConfig, Profile};
+use crate::{Context, Credential, Error, ProvideCredentials};
+use async_trait::async_trait;
+
+/// Credentials of a CLI profile: the one named, else `ALIBABA_CLOUD_PROFILE`, else the file's
+/// `current`. The file is `ALIBABA_CLOUD_CONFIG_FILE` or `~/.aliyun/config.json`;
+/// `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true` turns the provider off.
+#[derive(Debug, Clone)]
+pub struct CliProfileProvider {
+    ctx: Context,
+    profile: Option<String>,
+}
+
+const MAX_CHAIN: usize = 8;
+
+impl CliProfileProvider {
+    /// The provider for the default profile.
+    pub fn new(ctx: &Context) -> Self {
+        CliProfileProvider {
+            ctx: ctx.clone(),
+            profile: None,
+        }
+    }
+
+    /// A named profile (an error if the file lacks it).
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
+        self
+    }
+
+    /// Builds the provider the profile describes.
+    pub fn resolve(&self) -> Result<Box<dyn ProvideCredentials>, Error> {
+        if self.profile.is_none() && self.ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED") {
+            return Err(Error::NotConfigured(
+                "ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true".into(),
+            ));
+        }
+        let Some((path, config)) = CliConfig::load(&self.ctx)? else {
+            let path = CliConfig::path(&self.ctx)?;
+            return match &self.profile {
+                Some(p) => Err(Error::config(
+                    path.display().to_string(),
+                    format!("the file does not exist, so it has no profile {p:?}"),
+                )),
+                None => Err(Error::NotConfigured(format!("no {}", path.display()))),
+            };
+        };
+        let file = path.display().to_string();
+        let (name, explicit) = match (&self.profile, self.ctx.var("ALIBABA_CLOUD_PROFILE")) {
+            (Some(p), _) => (p.clone(), true),
+            (None, Some(p)) => (p, false),
+            (None, None) if !config.current.is_empty() => (config.current.clone(), true),
+            (None, None) => {
+                return Err(Error::NotConfigured(format!(
+                    "{file} names no current profile"
+                )))
+            }
+        };
+        let Some(profile) = config.profile(&name) else {
+            return if explicit {
+                Err(Error::config(
+                    &file,
+                    format!("there is no profile {name:?}"),
+                ))
+            } else {
+                Err(Error::NotConfigured(format!(
+                    "{file} has no profile {name:?} (ALIBABA_CLOUD_PROFILE)"
+                )))
+            };
+        };
+        self.build(&config, profile, &file, 0)
+    }
+
+    fn build(
+        &self,
+        config: &CliConfig,
+        p: &Profile,
+        file: &str,
+        depth: usize,
+    ) -> Result<Box<dyn ProvideCredentials>, Error> {
+        let src = format!("{file}, profile {:?}", p.name);
+        let need = |v: &str, field: &str| {
+            if v.is_empty() {
+                Err(Error::config(
+                    &src,
+                    format!("{field} is empty (mode {})", p.mode),
+                ))
+            } else {
+                Ok(v.to_string())
+            }
+        };
+        let ak = || -> Result<Credential, Error> {
+            Ok(Credential::access_key(
+                need(&p.access_key_id, "access_key_id")?,
+                need(p.access_key_secret.expose(), "access_key_secret")?,
+            ))
+        };
+        let role_arn =
+            |source: Box<dyn ProvideCredentials>| -> Result<Box<dyn ProvideCredentials>, Error> {
+                let mut b = RamRoleArnProvider::builder(source)
+                    .context(self.ctx.clone())
+                    .role_arn(need(&p.ram_role_arn, "ram_role_arn")?);
+                if !p.ram_session_name.is_empty() {
+                    b = b.session_name(&p.ram_session_name);
+                }
+                if p.expired_seconds > 0 {
+                    b = b.duration_seconds(u32::try_from(p.expired_seconds).unwrap_or(u32::MAX));
+                }
+                if !p.policy.is_empty() {
+                    b = b.policy(&p.policy);
+                }
+                if !p.external_id.is_empty() {
+                    b = b.external_id(&p.external_id);
+                }
+                if !p.endpoint.is_empty() {
+                    b = b.sts_endpoint(&p.endpoint);
+                } else if !p.sts_region.is_empty() {
+                    b = b.sts_region(&p.sts_region);
+                }
+                if p.enable_vpc {
+                    b = b.enable_vpc(true);
+                }
+                Ok(Box::new(b.build().map_err(|e| reattribute(e, &src))?))
+            };
+        let provider: Box<dyn ProvideCredentials> = match p.mode.as_str() {
+            "AK" | "" => Box::new(StaticProvider::new(ak()?)),
+            "StsToken" => Box::new(StaticProvider::new(Credential::sts_token(
+                need(&p.access_key_id, "access_key_id")?,
+                need(p.access_key_secret.expose(), "access_key_secret")?,
+                need(p.sts_token.expose(), "sts_token")?,
+            ))),
+            "RamRoleArn" => role_arn(Box::new(StaticProvider::new(ak()?)))?,
+            "ChainableRamRoleArn" => {
+                let source_name = need(&p.source_profile, "source_profile")?;
+                if depth >= MAX_CHAIN {
+                    return Err(Error::config(
+                        &src,
+                        format!("source_profile chains more than {MAX_CHAIN} deep (a cycle?)"),
+                    ));
+                }
+                let source = config.profile(&source_name).ok_or_else(|| {
+                    Error::config(&src, format!("source_profile {source_name:?} does not exist"))
+                })?;
+                role_arn(self.build(config, source, file, depth + 1)?)?
+            }
+            "EcsRamRole" => {
+                let mut e = EcsRamRoleProvider::new(&self.ctx);
+                if !p.ram_role_name.is_empty() {
+                    e = e.role_name(&p.ram_role_name);
+                }
+                Box::new(e)
+            }
+            "OIDC" => {
+                let mut o = OidcRoleArnProvider::new(
+                    &self.ctx,
+                    need(&p.ram_role_arn, "ram_role_arn")?,
+                    need(&p.oidc_provider_arn, "oidc_provider_arn")?,
+                    self.ctx
+                        .expand_home(&need(&p.oidc_token_file, "oidc_token_file")?),
+                );
+                if !p.ram_session_name.is_empty() {
+                    o = o.session_name(&p.ram_session_name);
+                }
+                if p.expired_seconds > 0 {
+                    o = o.duration_seconds(u32::try_from(p.expired_seconds).unwrap_or(u32::MAX));
+                }
+                if !p.policy.is_empty() {
+                    o = o.policy(&p.policy);
+                }
+                let endpoint = (!p.endpoint.is_empty()).then_some(p.endpoint.as_str());
+                let region = (!p.sts_region.is_empty()).then_some(p.sts_region.as_str());
+                Box::new(o.sts(endpoint, region, p.enable_vpc.then_some(true)))
+            }
+            "CredentialsURI" => Box::new(
+                CredentialsUriProvider::new(&self.ctx, need(&p.credentials_uri, "credentials_uri")?)
+                    .map_err(|e| reattribute(e, &src))?,
+            ),
+            "External" => Box::new(ExternalProcessProvider::new(
+                &self.ctx,
+                need(&p.process_command, "process_command")?,
+            )),
+            "CloudSSO" | "OAuth" => {
+                return Err(Error::config(
+                    &src,
+                    format!(
+                        "mode {} needs an interactive browser sign-in, which tessera-credentials does not support; use AK, StsToken, RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC, CredentialsURI or External",
+                        p.mode
+                    ),
+                ))
+            }
+            other => {
+                return Err(Error::config(
+                    &src,
+                    format!("unknown mode {other:?}; expected AK, StsToken, RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC, CredentialsURI or External"),
+                ))
+            }
+        };
+        Ok(provider)
+    }
+}
+
+#[async_trait]
+impl ProvideCredentials for CliProfileProvider {
+    async fn provide(&self) -> Result<Credential, Error> {
+        let inner = self.resolve()?;
+        inner
+            .provide()
+            .await
+            .map(|c| c.nested_in("cli_profile"))
+            .map_err(|e| e.in_provider("cli_profile"))
+    }
+
+    fn name(&self) -> &str {
+        "cli_profile"
+    }
+}

@@ -1,0 +1,199 @@
+//! EcsRamRole: the instance's RAM role from the ECS metadata service.
+
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::{Context, Credential, Error, ProvideCredentials};
+use async_trait::async_trait;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The metadata service's address.
+pub const METADATA_ENDPOINT: &str = "http://100.100.100.200";
+const TOKEN_TTL_SECS: &str = "21600";
+const CREDENTIALS_PATH: &str = "/latest/meta-data/ram/security-credentials/";
+
+/// Credentials of the ECS instance's RAM role. Uses an IMDSv2 session token (`PUT
+/// /latest/api/token`), falling back to plain IMDSv1 requests when the token cannot be had,
+/// unless `ALIBABA_CLOUD_IMDSV1_DISABLED=true`. The role is `ALIBABA_CLOUD_ECS_METADATA` or
+/// the one the service names. Timeouts are the official 1 s connect / 1 s read.
+///
+/// A metadata service that cannot be reached at all means "not on ECS": the provider reports
+/// [`Error::NotConfigured`] so a chain moves on; one that answers with an error is a failure.
+#[derive(Debug, Clone)]
+pub struct EcsRamRoleProvider {
+    ctx: Context,
+    role_name: Option<String>,
+    endpoint: String,
+    imdsv1_disabled: bool,
+}
+
+impl EcsRamRoleProvider {
+    /// A provider reading its settings from `ctx`'s environment: `ALIBABA_CLOUD_ECS_METADATA`
+    /// (role), `ALIBABA_CLOUD_IMDSV1_DISABLED`, and `ALIBABA_CLOUD_ECS_METADATA_SERVICE_ENDPOINT`
+    /// (an endpoint override reqsign also reads; for tests and proxies).
+    pub fn new(ctx: &Context) -> Self {
+        EcsRamRoleProvider {
+            ctx: ctx.clone(),
+            role_name: ctx.var("ALIBABA_CLOUD_ECS_METADATA"),
+            endpoint: ctx
+                .var("ALIBABA_CLOUD_ECS_METADATA_SERVICE_ENDPOINT")
+                .map(|e| crate::endpoint::normalize_http(&e))
+                .unwrap_or_else(|| METADATA_ENDPOINT.to_string()),
+            imdsv1_disabled: ctx.flag("ALIBABA_CLOUD_IMDSV1_DISABLED"),
+        }
+    }
+
+    /// Uses this role instead of asking the service.
+    pub fn role_name(mut self, name: impl Into<String>) -> Self {
+        self.role_name = Some(name.into()).filter(|n: &String| !n.is_empty());
+        self
+    }
+
+    /// Refuses to fall back to IMDSv1.
+    pub fn disable_imdsv1(mut self, disabled: bool) -> Self {
+        self.imdsv1_disabled = disabled;
+        self
+    }
+
+    fn request(&self, method: Method, path: &str) -> HttpRequest {
+        HttpRequest::new(
+            method,
+            format!("{}{path}", self.endpoint),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        )
+    }
+
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, Error> {
+        self.ctx
+            .http
+            .send(req.clone())
+            .await
+            .map_err(|e| e.into_error(&req))
+    }
+
+    async fn session_token(&self) -> Result<Option<String>, Error> {
+        let req = self
+            .request(Method::Put, "/latest/api/token")
+            .header("X-aliyun-ecs-metadata-token-ttl-seconds", TOKEN_TTL_SECS);
+        let outcome = match self.send(req).await {
+            Ok(r) if r.status == 200 && !r.body.is_empty() => return Ok(Some(r.text())),
+            Ok(r) => Error::InvalidResponse {
+                endpoint: self.endpoint.clone(),
+                message: format!("the metadata token request answered HTTP {}", r.status),
+            },
+            Err(e) => e,
+        };
+        // Nothing listening at all is "not on ECS", not a reason to try IMDSv1 as well.
+        if self.imdsv1_disabled
+            || matches!(outcome, Error::Transport { .. } | Error::Timeout { .. })
+        {
+            return Err(outcome);
+        }
+        tracing::debug!(error = %outcome, "no IMDSv2 token; falling back to IMDSv1");
+        Ok(None)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Result<HttpResponse, Error> {
+        let mut req = self.request(Method::Get, path);
+        if let Some(t) = token {
+            req = req.header("X-aliyun-ecs-metadata-token", t);
+        }
+        let resp = self.send(req).await?;
+        if resp.status == 200 {
+            Ok(resp)
+        } else {
+            Err(Error::InvalidResponse {
+                endpoint: self.endpoint.clone(),
+                message: format!("GET {path} answered HTTP {}", resp.status),
+            })
+        }
+    }
+
+    /// GET with the session token; on a refusal retry once without it (as the Python, Node
+    /// and Java libraries do), unless IMDSv1 is disabled.
+    async fn get_tokened(&self, path: &str, token: Option<&str>) -> Result<HttpResponse, Error> {
+        match self.get(path, token).await {
+            Err(Error::InvalidResponse { .. }) if token.is_some() && !self.imdsv1_disabled => {
+                self.get(path, None).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch(&self) -> Result<Credential, Error> {
+        let token = self.session_token().await?;
+        let role = match &self.role_name {
+            Some(r) => r.clone(),
+            None => {
+                let body = self
+                    .get_tokened(CREDENTIALS_PATH, token.as_deref())
+                    .await?
+                    .text();
+                let role = body.lines().next().unwrap_or_default().trim().to_string();
+                if role.is_empty() {
+                    return Err(Error::InvalidResponse {
+                        endpoint: self.endpoint.clone(),
+                        message: "the instance has no RAM role attached".into(),
+                    });
+                }
+                role
+            }
+        };
+        if role.contains(['/', '?', '#']) || role == ".." {
+            return Err(Error::config(
+                "ALIBABA_CLOUD_ECS_METADATA",
+                "not a role name",
+            ));
+        }
+        let local = self.ctx.clock.now();
+        let resp = self
+            .get_tokened(&format!("{CREDENTIALS_PATH}{role}"), token.as_deref())
+            .await?;
+        let bad = |message: String| Error::InvalidResponse {
+            endpoint: self.endpoint.clone(),
+            message,
+        };
+        let v: Value =
+            serde_json::from_slice(&resp.body).map_err(|_| bad("the answer is not JSON".into()))?;
+        let code = v.get("Code").and_then(Value::as_str).unwrap_or_default();
+        if code != "Success" {
+            return Err(bad(format!("Code is {code:?}, not \"Success\"")));
+        }
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad(format!("the answer has no {k}")))
+        };
+        let exp = tessera_protocol::timestamp::parse(field("Expiration")?)
+            .map_err(|_| bad("Expiration is not YYYY-MM-DDThh:mm:ssZ".into()))?;
+        Ok(Credential::sts_token(
+            field("AccessKeyId")?,
+            field("AccessKeySecret")?,
+            field("SecurityToken")?,
+        )
+        .with_expiration(crate::credential::from_unix_secs(exp))
+        .with_clock_skew(crate::rpc::skew_of(&resp, local))
+        .with_provider_name("ecs_ram_role"))
+    }
+}
+
+#[async_trait]
+impl ProvideCredentials for EcsRamRoleProvider {
+    async fn provide(&self) -> Result<Credential, Error> {
+        match self.fetch().await {
+            Ok(c) => Ok(c),
+            Err(Error::Transport { .. } | Error::Timeout { .. }) if self.role_name.is_none() => {
+                Err(Error::NotConfigured(format!(
+                    "no ECS metadata service answers at {}",
+                    self.endpoint
+                )))
+            }
+            Err(e) => Err(e.in_provider("ecs_ram_role")),
+        }
+    }
+
+    fn name(&self) -> &str {
+        "ecs_ram_role"
+    }
+}

@@ -1,0 +1,236 @@
+//! The shared INI file: `~/.alibabacloud/credentials` (or `credentials.ini`).
+
+use super::{EcsRamRoleProvider, OidcRoleArnProvider, RamRoleArnProvider, StaticProvider};
+use crate::{Context, Credential, Error, ProvideCredentials};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// A profile of the INI credentials file. The file is `ALIBABA_CLOUD_CREDENTIALS_FILE`, else
+/// `~/.alibabacloud/credentials` (Go and Node's name), else `~/.alibabacloud/credentials.ini`
+/// (Python and Java's); the section is the one given, else `ALIBABA_CLOUD_PROFILE`, else
+/// `default`. Types: `access_key`, `sts` (also `sts_token`), `ecs_ram_role`, `ram_role_arn`,
+/// `oidc_role_arn`. Java's `enable = false` turns a section off.
+#[derive(Debug, Clone)]
+pub struct IniProfileProvider {
+    ctx: Context,
+    profile: Option<String>,
+}
+
+type Section = HashMap<String, String>;
+
+/// Parses INI text: `[section]`, `key = value`, `#` and `;` comments.
+pub(crate) fn parse_ini(text: &str) -> HashMap<String, Section> {
+    let mut out: HashMap<String, Section> = HashMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.trim().to_string();
+            out.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let (Some(section), Some((k, v))) = (&current, line.split_once('=')) {
+            out.entry(section.clone())
+                .or_default()
+                .insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    out
+}
+
+impl IniProfileProvider {
+    /// The profile chosen by `ALIBABA_CLOUD_PROFILE` (or `default`).
+    pub fn new(ctx: &Context) -> Self {
+        IniProfileProvider {
+            ctx: ctx.clone(),
+            profile: None,
+        }
+    }
+
+    /// A named section.
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
+        self
+    }
+
+    fn locate(&self) -> Result<Option<(PathBuf, String)>, Error> {
+        if let Some(p) = self.ctx.var("ALIBABA_CLOUD_CREDENTIALS_FILE") {
+            let path = self.ctx.expand_home(&p);
+            return match self.ctx.read_optional(&path)? {
+                Some(text) => Ok(Some((path, text))),
+                None => Err(Error::config(
+                    "ALIBABA_CLOUD_CREDENTIALS_FILE",
+                    format!("{} does not exist", path.display()),
+                )),
+            };
+        }
+        let Some(home) = self.ctx.home() else {
+            return Ok(None);
+        };
+        for name in ["credentials", "credentials.ini"] {
+            let path = home.join(".alibabacloud").join(name);
+            if let Some(text) = self.ctx.read_optional(&path)? {
+                return Ok(Some((path, text)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Builds the provider the section describes.
+    pub fn resolve(&self) -> Result<Box<dyn ProvideCredentials>, Error> {
+        let Some((path, text)) = self.locate()? else {
+            return Err(Error::NotConfigured(
+                "no ~/.alibabacloud/credentials or credentials.ini".into(),
+            ));
+        };
+        let name = self
+            .profile
+            .clone()
+            .or_else(|| self.ctx.var("ALIBABA_CLOUD_PROFILE"))
+            .unwrap_or_else(|| "default".into());
+        let sections = parse_ini(&text);
+        let Some(section) = sections.get(&name) else {
+            return Err(Error::NotConfigured(format!(
+                "{} has no [{name}] section",
+                path.display()
+            )));
+        };
+        if section
+            .get("enable")
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        {
+            return Err(Error::NotConfigured(format!(
+                "[{name}] in {} has enable = false",
+                path.display()
+            )));
+        }
+        let src = format!("{} [{name}]", path.display());
+        let need = |k: &str| {
+            section
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .ok_or_else(|| Error::config(&src, format!("{k} is missing")))
+        };
+        let opt = |k: &str| section.get(k).filter(|v| !v.is_empty()).cloned();
+        let ty = need("type")?;
+        let provider: Box<dyn ProvideCredentials> = match ty.as_str() {
+            "access_key" => Box::new(StaticProvider::new(
+                Credential::access_key(need("access_key_id")?, need("access_key_secret")?)
+                    .with_provider_name("profile/static_ak"),
+            )),
+            "sts" | "sts_token" => Box::new(StaticProvider::new(
+                Credential::sts_token(
+                    need("access_key_id")?,
+                    need("access_key_secret")?,
+                    opt("security_token")
+                        .or_else(|| opt("sts_token"))
+                        .ok_or_else(|| Error::config(&src, "security_token is missing"))?,
+                )
+                .with_provider_name("profile/static_sts"),
+            )),
+            "ecs_ram_role" => {
+                let mut p = EcsRamRoleProvider::new(&self.ctx);
+                if let Some(r) = opt("role_name") {
+                    p = p.role_name(r);
+                }
+                Box::new(p)
+            }
+            "ram_role_arn" => {
+                let source = StaticProvider::new(
+                    Credential::access_key(need("access_key_id")?, need("access_key_secret")?)
+                        .with_provider_name("static_ak"),
+                );
+                let mut b = RamRoleArnProvider::builder(source)
+                    .context(self.ctx.clone())
+                    .role_arn(need("role_arn")?);
+                if let Some(s) = opt("role_session_name") {
+                    b = b.session_name(s);
+                }
+                if let Some(p) = opt("policy") {
+                    b = b.policy(p);
+                }
+                if let Some(r) = opt("sts_region").or_else(|| opt("region_id")) {
+                    b = b.sts_region(r);
+                }
+                Box::new(b.build().map_err(|e| reattribute(e, &src))?)
+            }
+            "oidc_role_arn" => {
+                let mut p = OidcRoleArnProvider::new(
+                    &self.ctx,
+                    need("role_arn")?,
+                    need("oidc_provider_arn")?,
+                    self.ctx.expand_home(&need("oidc_token_file_path")?),
+                );
+                if let Some(s) = opt("role_session_name") {
+                    p = p.session_name(s);
+                }
+                if let Some(pol) = opt("policy") {
+                    p = p.policy(pol);
+                }
+                Box::new(p)
+            }
+            "rsa_key_pair" => {
+                return Err(Error::config(
+                    &src,
+                    "type rsa_key_pair (GenerateSessionAccessKey) is not supported; use access_key or ram_role_arn",
+                ))
+            }
+            other => {
+                return Err(Error::config(
+                    &src,
+                    format!("unknown type {other:?}; expected access_key, sts, ecs_ram_role, ram_role_arn or oidc_role_arn"),
+                ))
+            }
+        };
+        Ok(provider)
+    }
+}
+
+/// Names the file and section in a configuration error raised by an inner provider.
+pub(crate) fn reattribute(e: Error, src: &str) -> Error {
+    match e {
+        Error::InvalidConfig { message, .. } => Error::config(src, message),
+        e => e,
+    }
+}
+
+#[async_trait]
+impl ProvideCredentials for IniProfileProvider {
+    async fn provide(&self) -> Result<Credential, Error> {
+        let inner = self.resolve()?;
+        inner
+            .provide()
+            .await
+            .map(|c| {
+                if c.provider_name().starts_with("profile/") {
+                    c
+                } else {
+                    c.nested_in("profile")
+                }
+            })
+            .map_err(|e| e.in_provider("profile"))
+    }
+
+    fn name(&self) -> &str {
+        "profile"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_and_comments() {
+        let ini = parse_ini(
+            "# c\n[default]\ntype = access_key\naccess_key_id=a\n; x\n[other]\nenable = false\n",
+        );
+        assert_eq!(ini["default"]["type"], "access_key");
+        assert_eq!(ini["default"]["access_key_id"], "a");
+        assert_eq!(ini["other"]["enable"], "false");
+    }
+}

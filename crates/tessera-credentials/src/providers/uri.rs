@@ -1,0 +1,157 @@
+//! `ALIBABA_CLOUD_CREDENTIALS_URI`: a local endpoint that hands out STS tokens.
+
+use crate::http::{HttpRequest, Method};
+use crate::{Context, Credential, Error, ProvideCredentials};
+use async_trait::async_trait;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Fetches `{"Code":"Success","AccessKeyId",…,"Expiration"}` from a URI. Hardened beyond the
+/// official libraries: the URI must be https, or http to a loopback address (a sidecar);
+/// redirects are not followed; the body is capped; `Code`, when present, must be `Success`; all
+/// four fields are required.
+#[derive(Debug, Clone)]
+pub struct CredentialsUriProvider {
+    ctx: Context,
+    uri: String,
+}
+
+impl CredentialsUriProvider {
+    /// A provider for `uri`, checked now.
+    pub fn new(ctx: &Context, uri: impl Into<String>) -> Result<Self, Error> {
+        let uri = uri.into();
+        check_uri(&uri)?;
+        Ok(CredentialsUriProvider {
+            ctx: ctx.clone(),
+            uri,
+        })
+    }
+
+    /// From `ALIBABA_CLOUD_CREDENTIALS_URI`.
+    pub fn from_env(ctx: &Context) -> Result<Self, Error> {
+        match ctx.var("ALIBABA_CLOUD_CREDENTIALS_URI") {
+            Some(uri) => CredentialsUriProvider::new(ctx, uri),
+            None => Err(Error::NotConfigured(
+                "ALIBABA_CLOUD_CREDENTIALS_URI is not set".into(),
+            )),
+        }
+    }
+}
+
+fn check_uri(uri: &str) -> Result<(), Error> {
+    let bad = |why: &str| Error::config("credentials URI", format!("{uri:?} {why}"));
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| bad("is not an http(s) URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad("must not carry user information"));
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(bad("must be https, or http to a loopback address"))
+            }
+        }
+        _ => Err(bad("is not an http(s) URL")),
+    }
+}
+
+#[async_trait]
+impl ProvideCredentials for CredentialsUriProvider {
+    async fn provide(&self) -> Result<Credential, Error> {
+        let req = HttpRequest::new(
+            Method::Get,
+            &self.uri,
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        );
+        let local = self.ctx.clock.now();
+        let resp = self
+            .ctx
+            .http
+            .send(req.clone())
+            .await
+            .map_err(|e| e.into_error(&req).in_provider("credentials_uri"))?;
+        let fail = |message: String| {
+            Error::InvalidResponse {
+                endpoint: req.endpoint().to_string(),
+                message,
+            }
+            .in_provider("credentials_uri")
+        };
+        if resp.status != 200 {
+            return Err(fail(format!("HTTP {}", resp.status)));
+        }
+        let v: Value =
+            serde_json::from_slice(&resp.body).map_err(|_| fail("the body is not JSON".into()))?;
+        if let Some(code) = v.get("Code").and_then(Value::as_str) {
+            if code != "Success" {
+                return Err(fail(format!("Code is {code:?}, not \"Success\"")));
+            }
+        }
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| fail(format!("the answer has no {k}")))
+        };
+        let exp = tessera_protocol::timestamp::parse(field("Expiration")?)
+            .map_err(|_| fail("Expiration is not YYYY-MM-DDThh:mm:ssZ".into()))?;
+        Ok(Credential::sts_token(
+            field("AccessKeyId")?,
+            field("AccessKeySecret")?,
+            field("SecurityToken")?,
+        )
+        .with_expiration(crate::credential::from_unix_secs(exp))
+        .with_clock_skew(crate::rpc::skew_of(&resp, local))
+        .with_provider_name("credentials_uri"))
+    }
+
+    fn name(&self) -> &str {
+        "credentials_uri"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback() {
+        for ok in [
+            "https://creds.example.com/x",
+            "http://127.0.0.1:9000/creds",
+            "http://localhost/c",
+            "http://[::1]:80/c",
+            "http://127.8.9.10/c",
+        ] {
+            assert!(check_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://169.254.169.254/c",
+            "http://example.com/c",
+            "http://127.0.0.1.evil.com/c",
+            "http://user@127.0.0.1/c",
+            "ftp://127.0.0.1/c",
+            "127.0.0.1/c",
+            "http:///c",
+        ] {
+            assert!(check_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! One RPC exchange with retries: sign with the credential of the moment, send, classify the
+//! answer. Shared by [`crate::Client`] and the providers that call STS.
+
+use crate::http::{HttpRequest, HttpResponse};
+use crate::signing::{self, RpcCall, SignatureVersion, Timeouts};
+use crate::{Context, Credential, Error};
+use rand::Rng;
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Timeouts and retries for calls.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Limits of one attempt.
+    pub timeouts: Timeouts,
+    /// Attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// The whole call, retries and back-off included.
+    pub budget: Duration,
+    /// First back-off; doubles per retry, with full jitter.
+    pub base_backoff: Duration,
+    /// Largest back-off.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// The official libraries' STS limits (5 s connect, 10 s read) plus what they lack: three
+    /// attempts and a 30-second budget.
+    fn default() -> Self {
+        RetryPolicy {
+            timeouts: Timeouts {
+                connect: Duration::from_secs(5),
+                total: Duration::from_secs(15),
+            },
+            max_attempts: 3,
+            budget: Duration::from_secs(30),
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << retry.min(16))
+            .min(self.max_backoff);
+        // Full jitter: a fleet that failed together does not retry together.
+        let millis = u64::try_from(exp.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub body: Value,
+    /// The server's clock minus ours, from its `Date` header (0 when absent).
+    pub skew_secs: i64,
+}
+
+/// What the client knows about the server's clock: a smoothed skew estimate that signing uses
+/// for `Timestamp` / `x-acs-date`, so a drifted host still gets its requests accepted.
+#[derive(Debug, Default)]
+pub(crate) struct SkewEstimate(AtomicI64);
+
+impl SkewEstimate {
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn observe(&self, skew: i64) {
+        // HTTP dates have one-second resolution: ignore jitter of a second or so.
+        if skew.abs() >= 2 || self.get() != 0 {
+            self.0.store(skew, Ordering::Relaxed);
+        }
+    }
+}
+
+fn unix_now(ctx: &Context) -> i64 {
+    crate::credential::unix_secs(ctx.clock.now())
+}
+
+pub(crate) fn skew_of(resp: &HttpResponse, local: SystemTime) -> i64 {
+    resp.date().map_or(0, |d| {
+        crate::credential::unix_secs(d) - crate::credential::unix_secs(local)
+    })
+}
+
+/// Parses a service answer: 2xx with a JSON object is success; anything else becomes
+/// [`Error::Service`] with the body's `Code`/`Message`/`RequestId` (never the raw body).
+pub(crate) fn parse_answer(req: &HttpRequest, resp: &HttpResponse) -> Result<Value, Error> {
+    let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
+    if (200..300).contains(&resp.status) {
+        return match json {
+            Some(v @ Value::Object(_)) => Ok(v),
+            _ => Err(Error::InvalidResponse {
+                endpoint: req.endpoint().to_string(),
+                message: format!("HTTP {} with a body that is not a JSON object", resp.status),
+            }),
+        };
+    }
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Err(Error::Service {
+        status: resp.status,
+        code: field("Code").unwrap_or_else(|| format!("HTTP{}", resp.status)),
+        message: field("Message").unwrap_or_else(|| "the answer carried no error message".into()),
+        request_id: field("RequestId").unwrap_or_default(),
+    })
+}
+
+/// How a call is authenticated.
+pub(crate) enum Auth<'a> {
+    /// Signed with this credential.
+    Signed(&'a Credential, SignatureVersion),
+    /// Not signed at all (AssumeRoleWithOIDC: the token is the proof).
+    Anonymous,
+}
+
+fn build(
+    ctx: &Context,
+    endpoint: &str,
+    call: &RpcCall,
+    auth: &Auth<'_>,
+    policy: &RetryPolicy,
+    skew: i64,
+) -> Result<HttpRequest, Error> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let now = unix_now(ctx) + skew;
+    match auth {
+        Auth::Signed(cred, style) => {
+            signing::sign(call, endpoint, cred, *style, now, &nonce, policy.timeouts)
+        }
+        Auth::Anonymous => {
+            let ts = tessera_protocol::timestamp::format(now);
+            let mut params: Vec<(&str, &str)> = vec![
+                ("Action", &call.action),
+                ("Version", &call.version),
+                ("Format", "JSON"),
+                ("Timestamp", &ts),
+            ];
+            params.extend(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut req = HttpRequest::new(
+                crate::http::Method::Post,
+                format!("{}/", endpoint.trim_end_matches('/')),
+                policy.timeouts.connect,
+                policy.timeouts.total,
+            )
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded");
+            req.body = signing::form(params);
+            Ok(req)
+        }
+    }
+}
+
+/// Sends `call`, retrying what may succeed on a second try (transport errors, timeouts,
+/// throttling, 5xx) with jittered exponential back-off, within the policy's budget. A
+/// timestamp rejection is retried once with the skew measured from that answer's `Date`.
+pub(crate) async fn invoke(
+    ctx: &Context,
+    endpoint: &str,
+    call: &RpcCall,
+    auth: Auth<'_>,
+    policy: &RetryPolicy,
+    skew: &SkewEstimate,
+) -> Result<Reply, Error> {
+    let attempts = async {
+        let mut retry = 0u32;
+        let mut skew_retried = false;
+        loop {
+            let req = build(ctx, endpoint, call, &auth, policy, skew.get())?;
+            let sent_at = ctx.clock.now();
+            let outcome = match ctx.http.send(req.clone()).await {
+                Ok(resp) => {
+                    let s = skew_of(&resp, sent_at);
+                    if resp.date().is_some() {
+                        skew.observe(s);
+                    }
+                    parse_answer(&req, &resp).map(|body| Reply { body, skew_secs: s })
+                }
+                Err(e) => Err(e.into_error(&req)),
+            };
+            match outcome {
+                Ok(reply) => return Ok(reply),
+                Err(e)
+                    if !skew_retried
+                        && matches!(
+                            e.code(),
+                            Some("InvalidTimeStamp.Expired" | "IllegalTimestamp")
+                        ) =>
+                {
+                    skew_retried = true;
+                }
+                Err(e) if e.is_retryable() && retry + 1 < policy.max_attempts => {
+                    tracing::debug!(action = %call.action, error = %e, "retrying");
+                    tokio::time::sleep(policy.backoff(retry)).await;
+                    retry += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    tokio::time::timeout(policy.budget, attempts)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                what: format!("{} at {endpoint}", call.action),
+                millis: policy.budget.as_millis(),
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy::default();
+        for r in 0..40 {
+            let b = p.backoff(r);
+            assert!(b <= p.max_backoff, "{b:?}");
+            assert!(b >= p.base_backoff / 2);
+        }
+    }
+
+    #[test]
+    fn errors_carry_code_not_body() {
+        let req = HttpRequest::new(
+            crate::http::Method::Post,
+            "http://h:1/",
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let resp = HttpResponse {
+            status: 403,
+            headers: vec![],
+            body: br#"{"Code":"NoPermission","Message":"no","RequestId":"R","Secret":"zzz"}"#
+                .to_vec(),
+        };
+        let e = parse_answer(&req, &resp).unwrap_err();
+        assert_eq!(e.code(), Some("NoPermission"));
+        assert!(!e.to_string().contains("zzz"));
+        let html = HttpResponse {
+            status: 502,
+            headers: vec![],
+            body: b"<html>secret</html>".to_vec(),
+        };
+        let e = parse_answer(&req, &html).unwrap_err();
+        assert!(e.is_retryable());
+        assert!(!e.to_string().contains("secret"));
+    }
+}
