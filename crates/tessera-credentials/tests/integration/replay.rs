@@ -1,0 +1,1 @@
+//! Recorded-world cases: see tests/cases/.

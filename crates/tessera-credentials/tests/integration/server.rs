@@ -1,0 +1,1 @@
+//! Against a real Tessera server on loopback.
