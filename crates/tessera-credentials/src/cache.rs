@@ -1,82 +1,555 @@
-//! The refresh cache for expiring credentials.
+//! The refresh engine for expiring credentials.
 //!
-//! INTERIM: a single-flight cache without refresh windows; being replaced by the full engine.
+//! A [`CredentialsCache`] sits in front of one provider and decides when to call it. The rules,
+//! all measured on the context's clock against [`Credential::valid_until`] (the expiration
+//! corrected for the issuer's clock skew):
+//!
+//! - **Windows scaled to the lifetime.** The lifetime is `valid_until − now` when the credential
+//!   arrives. The *advisory window* is the last `min(5 min, 20 %)` of it, the *mandatory window*
+//!   the last `min(60 s, 5 %)`. A 900 s session therefore gets advisory = 180 s and
+//!   mandatory = 45 s; 3600 s and longer get 300 s and 60 s. (The official Python, Java and
+//!   Node libraries use a fixed 15-minute margin, which makes a 900 s session stale on arrival
+//!   and costs one AssumeRole per call.)
+//! - **Jitter.** Each fetched credential's advisory start is drawn uniformly from the first
+//!   quarter of its advisory window, so a fleet that fetched at the same moment does not refresh
+//!   in lockstep.
+//! - **Advisory window:** the first caller to notice spawns one background refresh on the current
+//!   tokio runtime; everybody keeps getting the current value without waiting. No threads, and
+//!   no timers while idle: nothing runs unless a caller asks.
+//! - **Mandatory window, nothing cached, or expired:** callers wait for the refresh.
+//! - **Single flight.** At most one provider call is in flight. Callers that queued behind an
+//!   attempt take its outcome, success or error, instead of calling the provider again.
+//! - **Static stability.** When a refresh fails (or returns an already-expired credential) and
+//!   the cached value is still valid, the cached value keeps being served and the next attempt
+//!   waits a back-off of `min(60 s, 1 s · 2^(n−1))` after the n-th consecutive failure, drawn
+//!   uniformly from its upper half, and never more than half the remaining validity, so retries
+//!   keep happening (ever more often) until the credential expires. A good value is never
+//!   replaced by an error. When nothing valid is cached the caller gets the error, and the
+//!   back-off is capped at 10 s so a recovered provider is noticed quickly.
+//! - **Unchanged credential.** A source that hands back the very credential already cached (IMDS
+//!   until it rotates) keeps the credential's original windows and is asked again after a
+//!   back-off, instead of shrinking the windows at every fetch.
+//! - **[`invalidate`](CredentialsCache::invalidate)** drops the cached value only if it is the
+//!   one a service rejected, so a thousand reports about one token cost one refresh.
+//! - Credentials without an expiration are cached for good.
 
-use crate::context::Context;
+use crate::context::{Clock, Context};
 use crate::{Credential, Error, ProvideCredentials};
 use async_trait::async_trait;
-use std::sync::{Arc, RwLock};
+use rand::Rng;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime};
+
+/// The advisory window's upper bound.
+pub const DEFAULT_ADVISORY_MAX: Duration = Duration::from_secs(300);
+/// The advisory window's share of the lifetime.
+pub const DEFAULT_ADVISORY_FRACTION: f64 = 0.20;
+/// The mandatory window's upper bound.
+pub const DEFAULT_MANDATORY_MAX: Duration = Duration::from_secs(60);
+/// The mandatory window's share of the lifetime.
+pub const DEFAULT_MANDATORY_FRACTION: f64 = 0.05;
+/// The back-off after the first failure (before jitter).
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The longest back-off while a valid credential is being served.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// The longest back-off when nothing valid is cached: callers are failing meanwhile, so a
+/// recovered provider must be noticed soon.
+pub const EMPTY_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Caches what a provider returns and refreshes it before it expires. Cheap to clone; clones
-/// share one cache.
+/// share one cache. See the [module documentation](self) for the refresh policy.
 #[derive(Debug, Clone)]
 pub struct CredentialsCache {
     inner: Arc<Inner>,
 }
 
+/// Counters for diagnostics, since the cache was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Provider calls that returned a usable credential (including an unchanged one).
+    pub refreshes: u64,
+    /// Provider calls that failed or returned an already-expired credential.
+    pub failures: u64,
+    /// Times a caller was handed the cached credential because refreshing it had failed.
+    pub served_stale: u64,
+}
+
+/// Tunables for a [`CredentialsCache`]; start with [`CredentialsCache::builder`].
 #[derive(Debug)]
+pub struct CredentialsCacheBuilder {
+    provider: Box<dyn ProvideCredentials>,
+    tunables: Tunables,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tunables {
+    advisory_max: Duration,
+    advisory_fraction: f64,
+    mandatory_max: Duration,
+    mandatory_fraction: f64,
+    backoff_base: Duration,
+    backoff_max: Duration,
+}
+
+impl Default for Tunables {
+    fn default() -> Self {
+        Tunables {
+            advisory_max: DEFAULT_ADVISORY_MAX,
+            advisory_fraction: DEFAULT_ADVISORY_FRACTION,
+            mandatory_max: DEFAULT_MANDATORY_MAX,
+            mandatory_fraction: DEFAULT_MANDATORY_FRACTION,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+        }
+    }
+}
+
+/// A fraction in `0..=1`; NaN counts as 0 (no window) rather than poisoning every comparison.
+fn fraction(f: f64) -> f64 {
+    if f.is_nan() {
+        0.0
+    } else {
+        f.clamp(0.0, 1.0)
+    }
+}
+
+impl CredentialsCacheBuilder {
+    /// The advisory window: the last `min(max, fraction × lifetime)` of a credential's lifetime,
+    /// during which one background refresh is started. Default: 5 min, 0.20.
+    pub fn advisory_window(mut self, max: Duration, fraction_of_lifetime: f64) -> Self {
+        self.tunables.advisory_max = max;
+        self.tunables.advisory_fraction = fraction(fraction_of_lifetime);
+        self
+    }
+
+    /// The mandatory window: the last `min(max, fraction × lifetime)`, during which callers wait
+    /// for a refresh. Default: 60 s, 0.05. Never starts before the advisory window.
+    pub fn mandatory_window(mut self, max: Duration, fraction_of_lifetime: f64) -> Self {
+        self.tunables.mandatory_max = max;
+        self.tunables.mandatory_fraction = fraction(fraction_of_lifetime);
+        self
+    }
+
+    /// The back-off after failed refreshes: `min(max, base · 2^(n−1))` after the n-th failure in
+    /// a row, jittered into its upper half. Default: 1 s, 60 s.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.tunables.backoff_base = base;
+        self.tunables.backoff_max = max;
+        self
+    }
+
+    /// The cache, reading time from `ctx.clock`.
+    pub fn build(self, ctx: &Context) -> CredentialsCache {
+        CredentialsCache {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                clock: Arc::clone(&ctx.clock),
+                tunables: self.tunables,
+                state: RwLock::new(State::default()),
+                refresh: tokio::sync::Mutex::new(()),
+                background: AtomicBool::new(false),
+                refreshes: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                served_stale: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
 struct Inner {
     provider: Box<dyn ProvideCredentials>,
-    ctx: Context,
-    current: RwLock<Option<Credential>>,
+    clock: Arc<dyn Clock>,
+    tunables: Tunables,
+    state: RwLock<State>,
+    /// Held for the whole of a provider call: the single flight.
     refresh: tokio::sync::Mutex<()>,
+    /// A background refresh has been spawned and has not finished.
+    background: AtomicBool,
+    refreshes: AtomicU64,
+    failures: AtomicU64,
+    served_stale: AtomicU64,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        f.debug_struct("CredentialsCache")
+            .field("provider", &self.provider)
+            .field("tunables", &self.tunables)
+            .field("cached", &state.entry)
+            .field("consecutive_failures", &state.failures)
+            .field("retry_at", &state.retry_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entry: Option<Entry>,
+    /// No provider call before this instant (back-off).
+    retry_at: Option<SystemTime>,
+    /// Consecutive attempts that did not bring a new credential; drives the back-off.
+    failures: u32,
+    /// Bumped, under the refresh lock, whenever an attempt finishes: a caller that queued for the
+    /// lock compares it with what it saw before to learn that an attempt finished meanwhile.
+    attempts: u64,
+    /// Why the last attempt failed; cleared by a success.
+    last_error: Option<Error>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    credential: Credential,
+    /// `None`: the credential does not expire.
+    windows: Option<Windows>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    advisory_at: SystemTime,
+    mandatory_at: SystemTime,
+    valid_until: SystemTime,
+}
+
+impl Entry {
+    fn is_valid_at(&self, now: SystemTime) -> bool {
+        self.windows.is_none_or(|w| now < w.valid_until)
+    }
+}
+
+/// What a caller does, decided under the read lock.
+enum Plan {
+    Serve(Credential),
+    /// Serve the cached value, which a failed refresh left in place.
+    ServeStale(Credential),
+    /// Serve, and start a background refresh unless one is running.
+    ServeAndRefresh(Credential, u64),
+    Fail(Error),
+    /// Wait for a refresh; carries the attempt count seen.
+    Block(u64),
+}
+
+impl State {
+    fn plan(&self, now: SystemTime) -> Plan {
+        let backing_off = self.retry_at.is_some_and(|r| now < r);
+        if let Some(entry) = &self.entry {
+            let Some(w) = entry.windows else {
+                return Plan::Serve(entry.credential.clone());
+            };
+            if now < w.advisory_at {
+                return Plan::Serve(entry.credential.clone());
+            }
+            if now < w.valid_until {
+                if backing_off {
+                    return if self.last_error.is_some() {
+                        Plan::ServeStale(entry.credential.clone())
+                    } else {
+                        Plan::Serve(entry.credential.clone())
+                    };
+                }
+                if now < w.mandatory_at {
+                    return Plan::ServeAndRefresh(entry.credential.clone(), self.attempts);
+                }
+            }
+        }
+        match &self.last_error {
+            Some(e) if backing_off => Plan::Fail(e.clone()),
+            _ => Plan::Block(self.attempts),
+        }
+    }
+}
+
+/// `t + d`, saturating instead of panicking on an absurd expiration.
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d).unwrap_or(t)
+}
+
+fn earlier(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+impl Inner {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The windows of a credential fetched at `now`.
+    fn schedule(&self, credential: Credential, now: SystemTime) -> Entry {
+        let windows = credential.valid_until().map(|valid_until| {
+            let t = &self.tunables;
+            let lifetime = valid_until.duration_since(now).unwrap_or_default();
+            let advisory = t.advisory_max.min(lifetime.mul_f64(t.advisory_fraction));
+            let mandatory = t.mandatory_max.min(lifetime.mul_f64(t.mandatory_fraction));
+            let jitter = advisory.mul_f64(rand::rng().random_range(0.0..0.25));
+            let mandatory_at = earlier(valid_until, mandatory);
+            Windows {
+                advisory_at: later(earlier(valid_until, advisory), jitter).min(mandatory_at),
+                mandatory_at,
+                valid_until,
+            }
+        });
+        Entry {
+            credential,
+            windows,
+        }
+    }
+
+    /// How long to wait after the `failures`-th unproductive attempt in a row, jittered into
+    /// `[d/2, d]` so that instances which failed together do not retry together.
+    fn backoff(&self, failures: u32) -> Duration {
+        let t = &self.tunables;
+        let doubling = 2u32.saturating_pow(failures.saturating_sub(1));
+        let d = t
+            .backoff_base
+            .checked_mul(doubling)
+            .unwrap_or(t.backoff_max)
+            .min(t.backoff_max);
+        d.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+
+    /// Calls the provider and records the outcome. The caller holds `self.refresh`.
+    async fn attempt(&self) -> Result<Credential, Error> {
+        let result = self.provider.provide().await;
+        let now = self.clock.now();
+        let name = self.provider.name();
+        let mut st = self.write();
+        st.attempts = st.attempts.wrapping_add(1);
+        let fresh = match result {
+            Ok(fresh) => fresh,
+            Err(e) => return self.fail(&mut st, e.in_provider(name), now),
+        };
+        if let Some(until) = fresh.valid_until().filter(|until| *until <= now) {
+            // Caching it would make every later call refetch at once; treat it as a failure so
+            // the back-off applies, and keep any older value that is still good.
+            let late = now.duration_since(until).unwrap_or_default().as_secs();
+            let e = Error::Provider {
+                provider: name.to_string(),
+                source: Box::new(Error::InvalidResponse {
+                    endpoint: fresh.provider_name().to_string(),
+                    message: format!(
+                        "the credential had expired {late} s before it arrived \
+                         (clock skew {} s); is the local clock right?",
+                        fresh.clock_skew_secs()
+                    ),
+                }),
+            };
+            return self.fail(&mut st, e, now);
+        }
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        st.last_error = None;
+        let unchanged = st
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.credential.is_same(&fresh));
+        if let Some(entry) = st.entry.as_ref().filter(|_| unchanged) {
+            // The source has not rotated yet. Keep the original windows: measuring the lifetime
+            // from now would shrink them at every fetch and refetch ever faster.
+            let credential = entry.credential.clone();
+            let remaining = entry.windows.map(|w| w.valid_until.duration_since(now));
+            st.failures = st.failures.saturating_add(1);
+            let mut wait = self.backoff(st.failures);
+            if let Some(Ok(remaining)) = remaining {
+                wait = wait.min(remaining / 2);
+            }
+            st.retry_at = Some(later(now, wait));
+            tracing::debug!(
+                provider = name,
+                retry_in_ms = wait.as_millis() as u64,
+                "refresh returned the cached credential unchanged"
+            );
+            return Ok(credential);
+        }
+        st.entry = Some(self.schedule(fresh.clone(), now));
+        st.failures = 0;
+        st.retry_at = None;
+        tracing::debug!(
+            provider = name,
+            expires_in_secs = fresh
+                .valid_until()
+                .and_then(|u| u.duration_since(now).ok())
+                .map(|d| d.as_secs()),
+            "credentials refreshed"
+        );
+        Ok(fresh)
+    }
+
+    /// Records a failed attempt: serves the cached value while it is valid, else the error.
+    fn fail(&self, st: &mut State, err: Error, now: SystemTime) -> Result<Credential, Error> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        st.failures = st.failures.saturating_add(1);
+        let backoff = self.backoff(st.failures);
+        let name = self.provider.name();
+        let still_valid = st.entry.as_ref().filter(|e| e.is_valid_at(now));
+        let Some(entry) = still_valid else {
+            st.entry = None;
+            let wait = backoff.min(EMPTY_BACKOFF_MAX);
+            st.retry_at = Some(later(now, wait));
+            tracing::warn!(
+                provider = name,
+                error = %err,
+                retry_in_ms = wait.as_millis() as u64,
+                "credential refresh failed and nothing valid is cached"
+            );
+            st.last_error = Some(err.clone());
+            return Err(err);
+        };
+        let credential = entry.credential.clone();
+        let remaining = entry
+            .windows
+            .and_then(|w| w.valid_until.duration_since(now).ok());
+        // Halving the remaining validity keeps attempts coming before expiry, however long the
+        // back-off has grown.
+        let wait = remaining.map_or(backoff, |r| backoff.min(r / 2));
+        st.retry_at = Some(later(now, wait));
+        tracing::warn!(
+            provider = name,
+            error = %err,
+            valid_for_secs = remaining.map(|r| r.as_secs()),
+            retry_in_ms = wait.as_millis() as u64,
+            "credential refresh failed; serving the cached credential while it is valid"
+        );
+        st.last_error = Some(err);
+        self.served_stale.fetch_add(1, Ordering::Relaxed);
+        Ok(credential)
+    }
+
+    /// Waits for the single flight; runs it if no attempt finished since `seen`.
+    async fn refresh_blocking(&self, seen: u64) -> Result<Credential, Error> {
+        let _flight = self.refresh.lock().await;
+        {
+            let st = self.read();
+            if st.attempts != seen {
+                // An attempt finished while we queued: its outcome is ours too, error included.
+                let now = self.clock.now();
+                if let Some(entry) = st.entry.as_ref().filter(|e| e.is_valid_at(now)) {
+                    if st.last_error.is_some() {
+                        self.served_stale.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(entry.credential.clone());
+                }
+                if let Some(e) = &st.last_error {
+                    return Err(e.clone());
+                }
+                // It succeeded, but its credential was invalidated since: fetch anew.
+            }
+        }
+        self.attempt().await
+    }
+
+    /// Starts one background refresh on the current tokio runtime, unless one is running. Outside
+    /// a runtime nothing is spawned; the mandatory window then refreshes in line.
+    fn spawn_refresh(self: &Arc<Self>, seen: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self
+            .background
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        // Made before the spawn so the flag is cleared even if the task is dropped unpolled
+        // (runtime shutting down) or the provider panics.
+        let running = BackgroundFlag(Arc::clone(self));
+        runtime.spawn(async move {
+            let inner = &running.0;
+            let _flight = inner.refresh.lock().await;
+            if inner.read().attempts != seen {
+                return;
+            }
+            // The outcome is recorded in the state (and a failure logged) by `attempt`.
+            let _ = inner.attempt().await;
+        });
+    }
+}
+
+struct BackgroundFlag(Arc<Inner>);
+
+impl Drop for BackgroundFlag {
+    fn drop(&mut self) {
+        self.0.background.store(false, Ordering::Release);
+    }
 }
 
 impl CredentialsCache {
-    /// Wraps `provider`, using `ctx`'s clock.
+    /// Wraps `provider` with the default windows and back-off, using `ctx`'s clock.
     pub fn new(provider: impl ProvideCredentials + 'static, ctx: &Context) -> Self {
-        CredentialsCache {
-            inner: Arc::new(Inner {
-                provider: Box::new(provider),
-                ctx: ctx.clone(),
-                current: RwLock::new(None),
-                refresh: tokio::sync::Mutex::new(()),
-            }),
+        Self::builder(provider).build(ctx)
+    }
+
+    /// A builder, to change the windows or the back-off.
+    pub fn builder(provider: impl ProvideCredentials + 'static) -> CredentialsCacheBuilder {
+        CredentialsCacheBuilder {
+            provider: Box::new(provider),
+            tunables: Tunables::default(),
         }
     }
 
     /// The cached credential, refreshed first if it must be.
+    ///
+    /// On a warm cache outside the refresh windows this is a read lock, one clock read and a
+    /// reference-count increment. In the advisory window it also starts a background refresh
+    /// (on the current tokio runtime) without waiting for it.
+    ///
+    /// Errors: the provider's error, as [`Error::Provider`] (or [`Error::NotConfigured`] as is),
+    /// only when nothing valid is cached.
     pub async fn get(&self) -> Result<Credential, Error> {
-        let now = self.inner.ctx.clock.now();
-        if let Some(c) = self.peek() {
-            if c.is_valid_at(now + std::time::Duration::from_secs(60)) {
-                return Ok(c);
+        let now = self.inner.clock.now();
+        let plan = self.inner.read().plan(now);
+        match plan {
+            Plan::Serve(c) => Ok(c),
+            Plan::ServeStale(c) => {
+                self.inner.served_stale.fetch_add(1, Ordering::Relaxed);
+                Ok(c)
             }
-        }
-        let _guard = self.inner.refresh.lock().await;
-        let now = self.inner.ctx.clock.now();
-        if let Some(c) = self.peek() {
-            if c.is_valid_at(now + std::time::Duration::from_secs(60)) {
-                return Ok(c);
+            Plan::ServeAndRefresh(c, seen) => {
+                self.inner.spawn_refresh(seen);
+                Ok(c)
             }
+            Plan::Fail(e) => Err(e),
+            Plan::Block(seen) => self.inner.refresh_blocking(seen).await,
         }
-        let fresh = self.inner.provider.provide().await?;
-        *self
-            .inner
-            .current
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
-        Ok(fresh)
     }
 
-    /// The cached value, without refreshing.
+    /// The cached value, without refreshing; it may have expired.
     pub fn peek(&self) -> Option<Credential> {
         self.inner
-            .current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .entry
+            .as_ref()
+            .map(|e| e.credential.clone())
     }
 
-    /// Drops `rejected` if it is still the cached value.
+    /// Drops `rejected` if it is still the cached value, so the next [`get`](Self::get) fetches
+    /// a new one. A report about a credential already replaced does nothing.
     pub fn invalidate(&self, rejected: &Credential) {
-        let mut cur = self
-            .inner
-            .current
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if cur.as_ref().is_some_and(|c| c.is_same(rejected)) {
-            *cur = None;
+        let mut st = self.inner.write();
+        if st
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.credential.is_same(rejected))
+        {
+            st.entry = None;
+            tracing::debug!(
+                provider = self.inner.provider.name(),
+                "cached credential invalidated"
+            );
+        }
+    }
+
+    /// Counters since the cache was built.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            refreshes: self.inner.refreshes.load(Ordering::Relaxed),
+            failures: self.inner.failures.load(Ordering::Relaxed),
+            served_stale: self.inner.served_stale.load(Ordering::Relaxed),
         }
     }
 }
