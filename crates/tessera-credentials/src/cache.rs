@@ -175,7 +175,7 @@ struct Inner {
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.read();
-        f.debug_struct("CredentialsCache")
+        f.debug_struct("Inner")
             .field("provider", &self.provider)
             .field("tunables", &self.tunables)
             .field("cached", &state.entry)
@@ -566,5 +566,512 @@ impl ProvideCredentials for CredentialsCache {
 
     fn invalidate(&self, rejected: &Credential) {
         CredentialsCache::invalidate(self, rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ManualClock;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+    use tokio::sync::Semaphore;
+
+    const T0: Duration = Duration::from_secs(1_700_000_000);
+
+    #[derive(Debug, Clone, Copy)]
+    enum Mode {
+        /// A new credential per call, valid for this many seconds from the clock's now.
+        Lifetime(u64),
+        /// The same credential on every call (a source that has not rotated yet).
+        Fixed(SystemTime),
+        /// A new credential per call, without expiration.
+        NoExpiry,
+        /// A new credential per call that expired 10 s ago.
+        Expired,
+        Fail,
+    }
+
+    #[derive(Debug)]
+    struct State {
+        clock: ManualClock,
+        mode: Mutex<Mode>,
+        calls: AtomicUsize,
+        latency: Duration,
+        gate: Option<Semaphore>,
+    }
+
+    /// Counts its calls; a clone shares the counter and the mode.
+    #[derive(Debug, Clone)]
+    struct TestProvider(Arc<State>);
+
+    impl TestProvider {
+        fn new(clock: &ManualClock, mode: Mode) -> Self {
+            Self::with(clock, mode, Duration::ZERO, None)
+        }
+
+        fn with(
+            clock: &ManualClock,
+            mode: Mode,
+            latency: Duration,
+            gate: Option<Semaphore>,
+        ) -> Self {
+            TestProvider(Arc::new(State {
+                clock: clock.clone(),
+                mode: Mutex::new(mode),
+                calls: AtomicUsize::new(0),
+                latency,
+                gate,
+            }))
+        }
+
+        fn calls(&self) -> usize {
+            self.0.calls.load(Ordering::SeqCst)
+        }
+
+        fn set(&self, mode: Mode) {
+            *self.0.mode.lock().unwrap() = mode;
+        }
+
+        fn release(&self) {
+            self.0.gate.as_ref().unwrap().add_permits(1);
+        }
+    }
+
+    #[async_trait]
+    impl ProvideCredentials for TestProvider {
+        async fn provide(&self) -> Result<Credential, Error> {
+            let n = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(gate) = &self.0.gate {
+                gate.acquire().await.unwrap().forget();
+            }
+            if !self.0.latency.is_zero() {
+                tokio::time::sleep(self.0.latency).await;
+            }
+            let now = self.0.clock.now();
+            let mode = *self.0.mode.lock().unwrap();
+            let fresh = || Credential::sts_token(format!("STS.{n}"), "s3cr3t", format!("tok3n{n}"));
+            Ok(match mode {
+                Mode::Lifetime(secs) => fresh().with_expiration(now + Duration::from_secs(secs)),
+                Mode::Fixed(exp) => {
+                    Credential::sts_token("STS.fixed", "s", "t").with_expiration(exp)
+                }
+                Mode::NoExpiry => Credential::access_key(format!("LTAI{n}"), "s3cr3t"),
+                Mode::Expired => fresh().with_expiration(now - Duration::from_secs(10)),
+                Mode::Fail => {
+                    return Err(Error::Transport {
+                        endpoint: "http://sts.test".into(),
+                        message: "connection refused".into(),
+                    })
+                }
+            })
+        }
+
+        fn name(&self) -> &str {
+            "test"
+        }
+    }
+
+    fn setup(mode: Mode) -> (ManualClock, TestProvider, CredentialsCache) {
+        setup_with(mode, Duration::ZERO, None)
+    }
+
+    fn setup_with(
+        mode: Mode,
+        latency: Duration,
+        gate: Option<Semaphore>,
+    ) -> (ManualClock, TestProvider, CredentialsCache) {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + T0);
+        let provider = TestProvider::with(&clock, mode, latency, gate);
+        let ctx = Context::os().with_clock(clock.clone());
+        let cache = CredentialsCache::new(provider.clone(), &ctx);
+        (clock, provider, cache)
+    }
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn windows(cache: &CredentialsCache) -> Windows {
+        cache.inner.read().entry.as_ref().unwrap().windows.unwrap()
+    }
+
+    fn retry_at(cache: &CredentialsCache) -> Option<SystemTime> {
+        cache.inner.read().retry_at
+    }
+
+    async fn many(cache: &CredentialsCache, n: usize) -> Vec<Result<Credential, Error>> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get().await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn single_flight_on_a_cold_cache() {
+        let (_, provider, cache) = setup_with(Mode::Lifetime(3600), secs(0.05), None);
+        let results = many(&cache, 1000).await;
+        assert_eq!(provider.calls(), 1);
+        for r in results {
+            assert_eq!(r.unwrap().access_key_id(), "STS.1");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn single_flight_in_the_mandatory_window_and_everyone_waits_for_the_new_value() {
+        let (clock, provider, cache) = setup_with(Mode::Lifetime(900), secs(0.05), None);
+        cache.get().await.unwrap();
+        // 900 s: mandatory window = 45 s, so 870 s in is inside it.
+        clock.advance(secs(870.0));
+        let results = many(&cache, 1000).await;
+        assert_eq!(provider.calls(), 2);
+        for r in results {
+            assert_eq!(r.unwrap().access_key_id(), "STS.2");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiters_share_a_failed_attempt() {
+        let (_, provider, cache) = setup_with(Mode::Fail, secs(0.05), None);
+        let results = many(&cache, 1000).await;
+        assert_eq!(provider.calls(), 1);
+        for r in results {
+            let e = r.unwrap_err();
+            assert!(
+                matches!(&e, Error::Provider { provider, .. } if provider == "test"),
+                "{e}"
+            );
+        }
+        // Back-off: the next caller gets the same error without a provider call.
+        assert!(cache.get().await.is_err());
+        assert_eq!(provider.calls(), 1);
+        assert_eq!(cache.stats().failures, 1);
+    }
+
+    #[test]
+    fn windows_scale_with_the_lifetime() {
+        let (clock, _, cache) = setup(Mode::NoExpiry);
+        let now = clock.now();
+        for (lifetime, advisory, mandatory) in [
+            (900.0, 180.0, 45.0),
+            (1000.0, 200.0, 50.0),
+            (3600.0, 300.0, 60.0),
+            (43200.0, 300.0, 60.0),
+            (20.0, 4.0, 1.0),
+        ] {
+            let until = now + secs(lifetime);
+            let c = Credential::sts_token("a", "b", "c").with_expiration(until);
+            let w = cache.inner.schedule(c, now).windows.unwrap();
+            assert_eq!(w.valid_until, until);
+            assert_eq!(w.mandatory_at, until - secs(mandatory), "{lifetime}");
+            // Jitter: somewhere in the first quarter of the advisory window.
+            assert!(w.advisory_at >= until - secs(advisory), "{lifetime}");
+            assert!(w.advisory_at <= until - secs(advisory * 0.75), "{lifetime}");
+        }
+    }
+
+    #[test]
+    fn windows_use_the_skew_corrected_expiry() {
+        let (clock, _, cache) = setup(Mode::NoExpiry);
+        let now = clock.now();
+        // The issuer's clock is 120 s ahead: its "now + 900" is our now + 780.
+        let c = Credential::sts_token("a", "b", "c")
+            .with_expiration(now + secs(900.0))
+            .with_clock_skew(120);
+        let w = cache.inner.schedule(c, now).windows.unwrap();
+        assert_eq!(w.valid_until, now + secs(780.0));
+        assert_eq!(w.mandatory_at, now + secs(780.0 - 39.0));
+    }
+
+    #[test]
+    fn advisory_start_is_jittered_per_credential() {
+        let (clock, _, cache) = setup(Mode::NoExpiry);
+        let now = clock.now();
+        let starts: std::collections::HashSet<_> = (0..200)
+            .map(|_| {
+                let c = Credential::sts_token("a", "b", "c").with_expiration(now + secs(3600.0));
+                cache.inner.schedule(c, now).windows.unwrap().advisory_at
+            })
+            .collect();
+        assert!(starts.len() > 150, "only {} distinct starts", starts.len());
+    }
+
+    #[tokio::test]
+    async fn a_900_second_session_is_not_refetched_per_call() {
+        let (clock, provider, cache) = setup(Mode::Lifetime(900));
+        for _ in 0..100 {
+            assert_eq!(cache.get().await.unwrap().access_key_id(), "STS.1");
+            clock.advance(secs(6.0));
+        }
+        assert_eq!(provider.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn advisory_window_refreshes_once_in_the_background() {
+        let gate = Semaphore::new(1);
+        let (clock, provider, cache) = setup_with(Mode::Lifetime(3600), Duration::ZERO, Some(gate));
+        cache.get().await.unwrap();
+        // Advisory starts between 300 and 225 s before expiry; mandatory at 60 s.
+        clock.advance(secs(3600.0 - 200.0));
+        for _ in 0..100 {
+            let c = tokio::time::timeout(secs(1.0), cache.get())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.access_key_id(), "STS.1");
+        }
+        // The spawned refresh is parked on the gate: one call, nobody waited for it.
+        while provider.calls() < 2 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            cache.get().await.unwrap();
+        }
+        assert_eq!(provider.calls(), 2);
+        provider.release();
+        while cache.peek().unwrap().access_key_id() != "STS.2" {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(cache.get().await.unwrap().access_key_id(), "STS.2");
+        assert_eq!(provider.calls(), 2);
+        assert!(!cache.inner.background.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn before_the_advisory_window_nothing_is_refreshed() {
+        let (clock, provider, cache) = setup(Mode::Lifetime(3600));
+        cache.get().await.unwrap();
+        clock.advance(secs(3600.0 - 301.0));
+        cache.get().await.unwrap();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(provider.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn warm_get_never_waits_on_the_refresh_lock() {
+        let (_, _, cache) = setup(Mode::Lifetime(3600));
+        cache.get().await.unwrap();
+        let _held = cache.inner.refresh.lock().await;
+        let c = tokio::time::timeout(secs(1.0), cache.get()).await;
+        assert_eq!(c.unwrap().unwrap().access_key_id(), "STS.1");
+    }
+
+    #[tokio::test]
+    async fn failed_refresh_serves_the_valid_value_with_capped_backoff_until_expiry() {
+        let (clock, provider, cache) = setup(Mode::Lifetime(3600));
+        let first = cache.get().await.unwrap();
+        let valid_until = first.valid_until().unwrap();
+        clock.advance(secs(3550.0)); // mandatory window
+        provider.set(Mode::Fail);
+
+        assert!(cache.get().await.unwrap().is_same(&first));
+        assert_eq!(provider.calls(), 2);
+        // First back-off: 0.5–1 s.
+        assert!(cache.get().await.unwrap().is_same(&first));
+        clock.advance(secs(0.45));
+        assert!(cache.get().await.unwrap().is_same(&first));
+        assert_eq!(provider.calls(), 2);
+        clock.advance(secs(0.55));
+        assert!(cache.get().await.unwrap().is_same(&first));
+        assert_eq!(provider.calls(), 3);
+        // Second back-off: 1–2 s.
+        clock.advance(secs(0.95));
+        cache.get().await.unwrap();
+        assert_eq!(provider.calls(), 3);
+        clock.advance(secs(1.05));
+        cache.get().await.unwrap();
+        assert_eq!(provider.calls(), 4);
+
+        // Keep failing up to expiry: the value is served while valid, never after, and the
+        // next attempt is always scheduled before the expiry.
+        let mut last_attempt = clock.now();
+        while clock.now() < valid_until {
+            let before = provider.calls();
+            let c = cache.get().await.unwrap();
+            assert!(c.is_same(&first) && c.is_valid_at(clock.now()));
+            if provider.calls() > before {
+                last_attempt = clock.now();
+            }
+            assert!(retry_at(&cache).unwrap() < valid_until);
+            clock.advance(secs(0.25));
+        }
+        assert!(provider.calls() < 30, "{} calls", provider.calls());
+        assert!(valid_until.duration_since(last_attempt).unwrap() <= secs(1.0));
+        let stats = cache.stats();
+        assert_eq!(stats.failures as usize, provider.calls() - 1);
+        assert!(stats.served_stale > stats.failures);
+
+        let e = cache.get().await.unwrap_err();
+        assert!(matches!(e, Error::Provider { .. }), "{e}");
+        assert_eq!(cache.peek().map(|c| c.is_same(&first)), None);
+
+        // Recovery within the empty-cache cap of 10 s; the back-off resets.
+        provider.set(Mode::Lifetime(3600));
+        clock.advance(secs(10.0));
+        let fresh = cache.get().await.unwrap();
+        assert!(!fresh.is_same(&first));
+        assert_eq!(cache.inner.read().failures, 0);
+        assert_eq!(retry_at(&cache), None);
+    }
+
+    #[tokio::test]
+    async fn backoff_is_capped() {
+        let (_, _, cache) = setup(Mode::Fail);
+        for n in [7, 8, 20, 100, u32::MAX] {
+            let d = cache.inner.backoff(n);
+            assert!(d >= secs(30.0) && d <= secs(60.0), "{n}: {d:?}");
+        }
+        assert!(cache.inner.backoff(1) <= secs(1.0));
+        assert!(cache.inner.backoff(3) >= secs(2.0));
+    }
+
+    #[tokio::test]
+    async fn an_already_expired_credential_is_not_refetched_in_a_hot_loop() {
+        let (clock, provider, cache) = setup(Mode::Expired);
+        let e = cache.get().await.unwrap_err();
+        assert!(e.to_string().contains("expired 10 s before"), "{e}");
+        for _ in 0..100 {
+            assert!(cache.get().await.is_err());
+        }
+        assert_eq!(provider.calls(), 1);
+        assert_eq!(cache.peek().map(|c| c.access_key_id().to_string()), None);
+
+        // With a valid value cached, it keeps being served.
+        provider.set(Mode::Lifetime(3600));
+        clock.advance(secs(10.0));
+        let good = cache.get().await.unwrap();
+        clock.advance(secs(3590.0 - 10.0));
+        provider.set(Mode::Expired);
+        for _ in 0..100 {
+            assert!(cache.get().await.unwrap().is_same(&good));
+        }
+        assert_eq!(provider.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_credential_keeps_its_windows_and_backs_off() {
+        let clock_start = SystemTime::UNIX_EPOCH + T0;
+        let (clock, provider, cache) = setup(Mode::Fixed(clock_start + secs(100.0)));
+        let c = cache.get().await.unwrap();
+        let original = windows(&cache);
+        clock.advance(secs(96.0)); // mandatory window (95 s)
+        for _ in 0..100 {
+            assert!(cache.get().await.unwrap().is_same(&c));
+        }
+        assert_eq!(provider.calls(), 2);
+        assert_eq!(windows(&cache).mandatory_at, original.mandatory_at);
+        assert_eq!(windows(&cache).advisory_at, original.advisory_at);
+        assert!(retry_at(&cache).unwrap() > clock.now());
+        assert_eq!(cache.stats().served_stale, 0);
+        while clock.now() < original.valid_until {
+            cache.get().await.unwrap();
+            clock.advance(secs(0.01));
+        }
+        assert!(provider.calls() <= 15, "{} calls", provider.calls());
+    }
+
+    #[tokio::test]
+    async fn invalidate_drops_only_the_rejected_value() {
+        let (_, provider, cache) = setup(Mode::Lifetime(3600));
+        let a = cache.get().await.unwrap();
+        for _ in 0..1000 {
+            cache.invalidate(&a);
+        }
+        let b = cache.get().await.unwrap();
+        assert!(!b.is_same(&a));
+        assert_eq!(provider.calls(), 2);
+        // A late report about the replaced token does nothing.
+        ProvideCredentials::invalidate(&cache, &a);
+        assert!(cache.get().await.unwrap().is_same(&b));
+        assert_eq!(provider.calls(), 2);
+        // An equal credential from elsewhere (same key, token and expiration) counts.
+        let copy = Credential::sts_token("STS.2", "s3cr3t", "tok3n2")
+            .with_expiration(b.expiration().unwrap());
+        cache.invalidate(&copy);
+        assert_eq!(cache.peek().map(|c| c.is_same(&b)), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_rejection_reports_cause_one_refresh() {
+        let (_, provider, cache) = setup_with(Mode::Lifetime(3600), secs(0.01), None);
+        let a = cache.get().await.unwrap();
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let (cache, a) = (cache.clone(), a.clone());
+                tokio::spawn(async move {
+                    cache.invalidate(&a);
+                    cache.get().await.unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().access_key_id(), "STS.2");
+        }
+        assert_eq!(provider.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn credentials_without_expiration_are_cached_for_good() {
+        let (clock, provider, cache) = setup(Mode::NoExpiry);
+        let c = cache.get().await.unwrap();
+        clock.advance(Duration::from_secs(10 * 365 * 86_400));
+        assert!(cache.get().await.unwrap().is_same(&c));
+        assert_eq!(provider.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn clones_share_one_cache_and_report_the_providers_name() {
+        let (_, provider, cache) = setup(Mode::Lifetime(3600));
+        let other = cache.clone();
+        let c = cache.get().await.unwrap();
+        assert!(other.get().await.unwrap().is_same(&c));
+        assert!(ProvideCredentials::provide(&other)
+            .await
+            .unwrap()
+            .is_same(&c));
+        assert_eq!(provider.calls(), 1);
+        assert_eq!(ProvideCredentials::name(&other), "test");
+        let debug = format!("{cache:?}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("tok3n"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn mandatory_window_outside_a_runtime_still_refreshes() {
+        let (clock, provider, cache) = setup(Mode::Lifetime(900));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(cache.get()).unwrap();
+        // Advisory window with no runtime to spawn on: the value is served, nothing spawned.
+        clock.advance(secs(800.0));
+        let get = cache.get();
+        let c = futures_lite_block_on(get).unwrap();
+        assert_eq!(c.access_key_id(), "STS.1");
+        assert_eq!(provider.calls(), 1);
+        clock.advance(secs(60.0));
+        assert_eq!(rt.block_on(cache.get()).unwrap().access_key_id(), "STS.2");
+    }
+
+    /// Polls a future that never waits to completion, with no runtime entered.
+    fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+        use std::task::{Context as TaskContext, Poll, Waker};
+        let mut f = std::pin::pin!(f);
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("the future waited"),
+        }
     }
 }
