@@ -415,7 +415,6 @@ impl Inner {
             "credential refresh failed; serving the cached credential while it is valid"
         );
         st.last_error = Some(err);
-        self.served_stale.fetch_add(1, Ordering::Relaxed);
         Ok(credential)
     }
 
@@ -439,7 +438,13 @@ impl Inner {
                 // It succeeded, but its credential was invalidated since: fetch anew.
             }
         }
-        self.attempt().await
+        let result = self.attempt().await;
+        // Counted here rather than in `fail`, so a failed background refresh, which serves
+        // nobody, is not counted.
+        if result.is_ok() && self.read().last_error.is_some() {
+            self.served_stale.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Starts one background refresh on the current tokio runtime, unless one is running. Outside
@@ -606,10 +611,6 @@ mod tests {
     struct TestProvider(Arc<State>);
 
     impl TestProvider {
-        fn new(clock: &ManualClock, mode: Mode) -> Self {
-            Self::with(clock, mode, Duration::ZERO, None)
-        }
-
         fn with(
             clock: &ManualClock,
             mode: Mode,
