@@ -42,6 +42,13 @@ impl CliProfileProvider {
                 "ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true".into(),
             ));
         }
+        // Without a home directory (a service started without HOME) there is no
+        // ~/.aliyun/config.json to read: nothing configured here, unless a profile was named.
+        if self.profile.is_none() && CliConfig::path(&self.ctx).is_err() {
+            return Err(Error::NotConfigured(
+                "HOME is not set, so there is no ~/.aliyun/config.json".into(),
+            ));
+        }
         let Some((path, config)) = CliConfig::load(&self.ctx)? else {
             let path = CliConfig::path(&self.ctx)?;
             return match &self.profile {
