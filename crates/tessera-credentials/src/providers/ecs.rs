@@ -17,7 +17,8 @@ const CREDENTIALS_PATH: &str = "/latest/meta-data/ram/security-credentials/";
 /// the one the service names. Timeouts are the official 1 s connect / 1 s read.
 ///
 /// A metadata service that cannot be reached at all means "not on ECS": the provider reports
-/// [`Error::NotConfigured`] so a chain moves on; one that answers with an error is a failure.
+/// [`Error::NotConfigured`] so a chain moves on, and so does an instance with no RAM role
+/// attached (when no role name is configured); any other error answer is a failure.
 #[derive(Debug, Clone)]
 pub struct EcsRamRoleProvider {
     ctx: Context,
@@ -93,12 +94,16 @@ impl EcsRamRoleProvider {
         Ok(None)
     }
 
-    async fn get(&self, path: &str, token: Option<&str>) -> Result<HttpResponse, Error> {
+    async fn get_any(&self, path: &str, token: Option<&str>) -> Result<HttpResponse, Error> {
         let mut req = self.request(Method::Get, path);
         if let Some(t) = token {
             req = req.header("X-aliyun-ecs-metadata-token", t);
         }
-        let resp = self.send(req).await?;
+        self.send(req).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Result<HttpResponse, Error> {
+        let resp = self.get_any(path, token).await?;
         if resp.status == 200 {
             Ok(resp)
         } else {
@@ -120,24 +125,42 @@ impl EcsRamRoleProvider {
         }
     }
 
+    /// The role attached to the instance. An instance without one (the service answers 404, or
+    /// an empty list) has nothing for this provider: not configured, so a chain moves on.
+    async fn discover_role(&self, token: Option<&str>) -> Result<String, Error> {
+        let mut resp = self.get_any(CREDENTIALS_PATH, token).await?;
+        if resp.status != 200 && token.is_some() && !self.imdsv1_disabled {
+            resp = self.get_any(CREDENTIALS_PATH, None).await?;
+        }
+        let no_role = || {
+            Error::NotConfigured(format!(
+                "the ECS instance (metadata service {}) has no RAM role attached",
+                self.endpoint
+            ))
+        };
+        match resp.status {
+            200 => {}
+            404 => return Err(no_role()),
+            s => {
+                return Err(Error::InvalidResponse {
+                    endpoint: self.endpoint.clone(),
+                    message: format!("GET {CREDENTIALS_PATH} answered HTTP {s}"),
+                })
+            }
+        }
+        let body = resp.text();
+        let role = body.lines().next().unwrap_or_default().trim().to_string();
+        if role.is_empty() {
+            return Err(no_role());
+        }
+        Ok(role)
+    }
+
     async fn fetch(&self) -> Result<Credential, Error> {
         let token = self.session_token().await?;
         let role = match &self.role_name {
             Some(r) => r.clone(),
-            None => {
-                let body = self
-                    .get_tokened(CREDENTIALS_PATH, token.as_deref())
-                    .await?
-                    .text();
-                let role = body.lines().next().unwrap_or_default().trim().to_string();
-                if role.is_empty() {
-                    return Err(Error::InvalidResponse {
-                        endpoint: self.endpoint.clone(),
-                        message: "the instance has no RAM role attached".into(),
-                    });
-                }
-                role
-            }
+            None => self.discover_role(token.as_deref()).await?,
         };
         if role.contains(['/', '?', '#']) || role == ".." {
             return Err(Error::config(
