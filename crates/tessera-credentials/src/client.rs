@@ -144,6 +144,15 @@ impl Client {
         call: &RpcCall,
         style: SignatureVersion,
     ) -> Result<Value, Error> {
+        Ok(self.exchange(product, call, style).await?.body)
+    }
+
+    async fn exchange(
+        &self,
+        product: &str,
+        call: &RpcCall,
+        style: SignatureVersion,
+    ) -> Result<rpc::Reply, Error> {
         let endpoint = self.endpoint_for(product);
         let mut renewed = false;
         loop {
@@ -158,7 +167,7 @@ impl Client {
             )
             .await;
             match result {
-                Ok(reply) => return Ok(reply.body),
+                Ok(reply) => return Ok(reply),
                 Err(e) if !renewed && e.is_credential_rejected() && cred.expiration().is_some() => {
                     tracing::info!(
                         code = e.code().unwrap_or(""),
@@ -205,16 +214,10 @@ impl Sts<'_> {
     pub async fn assume_role(&self, req: &AssumeRoleRequest) -> Result<AssumeRoleResponse, Error> {
         req.validate()?;
         let endpoint = self.0.endpoint_for("sts");
-        let cred = self.0.inner.credentials.get().await?;
-        let reply = rpc::invoke(
-            &self.0.inner.ctx,
-            &endpoint,
-            &req.to_call(),
-            Auth::Signed(&cred, self.0.inner.signature),
-            &self.0.inner.retry,
-            &self.0.inner.skew,
-        )
-        .await?;
+        let reply = self
+            .0
+            .exchange("sts", &req.to_call(), self.0.inner.signature)
+            .await?;
         crate::sts::parse_assume_role(&endpoint, &reply, "assume_role")
     }
 }

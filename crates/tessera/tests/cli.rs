@@ -417,10 +417,471 @@ fn the_operator_creates_accounts_and_rotates_keys_from_the_command_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("403 NoPermission"),
+        String::from_utf8_lossy(&out.stderr).contains("NoPermission")
+            && String::from_utf8_lossy(&out.stderr).contains("HTTP 403"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     sigterm(&s.child);
     assert_eq!(wait_exit(&mut s.child), 0);
+}
+
+/// A user's shell: a private HOME, a clean environment (no credentials, no metadata service),
+/// and the server's root credentials at hand.
+struct Shell {
+    home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Shell {
+    fn new() -> Shell {
+        let home = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("HOME".to_string(), home.path().display().to_string()),
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED".into(), "true".into()),
+        ];
+        Shell { home, env }
+    }
+
+    fn run_with(&self, args: &[&str], extra_env: &[(&str, &str)], stdin: &str) -> Out {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, &[], "")
+    }
+
+    fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert_eq!(out.code, 0, "tessera {args:?}: {}", out.stderr);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("tessera {args:?} printed no JSON ({e}): {}", out.stdout))
+    }
+
+    fn config(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.home.path().join(".aliyun/config.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Starts a server and configures the `root` profile from its root-credentials.json.
+fn server_and_root_profile() -> (tempfile::TempDir, Running, Shell) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let shell = Shell::new();
+    let creds = dir.path().join("root-credentials.json");
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "root",
+        "--credentials-file",
+        creds.to_str().unwrap(),
+        "--endpoint",
+        &server.url,
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (dir, server, shell)
+}
+
+fn stop(mut s: Running) {
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+}
+
+#[test]
+fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
+    let (dir, server, shell) = server_and_root_profile();
+    let config = shell.config();
+    assert_eq!(config["current"], "root");
+    let p = &config["profiles"][0];
+    assert_eq!(p["mode"], "AK");
+    assert_eq!(p["endpoint"], server.url.as_str());
+    let root: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("root-credentials.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(p["access_key_id"], root["AccessKeyId"]);
+    assert_eq!(p["access_key_secret"], root["AccessKeySecret"]);
+    // The aliyun CLI's own fields are all there.
+    for field in [
+        "sts_token",
+        "ram_role_arn",
+        "region_id",
+        "output_format",
+        "language",
+    ] {
+        assert!(p.get(field).is_some(), "{field}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(shell.home.path().join(".aliyun/config.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // aliyun-style calls.
+    let me = shell.ok(&["sts", "GetCallerIdentity"]);
+    assert_eq!(me["IdentityType"], "Account");
+    assert_eq!(me["AccountId"], root["AccountId"]);
+    let user = shell.ok(&[
+        "ram",
+        "CreateUser",
+        "--UserName",
+        "bob",
+        "--DisplayName=Bob B",
+    ]);
+    assert_eq!(user["User"]["UserName"], "bob");
+    assert_eq!(user["User"]["DisplayName"], "Bob B");
+    let got = shell.ok(&[
+        "ram",
+        "GetUser",
+        "--UserName=bob",
+        "--signature-version",
+        "v3",
+    ]);
+    assert_eq!(got["User"]["UserName"], "bob");
+
+    // Errors a person can act on.
+    let out = shell.run(&[
+        "ram",
+        "GetUser",
+        "--UserName",
+        "nobody",
+        "--profile",
+        "root",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("EntityNotExist.User"), "{}", out.stderr);
+    let out = shell.run(&["sts", "GetCallerIdentity", "--profile", "nope"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("config.json")
+            && out.stderr.contains("\"nope\"")
+            && out.stderr.contains("root"),
+        "{}",
+        out.stderr
+    );
+    let out = shell.run(&["ram", "GetUser", "--bogus", "x"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--bogus"), "{}", out.stderr);
+    let out = shell.run(&["ecs", "DescribeRegions"]);
+    assert!(out.stderr.contains("--version"), "{}", out.stderr);
+    let out = shell.run(&["sts", "--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("AssumeRole") && out.stdout.contains("GetCallerIdentity"));
+
+    // A wrong secret in the profile is named as such.
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "bad",
+        "--access-key-id",
+        root["AccessKeyId"].as_str().unwrap(),
+        "--access-key-secret",
+        "wrong",
+        "--endpoint",
+        &server.url,
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = shell.run(&["sts", "GetCallerIdentity", "--profile", "bad"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("SignatureDoesNotMatch") && out.stderr.contains("profile \"bad\""),
+        "{}",
+        out.stderr
+    );
+    // Missing fields without a terminal: the flag is named.
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "x",
+        "--mode",
+        "RamRoleArn",
+        "--access-key-id",
+        "a",
+        "--access-key-secret",
+        "b",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--ram-role-arn"), "{}", out.stderr);
+    // list masks secrets.
+    let out = shell.run(&["configure", "list"]);
+    assert!(out.stdout.contains("bad *"), "{}", out.stdout);
+    assert!(!out
+        .stdout
+        .contains(root["AccessKeySecret"].as_str().unwrap()));
+    stop(server);
+}
+
+#[test]
+fn quickstart_performs_the_sts_walkthrough() {
+    let (_dir, server, shell) = server_and_root_profile();
+    let out = shell.run(&["quickstart", "--cleanup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for n in 1..=9 {
+        assert!(
+            out.stdout.contains(&format!("== Step {n}:")),
+            "step {n}: {}",
+            out.stdout
+        );
+    }
+    assert!(out.stdout.contains("AliyunSTSAssumeRoleAccess"));
+    assert!(out.stdout.contains("\"SecurityToken\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(":assumed-role/quickstart-role-"),
+        "{}",
+        out.stdout
+    );
+    // Cleaned up.
+    let users = shell.ok(&["ram", "ListUsers"]);
+    assert!(!users.to_string().contains("quickstart-user-"), "{users}");
+    stop(server);
+}
+
+#[test]
+fn friendly_verbs_and_exported_credentials_work_end_to_end() {
+    let (_dir, server, shell) = server_and_root_profile();
+    let created = shell.ok(&[
+        "user",
+        "create",
+        "alice",
+        "--with-key",
+        "--policy",
+        "AliyunSTSAssumeRoleAccess",
+        "--save-profile",
+        "alice",
+    ]);
+    assert!(created["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("LTAI"));
+    assert_eq!(
+        created["AttachedPolicies"][0]["PolicyName"],
+        "AliyunSTSAssumeRoleAccess"
+    );
+    let role = shell.ok(&[
+        "role",
+        "create",
+        "deployer",
+        "--policy",
+        "AliyunRAMReadOnlyAccess",
+    ]);
+    let arn = role["Role"]["Arn"].as_str().unwrap().to_string();
+    let doc = role["Role"]["AssumeRolePolicyDocument"].as_str().unwrap();
+    assert!(doc.contains(":root"), "{doc}");
+
+    let assumed = shell.ok(&[
+        "role",
+        "assume",
+        "deployer",
+        "--profile",
+        "alice",
+        "--duration-seconds",
+        "900",
+    ]);
+    assert!(assumed["Credentials"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("STS."));
+
+    // Export as shell variables, then use them with no profile at all.
+    let out = shell.run(&[
+        "credentials",
+        "export",
+        "--profile",
+        "alice",
+        "--role-arn",
+        &arn,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut vars = Vec::new();
+    for line in out.stdout.lines().filter(|l| l.starts_with("export ")) {
+        let (k, v) = line["export ".len()..].split_once('=').unwrap();
+        vars.push((k.to_string(), v.trim_matches('\'').to_string()));
+    }
+    assert_eq!(vars.len(), 3, "{}", out.stdout);
+    let env: Vec<(&str, &str)> = vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")])
+        .collect();
+    let out = shell.run_with(
+        &["sts", "GetCallerIdentity", "--endpoint", &server.url],
+        &env,
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("assumed-role/deployer/"),
+        "{}",
+        out.stdout
+    );
+    // The environment also wins over the current profile, as in every SDK's chain.
+    let out = shell.run_with(&["sts", "GetCallerIdentity"], &env[..3], "");
+    assert!(
+        out.stdout.contains("AssumedRoleUser"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // As the JSON a credentials URI serves.
+    let json = shell.ok(&[
+        "credentials",
+        "export",
+        "--profile",
+        "alice",
+        "--role-arn",
+        &arn,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json["Code"], "Success");
+    assert!(json["Expiration"].as_str().unwrap().ends_with('Z'));
+    assert!(json["SecurityToken"].as_str().is_some());
+
+    // As a CLI profile, saved, then used.
+    let out = shell.run(&[
+        "credentials",
+        "export",
+        "--profile",
+        "alice",
+        "--role-arn",
+        &arn,
+        "--format",
+        "profile",
+        "--save-as",
+        "session",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let me = shell.ok(&["sts", "GetCallerIdentity", "--profile", "session"]);
+    assert_eq!(me["IdentityType"], "AssumedRoleUser");
+    // The session may read RAM but not write it.
+    let out = shell.run(&[
+        "ram",
+        "CreateUser",
+        "--UserName",
+        "mallory",
+        "--profile",
+        "session",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("NoPermission"), "{}", out.stderr);
+    stop(server);
+}
+
+#[test]
+fn credentials_explain_shows_the_chain_decision() {
+    let shell = Shell::new();
+    let out = shell.run(&["credentials", "explain"]);
+    assert_eq!(out.code, 1);
+    for p in [
+        "env",
+        "oidc_role_arn",
+        "cli_profile",
+        "profile",
+        "ecs_ram_role",
+        "credentials_uri",
+    ] {
+        assert!(out.stdout.contains(p), "{p}: {}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("ALIBABA_CLOUD_ECS_METADATA_DISABLED"),
+        "{}",
+        out.stdout
+    );
+    let out = shell.run_with(
+        &["credentials", "explain"],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIexample"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cr3t-value"),
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("CHOSEN") && out.stdout.contains("LTAIexample"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("s3cr3t-value"));
+    // A configured but broken provider stops the chain, with its reason.
+    let out = shell.run_with(
+        &["credentials", "explain"],
+        &[("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIexample")],
+        "",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("FAILED") && out.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn every_command_has_help_and_completions_exist() {
+    let shell = Shell::new();
+    for cmd in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["configure", "--help"],
+        &["configure", "list", "--help"],
+        &["credentials", "export", "--help"],
+        &["credentials", "explain", "--help"],
+        &["user", "create", "--help"],
+        &["role", "create", "--help"],
+        &["role", "assume", "--help"],
+        &["quickstart", "--help"],
+        &["admin", "create-account", "--help"],
+        &["keys", "rotate", "--help"],
+        &["completion", "--help"],
+        &["ram", "--help"],
+        &["sts", "-h"],
+    ] {
+        let out = shell.run(cmd);
+        assert_eq!(out.code, 0, "{cmd:?}: {}", out.stderr);
+        assert!(out.stdout.contains("Usage"), "{cmd:?}: {}", out.stdout);
+    }
+    for sh in ["bash", "zsh", "fish"] {
+        let out = shell.run(&["completion", sh]);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.contains("quickstart") && out.stdout.contains("configure"),
+            "{sh}"
+        );
+    }
 }

@@ -182,7 +182,12 @@ impl ProvideCredentials for RamRoleArnProvider {
             match self.assume(&source).await {
                 Ok(c) => return Ok(c),
                 // The source session expired under us: renew it once and go again.
-                Err(e) if !renewed_source && e.is_credential_rejected() => {
+                // (A long-term key that is rejected stays rejected: no second attempt.)
+                Err(e)
+                    if !renewed_source
+                        && e.is_credential_rejected()
+                        && source.expiration().is_some() =>
+                {
                     self.source.invalidate(&source);
                     source = self.source.get().await?;
                     renewed_source = true;

@@ -824,9 +824,6 @@ async fn untrusted_assume_role_is_no_permission_and_not_retried() {
 }
 
 #[tokio::test]
-#[ignore = "SDK bug: RamRoleArnProvider::provide re-sends AssumeRole with the same rejected \
-            static key (src/providers/ram_role_arn.rs, the renewed_source arm); \
-            run with --ignored"]
 async fn an_unknown_source_key_costs_one_assume_role() {
     let srv = TestServer::start().await;
     let wire = Wire::new();
@@ -1092,8 +1089,6 @@ async fn concurrent_calls_rejecting_one_token_cost_one_assume_role() {
 }
 
 #[tokio::test]
-#[ignore = "SDK bug: Sts::assume_role does not renew a rejected session credential the way \
-            Client::call_with does (src/client.rs, Sts::assume_role); run with --ignored"]
 async fn typed_assume_role_renews_a_rejected_session() {
     let srv = TestServer::start().await;
     let wire = Wire::new();

@@ -1,0 +1,42 @@
+//! The command line beyond `serve`: profiles, calls in the aliyun CLI's convention, friendly
+//! verbs, credential export and diagnosis, the quickstart walkthrough, shell completions.
+
+pub mod call;
+pub mod configure;
+pub mod creds;
+pub mod quickstart;
+pub mod session;
+pub mod verbs;
+
+/// A runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Turns an SDK error into one a person can act on: which profile and file were used, and
+/// what to try.
+pub fn explain_error(e: tessera_credentials::Error, session: &session::Session) -> anyhow::Error {
+    use tessera_credentials::Error as E;
+    let whose = match (&session.profile, &session.config_path) {
+        (Some(p), Some(path)) if session.explicit => {
+            format!("profile {:?} of {}", p.name, path.display())
+        }
+        _ => "the default credential chain (see `tessera credentials explain`)".to_string(),
+    };
+    let hint = match &e {
+        E::NoCredentials(_) => "no credentials were found; create a profile with `tessera configure`, or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_string(),
+        E::Transport { .. } | E::Timeout { .. } => format!(
+            "is the server running, and is the endpoint right? (credentials from {whose})"
+        ),
+        E::Service { code, .. } if code.starts_with("InvalidAccessKeyId") || code.starts_with("SignatureDoesNotMatch") => {
+            format!("the AccessKey of {whose} is not accepted")
+        }
+        E::Service { code, .. } if code.contains("NoPermission") || code.contains("Forbidden") => {
+            format!("the credentials of {whose} are not allowed to do this")
+        }
+        _ => format!("credentials from {whose}"),
+    };
+    anyhow::anyhow!("{e}\n  hint: {hint}")
+}

@@ -1,0 +1,187 @@
+//! From the command line's connection options to a signing client: which profile, which file,
+//! which endpoint.
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tessera_credentials::cli_config::{CliConfig, Profile};
+use tessera_credentials::context::{Env, OsEnv};
+use tessera_credentials::http::ReqwestHttp;
+use tessera_credentials::providers::{CliProfileProvider, DefaultChain};
+use tessera_credentials::{Client, Context, ProvideCredentials, SignatureVersion};
+
+/// Where calls go and whose credentials sign them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Conn {
+    /// Profile of ~/.aliyun/config.json to use [default: ALIBABA_CLOUD_PROFILE, else the
+    /// file's current profile, else the default credential chain].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Endpoint of every product, e.g. a Tessera server's http://127.0.0.1:8080 [default: the
+    /// profile's endpoint, else Alibaba Cloud's public endpoints].
+    #[arg(long, env = "TESSERA_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Region [default: the profile's region_id].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// A CA certificate (PEM) to trust for https, e.g. <data dir>/tls/ca.pem.
+    #[arg(long, env = "TESSERA_CA_FILE", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+}
+
+/// The process environment with a few variables overridden, so that an `--endpoint` given on
+/// the command line also steers the AssumeRole calls of RamRoleArn profiles.
+#[derive(Debug)]
+struct Overlay(HashMap<String, String>);
+
+impl Env for Overlay {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned().or_else(|| OsEnv.var(name))
+    }
+}
+
+/// A resolved connection.
+pub struct Session {
+    /// The endpoint every product goes to, if one was given.
+    pub endpoint: Option<String>,
+    /// The context providers read.
+    pub ctx: Context,
+    /// The client.
+    pub client: Client,
+    /// The profile in use (for credentials only when `explicit`, else for endpoint and region).
+    pub profile: Option<Profile>,
+    /// Whether the profile was named with `--profile` (and so signs the calls).
+    pub explicit: bool,
+    /// The configuration file consulted.
+    pub config_path: Option<PathBuf>,
+}
+
+impl Conn {
+    /// The context: real world, plus the CA, plus the endpoint for STS.
+    pub fn context(&self, endpoint: Option<&str>) -> anyhow::Result<Context> {
+        let mut overlay = HashMap::new();
+        if let Some(e) = endpoint {
+            if OsEnv.var("ALIBABA_CLOUD_STS_ENDPOINT").is_none() {
+                overlay.insert("ALIBABA_CLOUD_STS_ENDPOINT".to_string(), e.to_string());
+            }
+        }
+        let mut http = ReqwestHttp::default();
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("cannot read the CA file {}", ca.display()))?;
+            http = http
+                .with_root_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+        }
+        Ok(Context::os().with_env(Overlay(overlay)).with_http(http))
+    }
+
+    /// The profile the options name (or the environment or file's current one), if any.
+    pub fn profile(&self) -> anyhow::Result<(Option<PathBuf>, Option<Profile>)> {
+        let ctx = Context::os();
+        let loaded = CliConfig::load(&ctx)?;
+        let wanted = self
+            .profile
+            .clone()
+            .or_else(|| ctx.var("ALIBABA_CLOUD_PROFILE"));
+        match (loaded, wanted) {
+            (Some((path, config)), Some(name)) => match config.profile(&name) {
+                Some(p) => Ok((Some(path), Some(p.clone()))),
+                None if self.profile.is_some() => bail!(
+                    "{}: there is no profile {name:?} (profiles: {}); create it with `tessera configure --profile {name}`",
+                    path.display(),
+                    names(&config)
+                ),
+                None => Ok((Some(path), None)),
+            },
+            (Some((path, config)), None) => {
+                let p = config.profile(&config.current).cloned();
+                Ok((Some(path), p))
+            }
+            (None, Some(name)) if self.profile.is_some() => bail!(
+                "{}: the file does not exist, so there is no profile {name:?}; create it with `tessera configure --profile {name}`",
+                CliConfig::path(&ctx)?.display()
+            ),
+            (None, _) => Ok((None, None)),
+        }
+    }
+
+    /// Opens a session: the profile's provider (or the default chain) behind a client.
+    pub fn open(&self) -> anyhow::Result<Session> {
+        let (config_path, profile) = self.profile()?;
+        let endpoint = self.endpoint.clone().or_else(|| {
+            profile
+                .as_ref()
+                .map(|p| p.endpoint.clone())
+                .filter(|e| !e.is_empty())
+        });
+        let region = self.region.clone().or_else(|| {
+            profile
+                .as_ref()
+                .map(|p| p.region_id.clone())
+                .filter(|r| !r.is_empty())
+        });
+        let ctx = self.context(endpoint.as_deref())?;
+        // A profile named on the command line is what the user asked for; otherwise the
+        // default chain decides, as in every SDK (environment first, then ALIBABA_CLOUD_PROFILE
+        // or the file's current profile, …), so `eval "$(tessera credentials export)"` works.
+        let provider: Box<dyn ProvideCredentials> = match (&self.profile, &profile) {
+            (Some(_), Some(p)) => Box::new(CliProfileProvider::new(&ctx).profile(&p.name)),
+            _ => Box::new(DefaultChain::with_context(ctx.clone())),
+        };
+        let mut builder = Client::builder().context(ctx.clone()).credentials(provider);
+        if let Some(e) = &endpoint {
+            builder = builder.endpoint(e);
+        }
+        if let Some(r) = &region {
+            builder = builder.region(r);
+        }
+        let client = builder.build()?;
+        Ok(Session {
+            explicit: self.profile.is_some(),
+            endpoint,
+            ctx,
+            client,
+            profile,
+            config_path,
+        })
+    }
+}
+
+fn names(config: &CliConfig) -> String {
+    if config.profiles.is_empty() {
+        return "none".into();
+    }
+    config
+        .profiles
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `v1`/`v3`.
+pub fn signature(s: &str) -> anyhow::Result<SignatureVersion> {
+    match s.to_ascii_lowercase().as_str() {
+        "v1" | "1" | "1.0" => Ok(SignatureVersion::V1),
+        "v3" | "3" | "acs3" => Ok(SignatureVersion::V3),
+        other => bail!("--signature-version {other:?}: expected v1 or v3"),
+    }
+}
+
+/// Prints JSON, indented.
+pub fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+impl Session {
+    /// The endpoint every product goes to, if one was given (for AssumeRole calls made
+    /// outside the client).
+    pub fn client_endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+}
