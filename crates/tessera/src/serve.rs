@@ -211,8 +211,21 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             "tessera: the root credentials are in {} (mode 0600); keep them secret",
             init.credentials_file.display()
         );
-        println!("tessera: next: create a RAM user and an AccessKey with any official SDK using those credentials and the endpoint {main_url}");
-        println!("tessera:       (see README.md, \"Call it with an official SDK\")");
+        println!("tessera: next, in another shell:");
+        if tls_self_signed {
+            println!(
+                "tessera:   export TESSERA_CA_FILE={}",
+                data_dir.join("tls/ca.pem").display()
+            );
+        }
+        println!(
+            "tessera:   tessera configure --profile root --credentials-file {} --endpoint {main_url}",
+            init.credentials_file.display()
+        );
+        println!(
+            "tessera:   tessera quickstart    # Alibaba Cloud's STS walkthrough, step by step"
+        );
+        println!("tessera: (or point any official SDK at {main_url}; see README.md)");
     } else {
         println!("tessera: using the data directory {}", data_dir.display());
     }

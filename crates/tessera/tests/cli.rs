@@ -125,7 +125,11 @@ fn first_start_prints_next_steps_and_restart_reuses_everything() {
     let text = s.lines.join("\n");
     assert!(text.contains("initialised a new data directory"), "{text}");
     assert!(text.contains("root-credentials.json (mode 0600)"), "{text}");
-    assert!(text.contains("next:"), "{text}");
+    assert!(
+        text.contains("next, in another shell:")
+            && text.contains("tessera configure --profile root --credentials-file"),
+        "{text}"
+    );
     let creds: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("root-credentials.json")).unwrap())
             .unwrap();
@@ -637,6 +641,62 @@ fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
     ]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("--ram-role-arn"), "{}", out.stderr);
+    // Interactively: the missing fields are asked for, in order; an empty answer keeps the
+    // current value.
+    let out = shell.run_with(
+        &[
+            "configure",
+            "--profile",
+            "asked",
+            "--mode",
+            "RamRoleArn",
+            "--interactive",
+        ],
+        &[],
+        "LTAIasked\nsecret-asked\nacs:ram::1:role/r\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Access Key Id") && out.stderr.contains("Ram Role Arn"),
+        "{}",
+        out.stderr
+    );
+    let asked = shell.config()["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "asked")
+        .cloned()
+        .unwrap();
+    assert_eq!(asked["mode"], "RamRoleArn");
+    assert_eq!(asked["access_key_id"], "LTAIasked");
+    assert_eq!(asked["access_key_secret"], "secret-asked");
+    assert_eq!(asked["ram_role_arn"], "acs:ram::1:role/r");
+    let out = shell.run_with(
+        &["configure", "--profile", "asked", "--interactive"],
+        &[],
+        "\n\nacs:ram::1:role/other\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("[LTAIasked]"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("secret-asked"),
+        "a secret is never echoed: {}",
+        out.stderr
+    );
+    let again = &shell.config()["profiles"];
+    let again = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "asked")
+        .unwrap();
+    assert_eq!(again["access_key_secret"], "secret-asked");
+    assert_eq!(again["ram_role_arn"], "acs:ram::1:role/other");
+    assert_eq!(
+        shell.run(&["configure", "switch", "--profile", "bad"]).code,
+        0
+    );
     // list masks secrets.
     let out = shell.run(&["configure", "list"]);
     assert!(out.stdout.contains("bad *"), "{}", out.stdout);

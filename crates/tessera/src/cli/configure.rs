@@ -148,9 +148,14 @@ struct SetArgs {
     /// of the file; the aliyun CLI ignores it).
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
-    /// Never prompt; fail naming the missing flag instead.
-    #[arg(long)]
+    /// Never prompt; fail naming the missing flag instead (the default when standard input is
+    /// not a terminal).
+    #[arg(long, conflicts_with = "interactive")]
     non_interactive: bool,
+    /// Prompt for missing fields even when standard input is not a terminal (answers are read
+    /// line by line).
+    #[arg(long)]
+    interactive: bool,
 }
 
 /// Runs `tessera configure`.
@@ -272,7 +277,9 @@ impl Prompter {
         eprint!("{label}{shown}: ");
         std::io::stderr().flush()?;
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            bail!("{label}: no answer (end of input)");
+        }
         let line = line.trim().to_string();
         if line.is_empty() {
             if current.is_empty() {
@@ -295,7 +302,7 @@ fn set(
     config: &mut CliConfig,
 ) -> anyhow::Result<()> {
     let prompt = Prompter {
-        interactive: !a.non_interactive && std::io::stdin().is_terminal(),
+        interactive: a.interactive || (!a.non_interactive && std::io::stdin().is_terminal()),
     };
     let old = config.profile(&a.profile).cloned().unwrap_or_default();
     let mode = match a.mode {
