@@ -161,6 +161,40 @@ fn build(
     }
 }
 
+/// Runs `attempt` until it succeeds, fails with an error that is not worth retrying, uses up
+/// the policy's attempts, or runs out of the policy's budget; back-off between attempts.
+pub(crate) async fn retrying<T, F, Fut>(
+    what: &str,
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let run = async {
+        let mut retry = 0u32;
+        loop {
+            match attempt().await {
+                Err(e) if e.is_retryable() && retry + 1 < policy.max_attempts => {
+                    tracing::debug!(what, error = %e, "retrying");
+                    tokio::time::sleep(policy.backoff(retry)).await;
+                    retry += 1;
+                }
+                other => return other,
+            }
+        }
+    };
+    tokio::time::timeout(policy.budget, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                what: what.to_string(),
+                millis: policy.budget.as_millis(),
+            })
+        })
+}
+
 /// Sends `call`, retrying what may succeed on a second try (transport errors, timeouts,
 /// throttling, 5xx) with jittered exponential back-off, within the policy's budget. A
 /// timestamp rejection is retried once with the skew measured from that answer's `Date`.

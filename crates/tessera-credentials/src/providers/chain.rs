@@ -113,20 +113,8 @@ impl DefaultChain {
         Ok(match name {
             "env" => Box::new(EnvProvider::new(&self.ctx)),
             "oidc_role_arn" => Box::new(OidcRoleArnProvider::from_env(&self.ctx)?),
-            "cli_profile" => {
-                let p = CliProfileProvider::new(&self.ctx);
-                Box::new(match &self.profile {
-                    Some(n) => p.profile(n),
-                    None => p,
-                })
-            }
-            "profile" => {
-                let p = IniProfileProvider::new(&self.ctx);
-                Box::new(match &self.profile {
-                    Some(n) => p.profile(n),
-                    None => p,
-                })
-            }
+            "cli_profile" => Box::new(self.cli_profile()),
+            "profile" => Box::new(self.ini_profile()),
             "ecs_ram_role" => {
                 if self.ctx.flag("ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
                     return Err(Error::NotConfigured(
@@ -139,71 +127,116 @@ impl DefaultChain {
         })
     }
 
-    async fn step(&self, name: &str) -> Result<Credential, Error> {
-        self.provider(name)?.provide().await
+    fn cli_profile(&self) -> CliProfileProvider {
+        let p = CliProfileProvider::new(&self.ctx);
+        match &self.profile {
+            // The INI file may hold the profile instead: absent here is not an error yet.
+            Some(n) => p.profile_if_present(n),
+            None => p,
+        }
+    }
+
+    fn ini_profile(&self) -> IniProfileProvider {
+        let p = IniProfileProvider::new(&self.ctx);
+        match &self.profile {
+            Some(n) => p.profile(n),
+            None => p,
+        }
+    }
+
+    /// Where a profile provider's credentials came from, for the explanation.
+    fn source_of(&self, name: &str) -> Option<String> {
+        match name {
+            "cli_profile" => self.cli_profile().describe().ok(),
+            "profile" => self.ini_profile().describe().ok(),
+            "env" => Some("ALIBABA_CLOUD_ACCESS_KEY_ID".into()),
+            "oidc_role_arn" => self.ctx.var("ALIBABA_CLOUD_OIDC_TOKEN_FILE"),
+            "credentials_uri" => self.ctx.var("ALIBABA_CLOUD_CREDENTIALS_URI"),
+            _ => None,
+        }
     }
 
     /// Walks the chain and reports every provider's outcome.
     pub async fn explain(&self) -> Explanation {
         let mut steps = Vec::with_capacity(ORDER.len());
-        let mut result = None;
+        let result = self.walk(Some(&mut steps)).await;
+        Explanation { steps, result }
+    }
+
+    async fn walk(&self, mut steps: Option<&mut Vec<Step>>) -> Result<Credential, Error> {
+        let mut record = |provider: &'static str, outcome: Outcome| {
+            if let Some(steps) = steps.as_deref_mut() {
+                steps.push(Step { provider, outcome });
+            }
+        };
+        let named = self
+            .profile
+            .clone()
+            .or_else(|| self.ctx.var("ALIBABA_CLOUD_PROFILE"));
         let mut skipped = Vec::new();
+        let mut result = None;
         for name in ORDER {
             if result.is_some() {
-                steps.push(Step {
-                    provider: name,
-                    outcome: Outcome::NotReached,
-                });
+                record(name, Outcome::NotReached);
                 continue;
             }
-            match self.step(name).await {
-                Ok(c) => {
-                    let c = c.nested_in("default");
-                    steps.push(Step {
-                        provider: name,
-                        outcome: Outcome::Chosen(c.provider_name().to_string()),
-                    });
-                    result = Some(Ok(c));
+            // Every provider before the instance role was skipped although a profile was named:
+            // neither profile file has it, and a typo must not end up on the instance role or a
+            // credentials URI further down the chain.
+            if name == "ecs_ram_role" {
+                if let Some(profile) = &named {
+                    let e = Error::config(
+                        "ALIBABA_CLOUD_PROFILE",
+                        format!(
+                            "profile {profile:?} is in neither ~/.aliyun/config.json nor ~/.alibabacloud/credentials"
+                        ),
+                    );
+                    record(name, Outcome::Failed(e.clone()));
+                    result = Some(Err(e));
+                    continue;
                 }
+            }
+            match self.provider(name) {
+                Ok(p) => match p.provide().await {
+                    Ok(c) => {
+                        let c = c.nested_in("default");
+                        let mut chosen = c.provider_name().to_string();
+                        if let Some(src) = self.source_of(name) {
+                            chosen = format!("{chosen} ({src})");
+                        }
+                        tracing::debug!(provider = name, "credentials resolved");
+                        record(name, Outcome::Chosen(chosen));
+                        result = Some(Ok(c));
+                    }
+                    Err(Error::NotConfigured(why)) => {
+                        skipped.push(format!("{name}: {why}"));
+                        record(name, Outcome::Skipped(why));
+                    }
+                    Err(e) => {
+                        let e = e.in_provider(name);
+                        record(name, Outcome::Failed(e.clone()));
+                        result = Some(Err(e));
+                    }
+                },
                 Err(Error::NotConfigured(why)) => {
                     skipped.push(format!("{name}: {why}"));
-                    steps.push(Step {
-                        provider: name,
-                        outcome: Outcome::Skipped(why),
-                    });
+                    record(name, Outcome::Skipped(why));
                 }
                 Err(e) => {
                     let e = e.in_provider(name);
-                    steps.push(Step {
-                        provider: name,
-                        outcome: Outcome::Failed(e.clone()),
-                    });
+                    record(name, Outcome::Failed(e.clone()));
                     result = Some(Err(e));
                 }
             }
         }
-        Explanation {
-            steps,
-            result: result.unwrap_or(Err(Error::NoCredentials(skipped))),
-        }
+        result.unwrap_or(Err(Error::NoCredentials(skipped)))
     }
 }
 
 #[async_trait]
 impl ProvideCredentials for DefaultChain {
     async fn provide(&self) -> Result<Credential, Error> {
-        let mut skipped = Vec::new();
-        for name in ORDER {
-            match self.step(name).await {
-                Ok(c) => {
-                    tracing::debug!(provider = name, "credentials resolved");
-                    return Ok(c.nested_in("default"));
-                }
-                Err(Error::NotConfigured(why)) => skipped.push(format!("{name}: {why}")),
-                Err(e) => return Err(e.in_provider(name)),
-            }
-        }
-        Err(Error::NoCredentials(skipped))
+        self.walk(None).await
     }
 
     fn name(&self) -> &str {

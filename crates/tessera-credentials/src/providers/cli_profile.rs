@@ -16,6 +16,9 @@ use async_trait::async_trait;
 pub struct CliProfileProvider {
     ctx: Context,
     profile: Option<String>,
+    // A profile named by the caller must exist; one a chain passes along (which the INI file
+    // may hold instead) need not.
+    required: bool,
 }
 
 const MAX_CHAIN: usize = 8;
@@ -26,17 +29,43 @@ impl CliProfileProvider {
         CliProfileProvider {
             ctx: ctx.clone(),
             profile: None,
+            required: false,
         }
     }
 
     /// A named profile (an error if the file lacks it).
     pub fn profile(mut self, name: impl Into<String>) -> Self {
         self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
+        self.required = self.profile.is_some();
         self
+    }
+
+    /// A named profile that may be absent (not configured here, rather than an error).
+    pub(crate) fn profile_if_present(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
+        self.required = false;
+        self
+    }
+
+    /// Which profile of which file this provider uses, e.g. `profile "dev" of
+    /// /home/me/.aliyun/config.json`, or why none.
+    pub fn describe(&self) -> Result<String, Error> {
+        let (path, _, name) = self.select()?;
+        Ok(format!("profile {name:?} of {}", path.display()))
     }
 
     /// Builds the provider the profile describes.
     pub fn resolve(&self) -> Result<Box<dyn ProvideCredentials>, Error> {
+        let (path, config, name) = self.select()?;
+        let file = path.display().to_string();
+        let profile = config
+            .profile(&name)
+            .ok_or_else(|| Error::config(&file, format!("there is no profile {name:?}")))?;
+        self.build(&config, profile, &file, 0)
+    }
+
+    /// The file, its contents and the name of the profile to use, which exists in it.
+    fn select(&self) -> Result<(std::path::PathBuf, CliConfig, String), Error> {
         if self.profile.is_none() && self.ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED") {
             return Err(Error::NotConfigured(
                 "ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true".into(),
@@ -44,7 +73,7 @@ impl CliProfileProvider {
         }
         // Without a home directory (a service started without HOME) there is no
         // ~/.aliyun/config.json to read: nothing configured here, unless a profile was named.
-        if self.profile.is_none() && CliConfig::path(&self.ctx).is_err() {
+        if !self.required && CliConfig::path(&self.ctx).is_err() {
             return Err(Error::NotConfigured(
                 "HOME is not set, so there is no ~/.aliyun/config.json".into(),
             ));
@@ -52,16 +81,16 @@ impl CliProfileProvider {
         let Some((path, config)) = CliConfig::load(&self.ctx)? else {
             let path = CliConfig::path(&self.ctx)?;
             return match &self.profile {
-                Some(p) => Err(Error::config(
+                Some(p) if self.required => Err(Error::config(
                     path.display().to_string(),
                     format!("the file does not exist, so it has no profile {p:?}"),
                 )),
-                None => Err(Error::NotConfigured(format!("no {}", path.display()))),
+                _ => Err(Error::NotConfigured(format!("no {}", path.display()))),
             };
         };
         let file = path.display().to_string();
-        let (name, explicit) = match (&self.profile, self.ctx.var("ALIBABA_CLOUD_PROFILE")) {
-            (Some(p), _) => (p.clone(), true),
+        let (name, required) = match (&self.profile, self.ctx.var("ALIBABA_CLOUD_PROFILE")) {
+            (Some(p), _) => (p.clone(), self.required),
             (None, Some(p)) => (p, false),
             (None, None) if !config.current.is_empty() => (config.current.clone(), true),
             (None, None) => {
@@ -70,19 +99,19 @@ impl CliProfileProvider {
                 )))
             }
         };
-        let Some(profile) = config.profile(&name) else {
-            return if explicit {
+        if config.profile(&name).is_none() {
+            return if required {
                 Err(Error::config(
                     &file,
                     format!("there is no profile {name:?}"),
                 ))
             } else {
                 Err(Error::NotConfigured(format!(
-                    "{file} has no profile {name:?} (ALIBABA_CLOUD_PROFILE)"
+                    "{file} has no profile {name:?}"
                 )))
             };
-        };
-        self.build(&config, profile, &file, 0)
+        }
+        Ok((path, config, name))
     }
 
     fn build(

@@ -106,6 +106,13 @@ impl EcsRamRoleProvider {
         let resp = self.get_any(path, token).await?;
         if resp.status == 200 {
             Ok(resp)
+        } else if resp.status >= 500 {
+            Err(Error::Service {
+                status: resp.status,
+                code: format!("HTTP{}", resp.status),
+                message: format!("GET {path} answered a server error"),
+                request_id: String::new(),
+            })
         } else {
             Err(Error::InvalidResponse {
                 endpoint: self.endpoint.clone(),
@@ -141,6 +148,14 @@ impl EcsRamRoleProvider {
         match resp.status {
             200 => {}
             404 => return Err(no_role()),
+            s if s >= 500 => {
+                return Err(Error::Service {
+                    status: s,
+                    code: format!("HTTP{s}"),
+                    message: format!("GET {CREDENTIALS_PATH} answered a server error"),
+                    request_id: String::new(),
+                })
+            }
             s => {
                 return Err(Error::InvalidResponse {
                     endpoint: self.endpoint.clone(),
@@ -164,8 +179,12 @@ impl EcsRamRoleProvider {
         };
         if role.contains(['/', '?', '#']) || role == ".." {
             return Err(Error::config(
-                "ALIBABA_CLOUD_ECS_METADATA",
-                "not a role name",
+                if self.role_name.is_some() {
+                    "the configured ECS role name"
+                } else {
+                    "the role name the metadata service gave"
+                },
+                format!("{role:?} is not a role name"),
             ));
         }
         let local = self.ctx.clock.now();
@@ -204,7 +223,14 @@ impl EcsRamRoleProvider {
 #[async_trait]
 impl ProvideCredentials for EcsRamRoleProvider {
     async fn provide(&self) -> Result<Credential, Error> {
-        match self.fetch().await {
+        // The metadata service throttles bursts with 5xx answers: one more try after a pause.
+        // (An unreachable service is not retried: off ECS that would only add seconds.)
+        let mut outcome = self.fetch().await;
+        if matches!(&outcome, Err(Error::Service { status, .. }) if *status >= 500) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            outcome = self.fetch().await;
+        }
+        match outcome {
             Ok(c) => Ok(c),
             Err(Error::Transport { .. } | Error::Timeout { .. }) if self.role_name.is_none() => {
                 Err(Error::NotConfigured(format!(

@@ -79,6 +79,24 @@ impl IniProfileProvider {
         Ok(None)
     }
 
+    /// Which section of which file this provider uses, e.g. `[default] of
+    /// /home/me/.alibabacloud/credentials`, or why none.
+    pub fn describe(&self) -> Result<String, Error> {
+        let Some((path, _)) = self.locate()? else {
+            return Err(Error::NotConfigured(
+                "no ~/.alibabacloud/credentials or credentials.ini".into(),
+            ));
+        };
+        Ok(format!("[{}] of {}", self.section_name(), path.display()))
+    }
+
+    fn section_name(&self) -> String {
+        self.profile
+            .clone()
+            .or_else(|| self.ctx.var("ALIBABA_CLOUD_PROFILE"))
+            .unwrap_or_else(|| "default".into())
+    }
+
     /// Builds the provider the section describes.
     pub fn resolve(&self) -> Result<Box<dyn ProvideCredentials>, Error> {
         let Some((path, text)) = self.locate()? else {
@@ -86,11 +104,7 @@ impl IniProfileProvider {
                 "no ~/.alibabacloud/credentials or credentials.ini".into(),
             ));
         };
-        let name = self
-            .profile
-            .clone()
-            .or_else(|| self.ctx.var("ALIBABA_CLOUD_PROFILE"))
-            .unwrap_or_else(|| "default".into());
+        let name = self.section_name();
         let sections = parse_ini(&text);
         let Some(section) = sections.get(&name) else {
             return Err(Error::NotConfigured(format!(

@@ -1,7 +1,7 @@
 //! `ALIBABA_CLOUD_CREDENTIALS_URI`: a local endpoint that hands out STS tokens.
 
 use crate::http::{HttpRequest, Method};
-use crate::{Context, Credential, Error, ProvideCredentials};
+use crate::{Context, Credential, Error, ProvideCredentials, RetryPolicy};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -80,13 +80,32 @@ impl ProvideCredentials for CredentialsUriProvider {
             Duration::from_secs(5),
             Duration::from_secs(10),
         );
-        let local = self.ctx.clock.now();
-        let resp = self
-            .ctx
-            .http
-            .send(req.clone())
-            .await
-            .map_err(|e| e.into_error(&req).in_provider("credentials_uri"))?;
+        // A sidecar that is restarting or briefly overloaded gets two more chances.
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            budget: Duration::from_secs(30),
+            ..RetryPolicy::default()
+        };
+        let (resp, local) = crate::rpc::retrying("the credentials URI", &policy, || async {
+            let local = self.ctx.clock.now();
+            let resp = self
+                .ctx
+                .http
+                .send(req.clone())
+                .await
+                .map_err(|e| e.into_error(&req))?;
+            if resp.status >= 500 {
+                return Err(Error::Service {
+                    status: resp.status,
+                    code: format!("HTTP{}", resp.status),
+                    message: "the credentials URI answered with a server error".into(),
+                    request_id: String::new(),
+                });
+            }
+            Ok((resp, local))
+        })
+        .await
+        .map_err(|e| e.in_provider("credentials_uri"))?;
         let fail = |message: String| {
             Error::InvalidResponse {
                 endpoint: req.endpoint().to_string(),
