@@ -63,6 +63,14 @@ struct Running {
     url: String,
 }
 
+impl Drop for Running {
+    // A failed assertion must not leave a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(data: &Path, extra: &[&str]) -> Running {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
