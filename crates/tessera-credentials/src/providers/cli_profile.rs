@@ -167,11 +167,20 @@ impl CliProfileProvider {
             };
         let provider: Box<dyn ProvideCredentials> = match p.mode.as_str() {
             "AK" | "" => Box::new(StaticProvider::new(ak()?)),
-            "StsToken" => Box::new(StaticProvider::new(Credential::sts_token(
-                need(&p.access_key_id, "access_key_id")?,
-                need(p.access_key_secret.expose(), "access_key_secret")?,
-                need(p.sts_token.expose(), "sts_token")?,
-            ))),
+            "StsToken" => {
+                let c = Credential::sts_token(
+                    need(&p.access_key_id, "access_key_id")?,
+                    need(p.access_key_secret.expose(), "access_key_secret")?,
+                    need(p.sts_token.expose(), "sts_token")?,
+                );
+                // The CLI records when a token it wrote expires (Unix seconds); knowing it lets
+                // callers see that a stale profile is stale instead of sending it.
+                let c = match p.extra.get("sts_expiration").and_then(serde_json::Value::as_i64) {
+                    Some(e) if e > 0 => c.with_expiration(crate::credential::from_unix_secs(e)),
+                    _ => c,
+                };
+                Box::new(StaticProvider::new(c))
+            }
             "RamRoleArn" => role_arn(Box::new(StaticProvider::new(ak()?)))?,
             "ChainableRamRoleArn" => {
                 let source_name = need(&p.source_profile, "source_profile")?;

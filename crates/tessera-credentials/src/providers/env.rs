@@ -24,7 +24,11 @@ impl ProvideCredentials for EnvProvider {
         let secret = self.ctx.var("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
         let token = self.ctx.var("ALIBABA_CLOUD_SECURITY_TOKEN");
         match (id, secret, token) {
-            (None, None, _) => Err(Error::NotConfigured(
+            (None, None, Some(_)) => Err(Error::config(
+                "environment",
+                "ALIBABA_CLOUD_SECURITY_TOKEN is set but ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not",
+            )),
+            (None, None, None) => Err(Error::NotConfigured(
                 "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set"
                     .into(),
             )),
