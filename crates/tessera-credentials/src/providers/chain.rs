@@ -196,28 +196,21 @@ impl DefaultChain {
                     continue;
                 }
             }
-            match self.provider(name) {
-                Ok(p) => match p.provide().await {
-                    Ok(c) => {
-                        let c = c.nested_in("default");
-                        let mut chosen = c.provider_name().to_string();
-                        if let Some(src) = self.source_of(name) {
-                            chosen = format!("{chosen} ({src})");
-                        }
-                        tracing::debug!(provider = name, "credentials resolved");
-                        record(name, Outcome::Chosen(chosen));
-                        result = Some(Ok(c));
+            let outcome = match self.provider(name) {
+                Ok(p) => p.provide().await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(c) => {
+                    let c = c.nested_in("default");
+                    let mut chosen = c.provider_name().to_string();
+                    if let Some(src) = self.source_of(name) {
+                        chosen = format!("{chosen} ({src})");
                     }
-                    Err(Error::NotConfigured(why)) => {
-                        skipped.push(format!("{name}: {why}"));
-                        record(name, Outcome::Skipped(why));
-                    }
-                    Err(e) => {
-                        let e = e.in_provider(name);
-                        record(name, Outcome::Failed(e.clone()));
-                        result = Some(Err(e));
-                    }
-                },
+                    tracing::debug!(provider = name, "credentials resolved");
+                    record(name, Outcome::Chosen(chosen));
+                    result = Some(Ok(c));
+                }
                 Err(Error::NotConfigured(why)) => {
                     skipped.push(format!("{name}: {why}"));
                     record(name, Outcome::Skipped(why));

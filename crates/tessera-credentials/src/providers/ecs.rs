@@ -3,7 +3,6 @@
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::{Context, Credential, Error, ProvideCredentials};
 use async_trait::async_trait;
-use serde_json::Value;
 use std::time::Duration;
 
 /// The metadata service's address.
@@ -195,28 +194,7 @@ impl EcsRamRoleProvider {
             endpoint: self.endpoint.clone(),
             message,
         };
-        let v: Value =
-            serde_json::from_slice(&resp.body).map_err(|_| bad("the answer is not JSON".into()))?;
-        let code = v.get("Code").and_then(Value::as_str).unwrap_or_default();
-        if code != "Success" {
-            return Err(bad(format!("Code is {code:?}, not \"Success\"")));
-        }
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad(format!("the answer has no {k}")))
-        };
-        let exp = tessera_protocol::timestamp::parse(field("Expiration")?)
-            .map_err(|_| bad("Expiration is not YYYY-MM-DDThh:mm:ssZ".into()))?;
-        Ok(Credential::sts_token(
-            field("AccessKeyId")?,
-            field("AccessKeySecret")?,
-            field("SecurityToken")?,
-        )
-        .with_expiration(crate::credential::from_unix_secs(exp))
-        .with_clock_skew(crate::rpc::skew_of(&resp, local))
-        .with_provider_name("ecs_ram_role"))
+        super::parse_session_json(&resp, local, true, "ecs_ram_role").map_err(bad)
     }
 }
 

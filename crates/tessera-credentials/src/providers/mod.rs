@@ -40,3 +40,44 @@ pub(crate) fn default_session_name(ctx: &crate::Context) -> String {
             format!("tessera-credentials-{ms}")
         })
 }
+
+/// Reads the `{"Code": "Success", "AccessKeyId", "AccessKeySecret", "SecurityToken",
+/// "Expiration"}` answer that the metadata service and credentials URIs share. The metadata
+/// service always sends `Code`; a URI may leave it out. The error is a message for the caller's
+/// own error type, naming what is wrong but never echoing the body.
+pub(crate) fn parse_session_json(
+    resp: &crate::http::HttpResponse,
+    fetched_at: std::time::SystemTime,
+    code_required: bool,
+    provider: &str,
+) -> Result<crate::Credential, String> {
+    use serde_json::Value;
+    let v: Value =
+        serde_json::from_slice(&resp.body).map_err(|_| "the answer is not JSON".to_string())?;
+    match v.get("Code").and_then(Value::as_str) {
+        Some("Success") => {}
+        None if !code_required => {}
+        code => {
+            return Err(format!(
+                "Code is {:?}, not \"Success\"",
+                code.unwrap_or_default()
+            ))
+        }
+    }
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("the answer has no {k}"))
+    };
+    let exp = tessera_protocol::timestamp::parse(field("Expiration")?)
+        .map_err(|_| "Expiration is not YYYY-MM-DDThh:mm:ssZ".to_string())?;
+    Ok(crate::Credential::sts_token(
+        field("AccessKeyId")?,
+        field("AccessKeySecret")?,
+        field("SecurityToken")?,
+    )
+    .with_expiration(crate::credential::from_unix_secs(exp))
+    .with_clock_skew(crate::rpc::skew_of(resp, fetched_at))
+    .with_provider_name(provider))
+}

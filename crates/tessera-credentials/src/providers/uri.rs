@@ -3,7 +3,6 @@
 use crate::http::{HttpRequest, Method};
 use crate::{Context, Credential, Error, ProvideCredentials, RetryPolicy};
 use async_trait::async_trait;
-use serde_json::Value;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -116,29 +115,7 @@ impl ProvideCredentials for CredentialsUriProvider {
         if resp.status != 200 {
             return Err(fail(format!("HTTP {}", resp.status)));
         }
-        let v: Value =
-            serde_json::from_slice(&resp.body).map_err(|_| fail("the body is not JSON".into()))?;
-        if let Some(code) = v.get("Code").and_then(Value::as_str) {
-            if code != "Success" {
-                return Err(fail(format!("Code is {code:?}, not \"Success\"")));
-            }
-        }
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| fail(format!("the answer has no {k}")))
-        };
-        let exp = tessera_protocol::timestamp::parse(field("Expiration")?)
-            .map_err(|_| fail("Expiration is not YYYY-MM-DDThh:mm:ssZ".into()))?;
-        Ok(Credential::sts_token(
-            field("AccessKeyId")?,
-            field("AccessKeySecret")?,
-            field("SecurityToken")?,
-        )
-        .with_expiration(crate::credential::from_unix_secs(exp))
-        .with_clock_skew(crate::rpc::skew_of(&resp, local))
-        .with_provider_name("credentials_uri"))
+        super::parse_session_json(&resp, local, false, "credentials_uri").map_err(fail)
     }
 
     fn name(&self) -> &str {
