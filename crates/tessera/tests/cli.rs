@@ -680,6 +680,8 @@ fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
     assert_eq!(asked["access_key_id"], "LTAIasked");
     assert_eq!(asked["access_key_secret"], "secret-asked");
     assert_eq!(asked["ram_role_arn"], "acs:ram::1:role/r");
+    // The official Python library refuses a role profile with expired_seconds 0.
+    assert_eq!(asked["expired_seconds"], 3600);
     let out = shell.run_with(
         &["configure", "--profile", "asked", "--interactive"],
         &[],

@@ -114,7 +114,7 @@ struct SetArgs {
     /// Session name for AssumeRole.
     #[arg(long, value_name = "NAME")]
     role_session_name: Option<String>,
-    /// Session lifetime in seconds, 900..=43200.
+    /// Session lifetime in seconds, 900..=43200 [default: 3600 for role modes].
     #[arg(long, value_name = "SECONDS")]
     expired_seconds: Option<u64>,
     /// External id for AssumeRole.
@@ -387,7 +387,19 @@ fn set(
                 false,
             )?;
             p.ram_session_name = prompt.optional(a.role_session_name, &old.ram_session_name);
-            p.expired_seconds = a.expired_seconds.unwrap_or(old.expired_seconds);
+            // The official Python library refuses a role profile whose expired_seconds is 0
+            // (the aliyun CLI itself writes 900 then); write the STS default instead.
+            p.expired_seconds = match (a.expired_seconds, old.expired_seconds) {
+                (Some(d), _) => d,
+                (None, 0) => 3600,
+                (None, d) => d,
+            };
+            if !(900..=43_200).contains(&p.expired_seconds) {
+                bail!(
+                    "--expired-seconds {}: must be within 900..=43200",
+                    p.expired_seconds
+                );
+            }
             p.external_id = prompt.optional(a.external_id, &old.external_id);
         }
         Mode::CredentialsUri => {
@@ -446,11 +458,6 @@ fn set(
             &old.oidc_token_file,
             false,
         )?;
-    }
-    if let Some(d) = Some(p.expired_seconds).filter(|d| *d != 0) {
-        if !(900..=43_200).contains(&d) {
-            bail!("--expired-seconds {d}: must be within 900..=43200");
-        }
     }
     config.upsert(p);
     config.current = a.profile.clone();
