@@ -542,6 +542,10 @@ impl CredentialsCache {
             .is_some_and(|e| e.credential.is_same(rejected))
         {
             st.entry = None;
+            // A back-off left by an earlier failed refresh (say, throttling) must not make the
+            // callers who need a replacement now wait for it, or get that old error instead.
+            st.retry_at = None;
+            st.last_error = None;
             tracing::debug!(
                 provider = self.inner.provider.name(),
                 "cached credential invalidated"
@@ -1009,6 +1013,23 @@ mod tests {
             .with_expiration(b.expiration().unwrap());
         cache.invalidate(&copy);
         assert_eq!(cache.peek().map(|c| c.is_same(&b)), None);
+    }
+
+    #[tokio::test]
+    async fn invalidate_clears_a_pending_back_off() {
+        let (clock, provider, cache) = setup(Mode::Lifetime(3600));
+        let first = cache.get().await.unwrap();
+        clock.advance(secs(3550.0)); // mandatory window
+        provider.set(Mode::Fail);
+        assert!(cache.get().await.unwrap().is_same(&first));
+        assert!(retry_at(&cache).is_some(), "a failed refresh backs off");
+        // The service now rejects the token and the provider has recovered: the replacement is
+        // fetched at once, not after the back-off, and the old failure is not reported.
+        provider.set(Mode::Lifetime(3600));
+        cache.invalidate(&first);
+        let fresh = cache.get().await.unwrap();
+        assert!(!fresh.is_same(&first));
+        assert_eq!(provider.calls(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

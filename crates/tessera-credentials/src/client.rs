@@ -108,11 +108,11 @@ impl Client {
     }
 
     /// The endpoint calls for `product` go to.
-    pub fn endpoint_for(&self, product: &str) -> String {
-        self.inner
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| product_endpoint(product, self.inner.region.as_deref()))
+    pub fn endpoint_for(&self, product: &str) -> Result<String, Error> {
+        match &self.inner.endpoint {
+            Some(e) => Ok(e.clone()),
+            None => product_endpoint(product, self.inner.region.as_deref()),
+        }
     }
 
     /// The server's clock minus ours, as last measured (seconds).
@@ -153,32 +153,16 @@ impl Client {
         call: &RpcCall,
         style: SignatureVersion,
     ) -> Result<rpc::Reply, Error> {
-        let endpoint = self.endpoint_for(product);
-        let mut renewed = false;
-        loop {
-            let cred = self.inner.credentials.get().await?;
-            let result = rpc::invoke(
-                &self.inner.ctx,
-                &endpoint,
-                call,
-                Auth::Signed(&cred, style),
-                &self.inner.retry,
-                &self.inner.skew,
-            )
-            .await;
-            match result {
-                Ok(reply) => return Ok(reply),
-                Err(e) if !renewed && e.is_credential_rejected() && cred.expiration().is_some() => {
-                    tracing::info!(
-                        code = e.code().unwrap_or(""),
-                        "credential rejected; renewing it"
-                    );
-                    self.inner.credentials.invalidate(&cred);
-                    renewed = true;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let endpoint = self.endpoint_for(product)?;
+        rpc::invoke(
+            &self.inner.ctx,
+            &endpoint,
+            call,
+            Auth::Cached(&self.inner.credentials, style),
+            &self.inner.retry,
+            &self.inner.skew,
+        )
+        .await
     }
 
     /// Typed STS calls.
@@ -207,13 +191,13 @@ impl Sts<'_> {
                 self.0.inner.signature,
             )
             .await?;
-        crate::sts::parse_caller_identity(&self.0.endpoint_for("sts"), &v)
+        crate::sts::parse_caller_identity(&self.0.endpoint_for("sts")?, &v)
     }
 
     /// `AssumeRole`: a session of `req.role_arn` for the client's credentials.
     pub async fn assume_role(&self, req: &AssumeRoleRequest) -> Result<AssumeRoleResponse, Error> {
         req.validate()?;
-        let endpoint = self.0.endpoint_for("sts");
+        let endpoint = self.0.endpoint_for("sts")?;
         let reply = self
             .0
             .exchange("sts", &req.to_call(), self.0.inner.signature)
@@ -275,7 +259,7 @@ impl Ram<'_> {
                 access_key_secret: crate::Secret::new(secret),
             }),
             _ => Err(Error::InvalidResponse {
-                endpoint: self.0.endpoint_for("ram"),
+                endpoint: self.0.endpoint_for("ram")?,
                 message: "the answer has no AccessKey".into(),
             }),
         }

@@ -1,6 +1,6 @@
 //! Where calls go: the STS endpoint rules of the official libraries, and product endpoints.
 
-use crate::Context;
+use crate::{Context, Error};
 
 /// The global STS endpoint.
 pub const STS_GLOBAL: &str = "https://sts.aliyuncs.com";
@@ -27,32 +27,53 @@ pub fn sts_endpoint(
     explicit: Option<&str>,
     region: Option<&str>,
     vpc: Option<bool>,
-) -> String {
+) -> Result<String, Error> {
     if let Some(e) = explicit.filter(|e| !e.is_empty()) {
-        return normalize(e);
+        return Ok(normalize(e));
     }
     if let Some(e) = ctx.var("ALIBABA_CLOUD_STS_ENDPOINT") {
-        return normalize(&e);
+        return Ok(normalize(&e));
     }
-    let region = region
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .or_else(|| ctx.var("ALIBABA_CLOUD_STS_REGION"));
+    let region = match region.filter(|r| !r.is_empty()) {
+        Some(r) => Some(label("STS region", r)?),
+        None => ctx
+            .var("ALIBABA_CLOUD_STS_REGION")
+            .map(|r| label("ALIBABA_CLOUD_STS_REGION", &r))
+            .transpose()?,
+    };
     let vpc = vpc.unwrap_or_else(|| ctx.flag("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"));
-    match region {
+    Ok(match region {
         Some(r) if vpc => format!("https://sts-vpc.{r}.aliyuncs.com"),
         Some(r) => format!("https://sts.{r}.aliyuncs.com"),
         None => STS_GLOBAL.to_string(),
+    })
+}
+
+/// A region or product name is one DNS label of letters, digits and dashes. Anything else
+/// (a dot, a slash, a `#`) could move the request, and its signature, to another host.
+fn label(what: &str, value: &str) -> Result<String, Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(Error::config(
+            what,
+            format!("{value:?} is not a region or product name (letters, digits and -)"),
+        ))
     }
 }
 
 /// The public endpoint of a product: `sts` is regional when a region is known, `ram` is global.
-pub fn product_endpoint(product: &str, region: Option<&str>) -> String {
-    let product = product.to_ascii_lowercase();
-    match (product.as_str(), region) {
+pub fn product_endpoint(product: &str, region: Option<&str>) -> Result<String, Error> {
+    let product = label("product", product)?;
+    Ok(match (product.as_str(), region.filter(|r| !r.is_empty())) {
         ("ram", _) | (_, None) => format!("https://{product}.aliyuncs.com"),
-        (_, Some(r)) => format!("https://{product}.{r}.aliyuncs.com"),
-    }
+        (_, Some(r)) => format!("https://{product}.{}.aliyuncs.com", label("region", r)?),
+    })
 }
 
 /// Like [`normalize`], but a bare `host[:port]` gets `http://` (the metadata service speaks
@@ -74,17 +95,20 @@ mod tests {
     #[test]
     fn sts_endpoint_rules() {
         let none = Context::os().with_env(MapEnv::default());
-        assert_eq!(sts_endpoint(&none, None, None, Some(true)), STS_GLOBAL);
         assert_eq!(
-            sts_endpoint(&none, None, Some("cn-hangzhou"), None),
+            sts_endpoint(&none, None, None, Some(true)).unwrap(),
+            STS_GLOBAL
+        );
+        assert_eq!(
+            sts_endpoint(&none, None, Some("cn-hangzhou"), None).unwrap(),
             "https://sts.cn-hangzhou.aliyuncs.com"
         );
         assert_eq!(
-            sts_endpoint(&none, None, Some("cn-hangzhou"), Some(true)),
+            sts_endpoint(&none, None, Some("cn-hangzhou"), Some(true)).unwrap(),
             "https://sts-vpc.cn-hangzhou.aliyuncs.com"
         );
         assert_eq!(
-            sts_endpoint(&none, Some("127.0.0.1:8080"), Some("x"), None),
+            sts_endpoint(&none, Some("127.0.0.1:8080"), Some("x"), None).unwrap(),
             "https://127.0.0.1:8080"
         );
         let env = Context::os().with_env(MapEnv::from_pairs([
@@ -92,7 +116,7 @@ mod tests {
             ("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED", "true"),
         ]));
         assert_eq!(
-            sts_endpoint(&env, None, None, None),
+            sts_endpoint(&env, None, None, None).unwrap(),
             "https://sts-vpc.cn-beijing.aliyuncs.com"
         );
         let tessera = Context::os().with_env(MapEnv::from_pairs([(
@@ -100,12 +124,17 @@ mod tests {
             "http://127.0.0.1:9/",
         )]));
         assert_eq!(
-            sts_endpoint(&tessera, None, None, None),
+            sts_endpoint(&tessera, None, None, None).unwrap(),
             "http://127.0.0.1:9"
         );
         assert_eq!(
-            product_endpoint("RAM", Some("cn-x")),
+            product_endpoint("RAM", Some("cn-x")).unwrap(),
             "https://ram.aliyuncs.com"
         );
+        for bad in ["attacker.invalid/#", "a.b", "x y"] {
+            assert!(sts_endpoint(&none, None, Some(bad), None).is_err(), "{bad}");
+            assert!(product_endpoint("sts", Some(bad)).is_err(), "{bad}");
+        }
+        assert!(product_endpoint("evil.com/", None).is_err());
     }
 }

@@ -26,7 +26,15 @@ pub enum Error {
         /// The operating system's reason.
         message: String,
     },
-    /// The request never got an HTTP answer (connection refused, reset, DNS, TLS).
+    /// No connection could be made (refused, DNS, TLS handshake): nothing was sent.
+    #[error("cannot connect to {endpoint}: {message}")]
+    Connect {
+        /// Scheme, host and port (never the query).
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The request got no HTTP answer after it may have been sent (connection reset, broken).
     #[error("cannot reach {endpoint}: {message}")]
     Transport {
         /// Scheme, host and port (never the query).
@@ -85,7 +93,7 @@ impl Error {
     /// throttling and server errors. Client errors (`InvalidParameter`, `NoPermission`, …) never.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. } => true,
             Error::Service { status, code, .. } => {
                 *status >= 500
                     || code.starts_with("Throttling")
@@ -93,6 +101,19 @@ impl Error {
                     || code == "InternalError"
             }
             Error::Provider { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Whether the request certainly did not take effect, so even a write may be sent again:
+    /// no connection was made, or the service refused it as throttled or unavailable.
+    pub fn is_retryable_unsent(&self) -> bool {
+        match self {
+            Error::Connect { .. } => true,
+            Error::Service { status, code, .. } => {
+                *status == 503 || code.starts_with("Throttling") || code == "ServiceUnavailable"
+            }
+            Error::Provider { source, .. } => source.is_retryable_unsent(),
             _ => false,
         }
     }

@@ -144,7 +144,10 @@ impl fmt::Debug for HttpResponse {
 /// Why no response arrived.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
-    /// The connection could not be made or broke.
+    /// The connection could not be made: nothing was sent.
+    #[error("{0}")]
+    Connect(String),
+    /// The connection broke after the request may have been sent.
     #[error("{0}")]
     Transport(String),
     /// The attempt ran out of time.
@@ -162,6 +165,10 @@ impl HttpError {
             HttpError::Timeout => crate::Error::Timeout {
                 what: format!("{} {}", req.method.as_str(), req.endpoint()),
                 millis: req.timeout.as_millis(),
+            },
+            HttpError::Connect(message) => crate::Error::Connect {
+                endpoint: req.endpoint().to_string(),
+                message,
             },
             e => crate::Error::Transport {
                 endpoint: req.endpoint().to_string(),
@@ -182,9 +189,9 @@ pub trait HttpClient: Send + Sync + fmt::Debug {
 /// never followed: a credentials endpoint that redirects is refused rather than trusted.
 pub struct ReqwestHttp {
     extra_roots: Vec<reqwest::Certificate>,
-    // reqwest fixes the connect timeout per client; the providers use two or three distinct
-    // values, so one client per value keeps connection pooling.
-    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+    // reqwest fixes the connect timeout and the proxy per client; the providers use two or
+    // three distinct timeouts, so one client per (timeout, direct) keeps connection pooling.
+    clients: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
 }
 
 impl Default for ReqwestHttp {
@@ -220,12 +227,16 @@ impl ReqwestHttp {
         Ok(self)
     }
 
-    fn client(&self, connect: Duration) -> Result<reqwest::Client, HttpError> {
+    fn client(&self, connect: Duration, direct: bool) -> Result<reqwest::Client, HttpError> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&connect) {
+        if let Some(c) = clients.get(&(connect, direct)) {
             return Ok(c.clone());
         }
-        let mut builder = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if direct {
+            builder = builder.no_proxy();
+        }
+        let mut builder = builder
             .connect_timeout(connect)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tessera-credentials/", env!("CARGO_PKG_VERSION")));
@@ -235,7 +246,7 @@ impl ReqwestHttp {
         let client = builder
             .build()
             .map_err(|e| HttpError::Transport(e.to_string()))?;
-        clients.insert(connect, client.clone());
+        clients.insert((connect, direct), client.clone());
         Ok(client)
     }
 }
@@ -243,7 +254,7 @@ impl ReqwestHttp {
 #[async_trait]
 impl HttpClient for ReqwestHttp {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let client = self.client(req.connect_timeout)?;
+        let client = self.client(req.connect_timeout, is_local(&req.url))?;
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -288,6 +299,28 @@ impl HttpClient for ReqwestHttp {
     }
 }
 
+/// Whether a URL names this machine, a link-local address or the ECS metadata service: such
+/// requests never go through an `HTTP_PROXY`, which would otherwise see (and could answer)
+/// credential requests meant for a local sidecar or the instance itself.
+pub(crate) fn is_local(url: &str) -> bool {
+    let authority = endpoint_of(url).split_once("://").map_or("", |(_, a)| a);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_link_local() || ip.octets() == [100, 100, 100, 200]
+        }
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xffc0) == 0xfe80,
+        Err(_) => false,
+    }
+}
+
 fn classify(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         return HttpError::Timeout;
@@ -300,7 +333,11 @@ fn classify(e: reqwest::Error) -> HttpError {
         msg = s.to_string();
         source = s.source();
     }
-    HttpError::Transport(msg)
+    if e.is_connect() {
+        HttpError::Connect(msg)
+    } else {
+        HttpError::Transport(msg)
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +354,13 @@ mod tests {
             endpoint_of("http://127.0.0.1:8080"),
             "http://127.0.0.1:8080"
         );
+        assert!(is_local("http://127.0.0.1:8080/x"));
+        assert!(is_local("http://localhost/x"));
+        assert!(is_local("http://[::1]:1/"));
+        assert!(is_local("http://100.100.100.200/latest"));
+        assert!(is_local("http://169.254.169.254/"));
+        assert!(!is_local("https://sts.aliyuncs.com/"));
+        assert!(!is_local("http://127.0.0.1.evil.com/"));
         let req = HttpRequest::new(
             Method::Get,
             "http://h/p?SecurityToken=sekrit",

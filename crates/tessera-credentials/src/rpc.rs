@@ -3,7 +3,7 @@
 
 use crate::http::{HttpRequest, HttpResponse};
 use crate::signing::{self, RpcCall, SignatureVersion, Timeouts};
-use crate::{Context, Credential, Error};
+use crate::{Context, Credential, CredentialsCache, Error};
 use rand::Rng;
 use serde_json::Value;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -118,27 +118,47 @@ pub(crate) fn parse_answer(req: &HttpRequest, resp: &HttpResponse) -> Result<Val
 
 /// How a call is authenticated.
 pub(crate) enum Auth<'a> {
-    /// Signed with this credential.
-    Signed(&'a Credential, SignatureVersion),
+    /// Signed with the cache's credential of the moment, read again for every attempt; a
+    /// credential the service rejects as expired or unknown is dropped and the call made once
+    /// more with a fresh one.
+    Cached(&'a CredentialsCache, SignatureVersion),
     /// Not signed at all (AssumeRoleWithOIDC: the token is the proof).
     Anonymous,
+}
+
+/// Whether repeating the action cannot do anything twice: reads, and the STS actions (a second
+/// session is as good as the first). A write that timed out may have happened; repeating it
+/// could create a second AccessKey whose secret nobody sees.
+fn idempotent(action: &str) -> bool {
+    const READS: [&str; 6] = ["Get", "List", "Describe", "Query", "Check", "BatchGet"];
+    READS.iter().any(|p| action.starts_with(p))
+        || matches!(
+            action,
+            "AssumeRole" | "AssumeRoleWithOIDC" | "AssumeRoleWithSAML" | "GenerateSessionAccessKey"
+        )
+}
+
+/// Whether the service can be asked to renew `cred`: anything that expires or is an STS token
+/// (an External command's token may state no expiration, yet be renewed by running it again).
+fn renewable(cred: &Credential) -> bool {
+    cred.expiration().is_some() || cred.kind() == crate::CredentialKind::StsToken
 }
 
 fn build(
     ctx: &Context,
     endpoint: &str,
     call: &RpcCall,
-    auth: &Auth<'_>,
+    auth: Option<(&Credential, SignatureVersion)>,
     policy: &RetryPolicy,
     skew: i64,
 ) -> Result<HttpRequest, Error> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let now = unix_now(ctx) + skew;
     match auth {
-        Auth::Signed(cred, style) => {
-            signing::sign(call, endpoint, cred, *style, now, &nonce, policy.timeouts)
+        Some((cred, style)) => {
+            signing::sign(call, endpoint, cred, style, now, &nonce, policy.timeouts)
         }
-        Auth::Anonymous => {
+        None => {
             let ts = tessera_protocol::timestamp::format(now);
             let mut params: Vec<(&str, &str)> = vec![
                 ("Action", &call.action),
@@ -195,9 +215,11 @@ where
         })
 }
 
-/// Sends `call`, retrying what may succeed on a second try (transport errors, timeouts,
-/// throttling, 5xx) with jittered exponential back-off, within the policy's budget. A
-/// timestamp rejection is retried once with the skew measured from that answer's `Date`.
+/// Sends `call`, retrying what may succeed on a second try, with jittered exponential
+/// back-off within the policy's budget: for reads and STS actions, transport errors, timeouts,
+/// throttling and 5xx; for writes only what cannot have reached the service (a refused
+/// connection, throttling, 503). A timestamp rejection is retried once with the skew measured
+/// from that answer's `Date`; a rejected credential once with a renewed one.
 pub(crate) async fn invoke(
     ctx: &Context,
     endpoint: &str,
@@ -206,11 +228,21 @@ pub(crate) async fn invoke(
     policy: &RetryPolicy,
     skew: &SkewEstimate,
 ) -> Result<Reply, Error> {
+    let idempotent = idempotent(&call.action);
     let attempts = async {
         let mut retry = 0u32;
         let mut skew_retried = false;
+        let mut renewed = false;
         loop {
-            let req = build(ctx, endpoint, call, &auth, policy, skew.get())?;
+            let cred = match &auth {
+                Auth::Cached(cache, _) => Some(cache.get().await?),
+                Auth::Anonymous => None,
+            };
+            let signing = match (&auth, &cred) {
+                (Auth::Cached(_, style), Some(c)) => Some((c, *style)),
+                _ => None,
+            };
+            let req = build(ctx, endpoint, call, signing, policy, skew.get())?;
             let sent_at = ctx.clock.now();
             let outcome = match ctx.http.send(req.clone()).await {
                 Ok(resp) => {
@@ -222,24 +254,42 @@ pub(crate) async fn invoke(
                 }
                 Err(e) => Err(e.into_error(&req)),
             };
-            match outcome {
+            let e = match outcome {
                 Ok(reply) => return Ok(reply),
-                Err(e)
-                    if !skew_retried
-                        && matches!(
-                            e.code(),
-                            Some("InvalidTimeStamp.Expired" | "IllegalTimestamp")
-                        ) =>
-                {
-                    skew_retried = true;
-                }
-                Err(e) if e.is_retryable() && retry + 1 < policy.max_attempts => {
-                    tracing::debug!(action = %call.action, error = %e, "retrying");
-                    tokio::time::sleep(policy.backoff(retry)).await;
-                    retry += 1;
-                }
-                Err(e) => return Err(e),
+                Err(e) => e,
+            };
+            if !skew_retried
+                && matches!(
+                    e.code(),
+                    Some("InvalidTimeStamp.Expired" | "IllegalTimestamp")
+                )
+            {
+                skew_retried = true;
+                continue;
             }
+            if let (Auth::Cached(cache, _), Some(c)) = (&auth, &cred) {
+                if !renewed && e.is_credential_rejected() && renewable(c) {
+                    tracing::info!(
+                        code = e.code().unwrap_or(""),
+                        "credential rejected; renewing it"
+                    );
+                    cache.invalidate(c);
+                    renewed = true;
+                    continue;
+                }
+            }
+            let worth_it = if idempotent {
+                e.is_retryable()
+            } else {
+                e.is_retryable_unsent()
+            };
+            if worth_it && retry + 1 < policy.max_attempts {
+                tracing::debug!(action = %call.action, error = %e, "retrying");
+                tokio::time::sleep(policy.backoff(retry)).await;
+                retry += 1;
+                continue;
+            }
+            return Err(e);
         }
     };
     tokio::time::timeout(policy.budget, attempts)
@@ -255,6 +305,83 @@ pub(crate) async fn invoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers every request with the same failure, counting them.
+    #[derive(Debug)]
+    struct Failing(crate::http::HttpError, std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl crate::http::HttpClient for Failing {
+        async fn send(&self, _: HttpRequest) -> Result<HttpResponse, crate::http::HttpError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(self.0.clone())
+        }
+    }
+
+    async fn attempts(action: &str, failure: crate::http::HttpError) -> usize {
+        let http = std::sync::Arc::new(Failing(failure, Default::default()));
+        let mut ctx = Context::os();
+        ctx.http = http.clone();
+        let cache = CredentialsCache::new(
+            crate::providers::StaticProvider::access_key("LTAIk", "s"),
+            &ctx,
+        );
+        let policy = RetryPolicy {
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            ..RetryPolicy::default()
+        };
+        let call = RpcCall::new(action, "2015-05-01");
+        let result = invoke(
+            &ctx,
+            "http://127.0.0.1:9",
+            &call,
+            Auth::Cached(&cache, SignatureVersion::V1),
+            &policy,
+            &SkewEstimate::default(),
+        )
+        .await;
+        assert!(result.is_err());
+        http.1.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_repeated_after_they_may_have_happened() {
+        use crate::http::HttpError::{Connect, Timeout, Transport};
+        assert_eq!(
+            attempts("CreateAccessKey", Transport("reset".into())).await,
+            1
+        );
+        assert_eq!(attempts("CreateAccessKey", Timeout).await, 1);
+        assert_eq!(
+            attempts("CreateAccessKey", Connect("refused".into())).await,
+            3
+        );
+        assert_eq!(attempts("GetUser", Transport("reset".into())).await, 3);
+        assert_eq!(attempts("AssumeRole", Timeout).await, 3);
+    }
+
+    #[test]
+    fn only_reads_and_sts_are_idempotent() {
+        for a in [
+            "GetUser",
+            "ListUsers",
+            "AssumeRole",
+            "GetCallerIdentity",
+            "DescribeRegions",
+        ] {
+            assert!(idempotent(a), "{a}");
+        }
+        for a in [
+            "CreateAccessKey",
+            "CreateUser",
+            "DeleteRole",
+            "AttachPolicyToUser",
+            "Gateway",
+        ] {
+            assert!(!idempotent(a), "{a}");
+        }
+    }
 
     #[test]
     fn backoff_is_capped_and_jittered() {

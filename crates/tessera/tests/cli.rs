@@ -819,14 +819,38 @@ fn friendly_verbs_and_exported_credentials_work_end_to_end() {
         "{}",
         out.stdout
     );
-    // The environment also wins over the current profile, as in every SDK's chain.
-    let out = shell.run_with(&["sts", "GetCallerIdentity"], &env[..3], "");
+    // The environment wins over the current profile, as in every SDK's chain...
+    let with_endpoint: Vec<(&str, &str)> = env[..3]
+        .iter()
+        .copied()
+        .chain([("TESSERA_ENDPOINT", server.url.as_str())])
+        .collect();
+    let out = shell.run_with(&["sts", "GetCallerIdentity"], &with_endpoint, "");
     assert!(
         out.stdout.contains("AssumedRoleUser"),
         "{}{}",
         out.stdout,
         out.stderr
     );
+    // ...and then the profile's endpoint is not used: requests signed with the environment's
+    // credentials go where the environment's owner would send them (here, Alibaba Cloud's
+    // public endpoint, through a proxy on a closed loopback port so nothing leaves the machine).
+    let proxied: Vec<(&str, &str)> = env[..3]
+        .iter()
+        .copied()
+        .chain([
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("ALL_PROXY", "http://127.0.0.1:9"),
+        ])
+        .collect();
+    let out = shell.run_with(&["sts", "GetCallerIdentity"], &proxied, "");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("https://sts.aliyuncs.com"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(&server.url), "{}", out.stderr);
 
     // As the JSON a credentials URI serves.
     let json = shell.ok(&[

@@ -259,10 +259,26 @@ impl ProvideCredentials for CliProfileProvider {
             .provide()
             .await
             .map(|c| c.nested_in("cli_profile"))
-            .map_err(|e| e.in_provider("cli_profile"))
+            .map_err(|e| configured_but_failed(e, || self.describe()).in_provider("cli_profile"))
     }
 
     fn name(&self) -> &str {
         "cli_profile"
+    }
+}
+
+/// A profile that was selected but whose source has nothing (an EcsRamRole profile off ECS) is
+/// a failure of that profile, not "not configured": the chain must stop rather than move on to
+/// another identity.
+pub(crate) fn configured_but_failed(
+    e: Error,
+    describe: impl FnOnce() -> Result<String, Error>,
+) -> Error {
+    match e {
+        Error::NotConfigured(why) => Error::config(
+            describe().unwrap_or_else(|_| "the selected profile".into()),
+            why,
+        ),
+        e => e,
     }
 }

@@ -83,10 +83,13 @@ impl EcsRamRoleProvider {
             },
             Err(e) => e,
         };
-        // Nothing listening at all is "not on ECS", not a reason to try IMDSv1 as well.
-        if self.imdsv1_disabled
-            || matches!(outcome, Error::Transport { .. } | Error::Timeout { .. })
-        {
+        // Nothing listening at all is "not on ECS" (when no role was configured), not a reason
+        // to try IMDSv1 as well.
+        let unreachable = matches!(
+            outcome,
+            Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. }
+        );
+        if self.imdsv1_disabled || (unreachable && self.role_name.is_none()) {
             return Err(outcome);
         }
         tracing::debug!(error = %outcome, "no IMDSv2 token; falling back to IMDSv1");
@@ -210,7 +213,9 @@ impl ProvideCredentials for EcsRamRoleProvider {
         }
         match outcome {
             Ok(c) => Ok(c),
-            Err(Error::Transport { .. } | Error::Timeout { .. }) if self.role_name.is_none() => {
+            Err(Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. })
+                if self.role_name.is_none() =>
+            {
                 Err(Error::NotConfigured(format!(
                     "no ECS metadata service answers at {}",
                     self.endpoint

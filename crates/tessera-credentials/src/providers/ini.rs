@@ -226,7 +226,10 @@ impl ProvideCredentials for IniProfileProvider {
                     c.nested_in("profile")
                 }
             })
-            .map_err(|e| e.in_provider("profile"))
+            .map_err(|e| {
+                super::cli_profile::configured_but_failed(e, || self.describe())
+                    .in_provider("profile")
+            })
     }
 
     fn name(&self) -> &str {

@@ -21,7 +21,8 @@ pub struct OidcRoleArnProvider {
     session_name: Option<String>,
     duration_seconds: Option<u32>,
     policy: Option<String>,
-    endpoint: String,
+    // A bad region is reported when credentials are asked for, like any other failure.
+    endpoint: Result<String, Error>,
     retry: RetryPolicy,
     skew: SkewEstimate,
 }
@@ -153,16 +154,17 @@ impl ProvideCredentials for OidcRoleArnProvider {
                         .to_string(),
                 )
                 .param_opt("Policy", self.policy.as_deref());
+            let endpoint = self.endpoint.clone()?;
             let reply = rpc::invoke(
                 &self.ctx,
-                &self.endpoint,
+                &endpoint,
                 &call,
                 Auth::Anonymous,
                 &self.retry,
                 &self.skew,
             )
             .await?;
-            Ok(sts::parse_assume_role(&self.endpoint, &reply, "oidc_role_arn")?.credentials)
+            Ok(sts::parse_assume_role(&endpoint, &reply, "oidc_role_arn")?.credentials)
         };
         run.await.map_err(|e: Error| e.in_provider("oidc_role_arn"))
     }

@@ -110,7 +110,7 @@ impl RamRoleArnBuilder {
             self.endpoint.as_deref(),
             self.region.as_deref(),
             self.vpc,
-        );
+        )?;
         Ok(RamRoleArnProvider {
             duration: AtomicU32::new(
                 template
@@ -152,22 +152,28 @@ impl RamRoleArnProvider {
         &self.template.role_arn
     }
 
-    async fn assume(&self, source: &Credential) -> Result<Credential, Error> {
+    async fn assume(&self) -> Result<Credential, Error> {
         let mut req = self.template.clone();
         if !self.session_name_given {
             req.role_session_name = super::default_session_name(&self.ctx);
         }
         req.duration_seconds = Some(self.duration.load(Ordering::Relaxed));
+        // The source credential is read from its cache for every attempt, and renewed once
+        // if STS rejects it (a source session that expired under us).
         let reply = rpc::invoke(
             &self.ctx,
             &self.endpoint,
             &req.to_call(),
-            Auth::Signed(source, SignatureVersion::V1),
+            Auth::Cached(&self.source, SignatureVersion::V1),
             &self.retry,
             &self.skew,
         )
         .await?;
-        let name = format!("ram_role_arn/{}", source.provider_name());
+        let source = self.source.peek().map_or_else(
+            || self.source.name().to_string(),
+            |c| c.provider_name().to_string(),
+        );
+        let name = format!("ram_role_arn/{source}");
         Ok(sts::parse_assume_role(&self.endpoint, &reply, &name)?.credentials)
     }
 }
@@ -175,23 +181,10 @@ impl RamRoleArnProvider {
 #[async_trait]
 impl ProvideCredentials for RamRoleArnProvider {
     async fn provide(&self) -> Result<Credential, Error> {
-        let mut source = self.source.get().await?;
-        let mut renewed_source = false;
         let mut shortened = false;
         loop {
-            match self.assume(&source).await {
+            match self.assume().await {
                 Ok(c) => return Ok(c),
-                // The source session expired under us: renew it once and go again.
-                // (A long-term key that is rejected stays rejected: no second attempt.)
-                Err(e)
-                    if !renewed_source
-                        && e.is_credential_rejected()
-                        && source.expiration().is_some() =>
-                {
-                    self.source.invalidate(&source);
-                    source = self.source.get().await?;
-                    renewed_source = true;
-                }
                 // The role allows less than asked: fall back to the one-hour default once,
                 // and keep asking for that, rather than failing every refresh.
                 Err(e)

@@ -355,7 +355,8 @@ impl HttpClient for Replay {
                     body,
                 })
             }
-            (None, Some("transport")) => Err(HttpError::Transport("connection refused".into())),
+            (None, Some("transport")) => Err(HttpError::Transport("connection reset".into())),
+            (None, Some("connect")) => Err(HttpError::Connect("connection refused".into())),
             (None, Some("timeout")) => Err(HttpError::Timeout),
             _ => {
                 st.problems.push(format!(
@@ -421,6 +422,7 @@ fn variant(e: &Error) -> &'static str {
         Error::NotConfigured(_) => "NotConfigured",
         Error::InvalidConfig { .. } => "InvalidConfig",
         Error::Io { .. } => "Io",
+        Error::Connect { .. } => "Connect",
         Error::Transport { .. } => "Transport",
         Error::Timeout { .. } => "Timeout",
         Error::Service { .. } => "Service",

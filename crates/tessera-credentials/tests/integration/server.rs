@@ -412,7 +412,7 @@ async fn root_caller_identity_over_https_with_the_servers_ca() {
         .build()
         .unwrap();
     let e = client.sts().get_caller_identity().await.unwrap_err();
-    assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+    assert!(matches!(e, Error::Connect { .. }), "{e:?}");
     assert_eq!(
         untrusting.exchanges()[0].status,
         0,

@@ -27,7 +27,7 @@ pub fn explain_error(e: tessera_credentials::Error, session: &session::Session) 
     };
     let hint = match &e {
         E::NoCredentials(_) => "no credentials were found; create a profile with `tessera configure`, or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_string(),
-        E::Transport { .. } | E::Timeout { .. } => format!(
+        E::Connect { .. } | E::Transport { .. } | E::Timeout { .. } => format!(
             "is the server running, and is the endpoint right? (credentials from {whose})"
         ),
         E::Service { code, .. } if code.starts_with("InvalidAccessKeyId") || code.starts_with("SignatureDoesNotMatch") => {

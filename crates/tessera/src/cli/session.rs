@@ -62,9 +62,9 @@ impl Conn {
     pub fn context(&self, endpoint: Option<&str>) -> anyhow::Result<Context> {
         let mut overlay = HashMap::new();
         if let Some(e) = endpoint {
-            if OsEnv.var("ALIBABA_CLOUD_STS_ENDPOINT").is_none() {
-                overlay.insert("ALIBABA_CLOUD_STS_ENDPOINT".to_string(), e.to_string());
-            }
+            // What the command line (or the signing profile) says wins over the environment.
+            overlay.insert("ALIBABA_CLOUD_STS_ENDPOINT".to_string(), e.to_string());
+            warn_if_cleartext(e);
         }
         let mut http = ReqwestHttp::default();
         if let Some(ca) = &self.ca {
@@ -77,9 +77,15 @@ impl Conn {
         Ok(Context::os().with_env(Overlay(overlay)).with_http(http))
     }
 
-    /// The profile the options name (or the environment or file's current one), if any.
+    /// The profile whose credentials will sign: the one named with `--profile`, else the one
+    /// the default chain would pick (`ALIBABA_CLOUD_PROFILE` or the file's current profile),
+    /// unless the environment supplies credentials first — then none, so that a profile's
+    /// endpoint never receives requests signed with someone else's credentials.
     pub fn profile(&self) -> anyhow::Result<(Option<PathBuf>, Option<Profile>)> {
         let ctx = Context::os();
+        if self.profile.is_none() && chain_prefers_environment(&ctx) {
+            return Ok((None, None));
+        }
         let loaded = CliConfig::load(&ctx)?;
         let wanted = self
             .profile
@@ -146,6 +152,42 @@ impl Conn {
             profile,
             config_path,
         })
+    }
+}
+
+/// Whether the default chain takes its credentials from a provider before the CLI profile
+/// (environment variables, OIDC), or skips the CLI profile altogether.
+fn chain_prefers_environment(ctx: &Context) -> bool {
+    [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+        "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    ]
+    .iter()
+    .any(|v| ctx.var(v).is_some())
+        || ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
+}
+
+/// Signed requests (and STS tokens) in clear text off this machine can be read on the way.
+fn warn_if_cleartext(endpoint: &str) {
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        eprintln!(
+            "tessera: warning: {endpoint} is plain HTTP to another host; signed requests and STS tokens cross the network unencrypted (serve with --tls and use https://)"
+        );
     }
 }
 
