@@ -71,12 +71,25 @@ impl Fs for OsFs {
 
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
         use std::io::Write;
+        // A config.json that is a symlink (dotfile managers) is updated where it points,
+        // rather than replaced by a regular file.
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)?,
+            _ => path.to_path_buf(),
+        };
+        let path = target.as_path();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        // A fresh name, created exclusively: never follows a planted link, never shares a
+        // half-written file with a concurrent writer.
+        let tmp = path.with_extension(format!(
+            "tmp.{}.{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -258,6 +271,18 @@ mod tests {
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             1
         );
+        // Through a symlink, the file it points to is updated and the link stays.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.json");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            OsFs.write(&link, b"three").unwrap();
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert_eq!(OsFs.read(&path).unwrap(), b"three");
+        }
     }
 
     #[test]

@@ -610,6 +610,27 @@ fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
     assert!(out.stderr.contains("--bogus"), "{}", out.stderr);
     let out = shell.run(&["ecs", "DescribeRegions"]);
     assert!(out.stderr.contains("--version"), "{}", out.stderr);
+    let out = shell.run(&["confgure", "--profile", "x"]);
+    assert!(
+        out.stderr.contains("not a tessera command"),
+        "{}",
+        out.stderr
+    );
+    // "-h" as a parameter's value is a value, not a request for help.
+    let out = shell.run(&[
+        "ram",
+        "CreateUser",
+        "--UserName",
+        "dash",
+        "--Comments",
+        "-h",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\"Comments\": \"-h\""),
+        "{}",
+        out.stdout
+    );
     let out = shell.run(&["sts", "--help"]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("AssumeRole") && out.stdout.contains("GetCallerIdentity"));
@@ -894,6 +915,31 @@ fn friendly_verbs_and_exported_credentials_work_end_to_end() {
     ]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("NoPermission"), "{}", out.stderr);
+    let saved = |shell: &Shell| {
+        shell.config()["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "session")
+            .cloned()
+            .unwrap()
+    };
+    assert!(saved(&shell)["sts_expiration"].as_u64().unwrap() > 0);
+    // Changing the token by hand drops the recorded expiry of the old one; the rest stays.
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "session",
+        "--sts-token",
+        "new-token",
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let p = saved(&shell);
+    assert!(p.get("sts_expiration").is_none(), "{p}");
+    assert_eq!(p["mode"], "StsToken");
+    assert_eq!(p["sts_token"], "new-token");
+    assert_eq!(p["endpoint"], server.url.as_str());
     stop(server);
 }
 

@@ -151,7 +151,10 @@ impl DefaultChain {
             "profile" => self.ini_profile().describe().ok(),
             "env" => Some("ALIBABA_CLOUD_ACCESS_KEY_ID".into()),
             "oidc_role_arn" => self.ctx.var("ALIBABA_CLOUD_OIDC_TOKEN_FILE"),
-            "credentials_uri" => self.ctx.var("ALIBABA_CLOUD_CREDENTIALS_URI"),
+            "credentials_uri" => self
+                .ctx
+                .var("ALIBABA_CLOUD_CREDENTIALS_URI")
+                .map(|u| super::uri::without_query(&u).to_string()),
             _ => None,
         }
     }

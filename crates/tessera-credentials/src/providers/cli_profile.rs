@@ -176,7 +176,20 @@ impl CliProfileProvider {
                 // The CLI records when a token it wrote expires (Unix seconds); knowing it lets
                 // callers see that a stale profile is stale instead of sending it.
                 let c = match p.extra.get("sts_expiration").and_then(serde_json::Value::as_i64) {
-                    Some(e) if e > 0 => c.with_expiration(crate::credential::from_unix_secs(e)),
+                    Some(e) if e > 0 => {
+                        let c = c.with_expiration(crate::credential::from_unix_secs(e));
+                        if !c.is_valid_at(self.ctx.clock.now()) {
+                            return Err(Error::config(
+                                &src,
+                                format!(
+                                    "the STS token expired at {}; save a fresh one (e.g. `tessera credentials export --role-arn … --format profile --save-as {} --force`)",
+                                    tessera_protocol::timestamp::format(e),
+                                    p.name
+                                ),
+                            ));
+                        }
+                        c
+                    }
                     _ => c,
                 };
                 Box::new(StaticProvider::new(c))

@@ -38,8 +38,14 @@ impl CredentialsUriProvider {
     }
 }
 
+/// The URI without its query, which may carry a token: what messages may show.
+pub(crate) fn without_query(uri: &str) -> &str {
+    uri.split(['?', '#']).next().unwrap_or(uri)
+}
+
 fn check_uri(uri: &str) -> Result<(), Error> {
-    let bad = |why: &str| Error::config("credentials URI", format!("{uri:?} {why}"));
+    let shown = without_query(uri);
+    let bad = |why: &str| Error::config("credentials URI", format!("{shown:?} {why}"));
     let (scheme, rest) = uri
         .split_once("://")
         .ok_or_else(|| bad("is not an http(s) URL"))?;

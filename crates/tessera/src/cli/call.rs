@@ -107,16 +107,25 @@ fn help(product: &str) -> String {
     s
 }
 
+fn unknown(product: &str) -> String {
+    format!(
+        "`{product}` is not a tessera command (those are serve, configure, credentials, user, role, quickstart, admin, keys, completion; see `tessera --help`), nor a product whose API version tessera knows (sts, ram). To call another product's API, add --version YYYY-MM-DD."
+    )
+}
+
 /// Runs `tessera <product> …` from the raw words after the program name.
 pub fn run(words: Vec<String>) -> anyhow::Result<()> {
     let mut it = words.into_iter();
     let product = it.next().unwrap_or_default().to_ascii_lowercase();
     let rest: Vec<String> = it.collect();
-    if rest.is_empty() || rest.iter().any(|w| w == "--help" || w == "-h") || rest[0] == "help" {
+    if rest.is_empty() || matches!(rest[0].as_str(), "help" | "--help" | "-h") {
         print!("{}", help(&product));
         return Ok(());
     }
     let action = rest[0].clone();
+    if action.starts_with('-') && default_version(&product).is_none() {
+        bail!("{}", unknown(&product));
+    }
     if action.starts_with('-') {
         bail!("expected an action after `tessera {product}`, found {action:?}; see `tessera {product} --help`");
     }
@@ -126,6 +135,11 @@ pub fn run(words: Vec<String>) -> anyhow::Result<()> {
     let mut call = RpcCall::new(&action, "");
     let mut words = rest[1..].iter();
     while let Some(word) = words.next() {
+        // Only where an option is expected: a parameter's value may well be "-h".
+        if word == "--help" || word == "-h" {
+            print!("{}", help(&product));
+            return Ok(());
+        }
         let Some(flag) = word.strip_prefix("--") else {
             bail!("unexpected {word:?}: parameters are written --Name value");
         };
@@ -168,9 +182,7 @@ pub fn run(words: Vec<String>) -> anyhow::Result<()> {
             .filter(|c| !c.is_empty())
             .map(Into::into);
     }
-    call.version = version.with_context(|| {
-        format!("tessera {product}: give the API version with --version YYYY-MM-DD")
-    })?;
+    call.version = version.with_context(|| unknown(&product))?;
     let session = conn.open()?;
     let runtime = super::runtime()?;
     let answer = runtime

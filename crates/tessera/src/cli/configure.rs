@@ -120,6 +120,12 @@ struct SetArgs {
     /// External id for AssumeRole.
     #[arg(long)]
     external_id: Option<String>,
+    /// A session policy (JSON) for AssumeRole.
+    #[arg(long, value_name = "JSON")]
+    policy: Option<String>,
+    /// Use the region's VPC STS endpoint (sts-vpc.<region>.aliyuncs.com).
+    #[arg(long, value_name = "BOOL")]
+    enable_vpc: Option<bool>,
     /// The profile whose credentials assume the role (ChainableRamRoleArn).
     #[arg(long, value_name = "PROFILE")]
     source_profile: Option<String>,
@@ -192,12 +198,17 @@ pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
                 .profile(&name)
                 .with_context(|| format!("{}: there is no profile {name:?}", path.display()))?;
             let mut v = serde_json::to_value(p)?;
-            for secret in ["access_key_secret", "sts_token"] {
-                if let Some(s) = v
-                    .get_mut(secret)
-                    .filter(|s| s.as_str().is_some_and(|s| !s.is_empty()))
-                {
-                    *s = "****".into();
+            // The aliyun CLI keeps more secrets than this tool knows (OAuth and SSO tokens,
+            // private keys): mask anything named like one.
+            if let Some(fields) = v.as_object_mut() {
+                for (name, value) in fields.iter_mut() {
+                    let secret = ["secret", "token", "private_key", "password"]
+                        .iter()
+                        .any(|w| name.contains(w))
+                        && name != "oidc_token_file";
+                    if secret && value.as_str().is_some_and(|s| !s.is_empty()) {
+                        *value = "****".into();
+                    }
                 }
             }
             super::session::print_json(&v);
@@ -274,12 +285,18 @@ impl Prompter {
         } else {
             format!(" [{current}]")
         };
-        eprint!("{label}{shown}: ");
-        std::io::stderr().flush()?;
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line)? == 0 {
-            bail!("{label}: no answer (end of input)");
-        }
+        let line = if secret && std::io::stdin().is_terminal() {
+            // Typed secrets are not echoed (nor left in the terminal's scrollback).
+            rpassword::prompt_password(format!("{label}{shown}: "))?
+        } else {
+            eprint!("{label}{shown}: ");
+            std::io::stderr().flush()?;
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line)? == 0 {
+                bail!("{label}: no answer (end of input)");
+            }
+            line
+        };
         let line = line.trim().to_string();
         if line.is_empty() {
             if current.is_empty() {
@@ -345,10 +362,10 @@ fn set(
         ),
         endpoint: prompt.optional(a.endpoint, &old.endpoint),
         sts_region: prompt.optional(a.sts_region, &old.sts_region),
-        output_format: old.output_format.clone(),
-        language: old.language.clone(),
-        extra: old.extra.clone(),
-        ..Profile::default()
+        policy: prompt.optional(a.policy, &old.policy),
+        enable_vpc: a.enable_vpc.unwrap_or(old.enable_vpc),
+        // Everything not given keeps its value, fields this tool does not know included.
+        ..old.clone()
     };
     let needs_key = matches!(mode, Mode::Ak | Mode::StsToken | Mode::RamRoleArn);
     if needs_key {
@@ -458,6 +475,11 @@ fn set(
             &old.oidc_token_file,
             false,
         )?;
+    }
+    // When the token was written by `credentials export` its expiry was recorded; a new token
+    // (or another mode) makes that record wrong.
+    if mode != Mode::StsToken || !p.sts_token.ct_eq(&old.sts_token) {
+        p.extra.remove("sts_expiration");
     }
     config.upsert(p);
     config.current = a.profile.clone();

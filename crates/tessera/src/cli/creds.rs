@@ -49,6 +49,9 @@ pub struct ExportArgs {
     /// With --format profile: also save the profile under this name in ~/.aliyun/config.json.
     #[arg(long, value_name = "NAME")]
     save_as: Option<String>,
+    /// With --save-as: replace a profile of that name.
+    #[arg(long, requires = "save_as")]
+    force: bool,
 }
 
 /// `tessera credentials explain`.
@@ -76,7 +79,20 @@ pub fn run(cmd: CredentialsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CredentialsCommand::Export(a) => {
+            if a.save_as.is_some() && !matches!(a.format, Format::Profile) {
+                anyhow::bail!("--save-as saves a profile: add --format profile");
+            }
             let session = a.conn.open()?;
+            if let (Some(name), false) = (&a.save_as, a.force) {
+                if let Some((path, config)) = CliConfig::load(&session.ctx)? {
+                    if config.profile(name).is_some() {
+                        anyhow::bail!(
+                            "{}: a profile {name:?} already exists; choose another --save-as, or add --force to replace it",
+                            path.display()
+                        );
+                    }
+                }
+            }
             let cred = match &a.role_arn {
                 None => runtime
                     .block_on(session.client.credentials().get())
@@ -105,6 +121,10 @@ pub fn run(cmd: CredentialsCommand) -> anyhow::Result<()> {
             };
             match a.format {
                 Format::Env => print!("{}", as_env(&cred)),
+                Format::Json if cred.kind() != CredentialKind::StsToken => anyhow::bail!(
+                    "a credentials URI serves STS tokens, and these credentials are a long-term AccessKey ({}); add --role-arn to export a role session",
+                    cred.provider_name()
+                ),
                 Format::Json => print_json(&as_uri_json(&cred)),
                 Format::Profile => {
                     let name = a.save_as.clone().unwrap_or_else(|| "exported".into());

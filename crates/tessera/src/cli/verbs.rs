@@ -146,43 +146,57 @@ async fn attach(
 pub fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
     let UserCommand::Create(a) = cmd;
     let session = a.conn.open()?;
-    let runtime = super::runtime()?;
-    let out = runtime
-        .block_on(async {
-            let client = &session.client;
-            let user = ram(client, "CreateUser", &[("UserName", &a.name)]).await?;
-            let mut out = json!({"User": user["User"]});
-            if a.with_key {
-                let key = client.ram().create_access_key(&a.name).await?;
-                out["AccessKey"] = json!({
-                    "AccessKeyId": key.access_key_id,
-                    "AccessKeySecret": key.access_key_secret.expose(),
-                });
-                if let Some(profile) = &a.save_profile {
-                    save_ak_profile(
-                        &session,
-                        profile,
-                        &key.access_key_id,
-                        &key.access_key_secret,
-                    )?;
-                }
+    // Refuse before creating anything: after CreateAccessKey, a failure would lose the secret.
+    if let Some(name) = &a.save_profile {
+        let path = CliConfig::path(&session.ctx)?;
+        if let Some((_, config)) = CliConfig::load(&session.ctx)? {
+            if config.profile(name).is_some() {
+                bail!(
+                    "{}: a profile {name:?} already exists; choose another --save-profile",
+                    path.display()
+                );
             }
-            out["AttachedPolicies"] = attach(
-                client,
-                ("UserName", &a.name),
-                &a.policies,
-                &a.custom_policies,
-            )
-            .await?
-            .into();
-            anyhow::Ok(out)
-        })
-        .map_err(|e| match e.downcast::<tessera_credentials::Error>() {
-            Ok(e) => super::explain_error(e, &session),
-            Err(e) => e,
-        })?;
-    print_json(&out);
-    Ok(())
+        }
+    }
+    let runtime = super::runtime()?;
+    let mut out = json!({});
+    let result = runtime.block_on(async {
+        let client = &session.client;
+        let user = ram(client, "CreateUser", &[("UserName", &a.name)]).await?;
+        out["User"] = user["User"].clone();
+        if a.with_key {
+            let key = client.ram().create_access_key(&a.name).await?;
+            out["AccessKey"] = json!({
+                "AccessKeyId": key.access_key_id,
+                "AccessKeySecret": key.access_key_secret.expose(),
+            });
+            if let Some(profile) = &a.save_profile {
+                save_ak_profile(
+                    &session,
+                    profile,
+                    &key.access_key_id,
+                    &key.access_key_secret,
+                )?;
+            }
+        }
+        out["AttachedPolicies"] = attach(
+            client,
+            ("UserName", &a.name),
+            &a.policies,
+            &a.custom_policies,
+        )
+        .await?
+        .into();
+        anyhow::Ok(())
+    });
+    // Whatever happened after the key was made, its secret is shown: it cannot be read again.
+    if result.is_ok() || out.get("AccessKey").is_some() {
+        print_json(&out);
+    }
+    result.map_err(|e| match e.downcast::<tessera_credentials::Error>() {
+        Ok(e) => super::explain_error(e, &session),
+        Err(e) => e,
+    })
 }
 
 fn save_ak_profile(
