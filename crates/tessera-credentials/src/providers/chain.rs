@@ -239,3 +239,104 @@ impl ProvideCredentials for DefaultChain {
         "default"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{ManualClock, MapEnv};
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+    use std::sync::Mutex;
+
+    /// STS that fails while `down` is set and otherwise answers AssumeRoleWithOIDC, recording
+    /// the OIDC tokens it was sent; plus a credentials URI that always works.
+    #[derive(Debug, Default)]
+    struct World {
+        down: Mutex<bool>,
+        oidc_tokens: Mutex<Vec<String>>,
+        uri_calls: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl HttpClient for std::sync::Arc<World> {
+        async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+            let ok = |body: serde_json::Value| HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.to_string().into_bytes(),
+            };
+            let creds = |id: &str| {
+                serde_json::json!({"AccessKeyId": id, "AccessKeySecret": "s", "SecurityToken": "t",
+                    "Expiration": "2030-01-01T01:00:00Z"})
+            };
+            if req.url.starts_with("http://127.0.0.1:7/creds") {
+                *self.uri_calls.lock().unwrap() += 1;
+                let mut c = creds("STS.uri");
+                c["Code"] = "Success".into();
+                return Ok(ok(c));
+            }
+            let body = String::from_utf8(req.body.clone()).unwrap();
+            let token = tessera_protocol::encoding::parse_pairs(&body)
+                .find(|(k, _)| k == "OIDCToken")
+                .map(|(_, v)| v)
+                .unwrap();
+            self.oidc_tokens.lock().unwrap().push(token);
+            if *self.down.lock().unwrap() {
+                return Ok(HttpResponse {
+                    status: 503,
+                    headers: vec![],
+                    body: br#"{"Code":"ServiceUnavailable","Message":"down"}"#.to_vec(),
+                });
+            }
+            Ok(ok(
+                serde_json::json!({"RequestId": "r", "Credentials": creds("STS.oidc")}),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_not_sticky_and_the_token_file_is_read_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "first-token").unwrap();
+        let world = std::sync::Arc::new(World::default());
+        *world.down.lock().unwrap() = true;
+        let ctx = Context::os()
+            .with_env(MapEnv::from_pairs([
+                ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/r"),
+                (
+                    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+                    "acs:ram::1:oidc-provider/p",
+                ),
+                (
+                    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+                    token_file.to_str().unwrap(),
+                ),
+                ("ALIBABA_CLOUD_STS_ENDPOINT", "http://127.0.0.1:9"),
+                ("ALIBABA_CLOUD_CREDENTIALS_URI", "http://127.0.0.1:7/creds"),
+                ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+            ]))
+            .with_clock(ManualClock::new(crate::credential::from_unix_secs(
+                1_893_456_000,
+            )))
+            .with_http(world.clone());
+        let chain = DefaultChain::with_context(ctx);
+
+        // STS is down: the configured OIDC provider fails and the chain stops there, rather
+        // than handing out the credentials URI's identity.
+        let e = chain.provide().await.unwrap_err();
+        assert_eq!(e.code(), Some("ServiceUnavailable"), "{e}");
+        assert_eq!(*world.uri_calls.lock().unwrap(), 0);
+
+        // STS is back and the kubelet has rotated the token: the next resolution tries OIDC
+        // again (nothing is pinned) and sends the new token.
+        *world.down.lock().unwrap() = false;
+        std::fs::write(&token_file, "second-token").unwrap();
+        let c = chain.provide().await.unwrap();
+        assert_eq!(c.access_key_id(), "STS.oidc");
+        assert_eq!(c.provider_name(), "default/oidc_role_arn");
+        let tokens = world.oidc_tokens.lock().unwrap().clone();
+        assert_eq!(tokens.first().map(String::as_str), Some("first-token"));
+        assert_eq!(tokens.last().map(String::as_str), Some("second-token"));
+        assert_eq!(*world.uri_calls.lock().unwrap(), 0);
+    }
+}
