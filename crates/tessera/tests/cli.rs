@@ -703,6 +703,32 @@ fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
     assert_eq!(asked["ram_role_arn"], "acs:ram::1:role/r");
     // The official Python library refuses a role profile with expired_seconds 0.
     assert_eq!(asked["expired_seconds"], 3600);
+    // An https endpoint is also written where the Node library looks for a role's STS host.
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "node",
+        "--mode",
+        "RamRoleArn",
+        "--access-key-id",
+        "a",
+        "--access-key-secret",
+        "b",
+        "--ram-role-arn",
+        "acs:ram::1:role/r",
+        "--endpoint",
+        "https://tessera.example:8443/",
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let node = shell.config()["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "node")
+        .cloned()
+        .unwrap();
+    assert_eq!(node["sts_endpoint"], "tessera.example:8443");
     let out = shell.run_with(
         &["configure", "--profile", "asked", "--interactive"],
         &[],

@@ -155,8 +155,16 @@ impl CliProfileProvider {
                 if !p.external_id.is_empty() {
                     b = b.external_id(&p.external_id);
                 }
+                // `sts_endpoint` is the Node library's key for the same thing (always https).
+                let node_sts = p
+                    .extra
+                    .get("sts_endpoint")
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|e| !e.is_empty());
                 if !p.endpoint.is_empty() {
                     b = b.sts_endpoint(&p.endpoint);
+                } else if let Some(e) = node_sts {
+                    b = b.sts_endpoint(e);
                 } else if !p.sts_region.is_empty() {
                     b = b.sts_region(&p.sts_region);
                 }

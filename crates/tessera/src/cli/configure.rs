@@ -476,6 +476,17 @@ fn set(
             false,
         )?;
     }
+    // The official Node library reads a role profile's STS host from `sts_endpoint` (and
+    // always speaks https to it): an https Tessera endpoint written there serves it too.
+    if matches!(
+        mode,
+        Mode::RamRoleArn | Mode::ChainableRamRoleArn | Mode::Oidc
+    ) {
+        if let Some(host) = p.endpoint.strip_prefix("https://") {
+            let host = host.trim_end_matches('/').to_string();
+            p.extra.insert("sts_endpoint".into(), host.into());
+        }
+    }
     // When the token was written by `credentials export` its expiry was recorded; a new token
     // (or another mode) makes that record wrong.
     if mode != Mode::StsToken || !p.sts_token.ct_eq(&old.sts_token) {
