@@ -203,6 +203,18 @@ impl CliConfig {
         Ok(Some((path, config)))
     }
 
+    /// Takes the file's write lock (`<file>.lock`, as an advisory `flock`), to hold from
+    /// before [`CliConfig::load`] until after [`CliConfig::save`], so that two concurrent
+    /// writers (two `tessera configure` runs) cannot lose each other's change.
+    pub fn lock(ctx: &Context) -> Result<crate::context::FileLock, Error> {
+        let path = Self::path(ctx)?;
+        let lock = path.with_extension("json.lock");
+        ctx.fs.lock(&lock).map_err(|e| Error::Io {
+            path: lock,
+            message: e.to_string(),
+        })
+    }
+
     /// Writes the file atomically, readable by its owner only.
     pub fn save(&self, ctx: &Context, path: &std::path::Path) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Io {

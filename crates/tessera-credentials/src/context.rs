@@ -58,7 +58,17 @@ pub trait Fs: Send + Sync + Debug {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Replaces a file atomically (write a sibling, then rename), readable by its owner only.
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+
+    /// Takes an exclusive advisory lock on `path` (created if needed), held until the guard is
+    /// dropped: how writers of a shared file take turns. The default locks nothing.
+    fn lock(&self, _path: &Path) -> io::Result<FileLock> {
+        Ok(FileLock(None))
+    }
 }
+
+/// An exclusive lock on a file; released when dropped.
+#[derive(Debug)]
+pub struct FileLock(#[allow(dead_code)] Option<std::fs::File>);
 
 /// The real filesystem.
 #[derive(Debug, Default, Clone, Copy)]
@@ -67,6 +77,30 @@ pub struct OsFs;
 impl Fs for OsFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock(2) on a descriptor this function owns; the lock lives as long as
+            // the file, which the guard keeps open.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(FileLock(Some(file)))
     }
 
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -283,6 +317,31 @@ mod tests {
                 .is_symlink());
             assert_eq!(OsFs.read(&path).unwrap(), b"three");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_locks_are_exclusive() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json.lock");
+        let first = OsFs.lock(&path).unwrap();
+        let got_it = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (path, got_it) = (path.clone(), got_it.clone());
+            std::thread::spawn(move || {
+                let _second = OsFs.lock(&path).unwrap();
+                got_it.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(
+            !got_it.load(Ordering::SeqCst),
+            "the second lock waits for the first"
+        );
+        drop(first);
+        waiter.join().unwrap();
+        assert!(got_it.load(Ordering::SeqCst));
     }
 
     #[test]

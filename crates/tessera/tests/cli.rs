@@ -764,6 +764,47 @@ fn configure_writes_the_aliyun_cli_file_and_any_action_can_be_called() {
 }
 
 #[test]
+fn concurrent_configure_runs_lose_no_profile() {
+    let shell = Shell::new();
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            Command::new(BIN)
+                .args(["configure", "--profile", &format!("p{i}")])
+                .args([
+                    "--access-key-id",
+                    &format!("LTAI{i}"),
+                    "--access-key-secret",
+                    "s",
+                ])
+                .arg("--non-interactive")
+                .env_clear()
+                .envs(shell.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let names: Vec<String> = shell.config()["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    for i in 0..12 {
+        assert!(names.contains(&format!("p{i}")), "p{i} was lost: {names:?}");
+    }
+}
+
+#[test]
 fn quickstart_performs_the_sts_walkthrough() {
     let (_dir, server, shell) = server_and_root_profile();
     let out = shell.run(&["quickstart", "--cleanup"]);

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 /// Fetches `{"Code":"Success","AccessKeyId",…,"Expiration"}` from a URI. Hardened beyond the
 /// official libraries: the URI must be https, or http to a loopback address (a sidecar);
-/// redirects are not followed; the body is capped; `Code`, when present, must be `Success`; all
-/// four fields are required.
+/// redirects are not followed and proxies are bypassed for loopback; the body is capped;
+/// `Code`, when present, must be `Success`; all four fields are required; an `Authorization`
+/// header can be sent (see `authorization`).
 #[derive(Debug, Clone)]
 pub struct CredentialsUriProvider {
     ctx: Context,
@@ -41,6 +42,40 @@ impl CredentialsUriProvider {
 /// The URI without its query, which may carry a token: what messages may show.
 pub(crate) fn without_query(uri: &str) -> &str {
     uri.split(['?', '#']).next().unwrap_or(uri)
+}
+
+impl CredentialsUriProvider {
+    /// The `Authorization` header to send, if the endpoint wants one: a Tessera extension
+    /// after AWS's container credentials. `ALIBABA_CLOUD_CREDENTIALS_URI_AUTH_TOKEN_FILE`
+    /// (re-read on every fetch, so a rotated token is picked up) wins over
+    /// `ALIBABA_CLOUD_CREDENTIALS_URI_AUTH_TOKEN`.
+    fn authorization(&self) -> Result<Option<String>, Error> {
+        let token = match self
+            .ctx
+            .var("ALIBABA_CLOUD_CREDENTIALS_URI_AUTH_TOKEN_FILE")
+        {
+            Some(file) => {
+                let path = self.ctx.expand_home(&file);
+                let text = self.ctx.read_optional(&path)?.ok_or_else(|| {
+                    Error::config(
+                        "ALIBABA_CLOUD_CREDENTIALS_URI_AUTH_TOKEN_FILE",
+                        format!("{} does not exist", path.display()),
+                    )
+                })?;
+                Some(text.trim().to_string())
+            }
+            None => self.ctx.var("ALIBABA_CLOUD_CREDENTIALS_URI_AUTH_TOKEN"),
+        };
+        match token {
+            // A header value cannot hold a line break: refuse rather than let a file inject
+            // another header.
+            Some(t) if t.contains(['\r', '\n']) || t.is_empty() => Err(Error::config(
+                "credentials URI authorization token",
+                "is empty or spans several lines",
+            )),
+            other => Ok(other),
+        }
+    }
 }
 
 fn check_uri(uri: &str) -> Result<(), Error> {
@@ -79,12 +114,15 @@ fn check_uri(uri: &str) -> Result<(), Error> {
 #[async_trait]
 impl ProvideCredentials for CredentialsUriProvider {
     async fn provide(&self) -> Result<Credential, Error> {
-        let req = HttpRequest::new(
+        let mut req = HttpRequest::new(
             Method::Get,
             &self.uri,
             Duration::from_secs(5),
             Duration::from_secs(10),
         );
+        if let Some(auth) = self.authorization()? {
+            req = req.header("Authorization", auth);
+        }
         // A sidecar that is restarting or briefly overloaded gets two more chances.
         let policy = RetryPolicy {
             max_attempts: 3,

@@ -168,6 +168,13 @@ struct SetArgs {
 pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
     let ctx = Context::os();
     let path = CliConfig::path(&ctx)?;
+    // Held until the command ends: another `tessera configure` waits rather than overwrites.
+    let _lock = match &args.command {
+        None | Some(ConfigureCommand::Switch { .. } | ConfigureCommand::Delete { .. }) => {
+            Some(CliConfig::lock(&ctx)?)
+        }
+        _ => None,
+    };
     let mut config = CliConfig::load(&ctx)?.map(|(_, c)| c).unwrap_or_default();
     match args.command {
         Some(ConfigureCommand::List) => {

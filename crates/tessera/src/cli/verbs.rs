@@ -206,6 +206,7 @@ fn save_ak_profile(
     secret: &Secret,
 ) -> anyhow::Result<()> {
     let path = CliConfig::path(&session.ctx)?;
+    let _lock = CliConfig::lock(&session.ctx)?;
     let mut config = CliConfig::load(&session.ctx)?
         .map(|(_, c)| c)
         .unwrap_or_default();
