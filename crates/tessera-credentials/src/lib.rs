@@ -1,5 +1,7 @@
 //! # tessera-credentials
 //!
+//! (See also the crate's README.md: how it differs from the official libraries.)
+//!
 //! Alibaba Cloud credentials for Rust, for Tessera and for Alibaba Cloud itself.
 //!
 //! - [`Credential`]: an AccessKey, an STS token or a bearer token; secrets zeroized and redacted.
