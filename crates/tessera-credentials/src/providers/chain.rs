@@ -19,6 +19,10 @@ use std::fmt;
 pub struct DefaultChain {
     ctx: Context,
     profile: Option<String>,
+    // Kept across resolutions, so the providers their profiles resolve to (and those
+    // providers' sessions) are reused while the files do not change.
+    cli: CliProfileProvider,
+    ini: IniProfileProvider,
 }
 
 impl Default for DefaultChain {
@@ -99,13 +103,25 @@ impl DefaultChain {
 
     /// The chain over `ctx`.
     pub fn with_context(ctx: Context) -> Self {
-        DefaultChain { ctx, profile: None }
+        DefaultChain {
+            cli: CliProfileProvider::new(&ctx),
+            ini: IniProfileProvider::new(&ctx),
+            ctx,
+            profile: None,
+        }
     }
 
     /// Uses this profile name for the CLI and INI profiles (instead of `ALIBABA_CLOUD_PROFILE`
     /// or the CLI's `current`).
     pub fn profile(mut self, name: impl Into<String>) -> Self {
         self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
+        let cli = CliProfileProvider::new(&self.ctx);
+        let ini = IniProfileProvider::new(&self.ctx);
+        (self.cli, self.ini) = match &self.profile {
+            // The INI file may hold the profile instead: absent here is not an error yet.
+            Some(n) => (cli.profile_if_present(n), ini.profile(n)),
+            None => (cli, ini),
+        };
         self
     }
 
@@ -128,20 +144,11 @@ impl DefaultChain {
     }
 
     fn cli_profile(&self) -> CliProfileProvider {
-        let p = CliProfileProvider::new(&self.ctx);
-        match &self.profile {
-            // The INI file may hold the profile instead: absent here is not an error yet.
-            Some(n) => p.profile_if_present(n),
-            None => p,
-        }
+        self.cli.clone()
     }
 
     fn ini_profile(&self) -> IniProfileProvider {
-        let p = IniProfileProvider::new(&self.ctx);
-        match &self.profile {
-            Some(n) => p.profile(n),
-            None => p,
-        }
+        self.ini.clone()
     }
 
     /// Where a profile provider's credentials came from, for the explanation.

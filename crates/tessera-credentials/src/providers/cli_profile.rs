@@ -19,6 +19,7 @@ pub struct CliProfileProvider {
     // A profile named by the caller must exist; one a chain passes along (which the INI file
     // may hold instead) need not.
     required: bool,
+    memo: super::Memo,
 }
 
 const MAX_CHAIN: usize = 8;
@@ -30,6 +31,7 @@ impl CliProfileProvider {
             ctx: ctx.clone(),
             profile: None,
             required: false,
+            memo: super::Memo::default(),
         }
     }
 
@@ -275,7 +277,17 @@ impl CliProfileProvider {
 #[async_trait]
 impl ProvideCredentials for CliProfileProvider {
     async fn provide(&self) -> Result<Credential, Error> {
-        let inner = self.resolve()?;
+        let (path, config, name) = self.select()?;
+        let text = serde_json::to_vec(&config).unwrap_or_default();
+        let key =
+            super::fingerprint(&[path.as_os_str().as_encoded_bytes(), name.as_bytes(), &text]);
+        let inner = self.memo.get_or_build(key, || {
+            let file = path.display().to_string();
+            let profile = config
+                .profile(&name)
+                .ok_or_else(|| Error::config(&file, format!("there is no profile {name:?}")))?;
+            self.build(&config, profile, &file, 0)
+        })?;
         inner
             .provide()
             .await
@@ -301,5 +313,83 @@ pub(crate) fn configured_but_failed(
             why,
         ),
         e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{ManualClock, MapEnv};
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    /// An STS that answers every AssumeRole, counting them per role.
+    #[derive(Debug, Default)]
+    struct Sts(Mutex<HashMap<String, usize>>);
+
+    #[async_trait]
+    impl HttpClient for Arc<Sts> {
+        async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+            let body = String::from_utf8(req.body.clone()).unwrap();
+            let role = tessera_protocol::encoding::parse_pairs(&body)
+                .find(|(k, _)| k == "RoleArn")
+                .map(|(_, v)| v)
+                .unwrap();
+            let n = {
+                let mut counts = self.0.lock().unwrap();
+                let n = counts.entry(role.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            let answer = serde_json::json!({"RequestId": "r", "Credentials": {
+                "AccessKeyId": format!("STS.{role}.{n}"), "AccessKeySecret": "s",
+                "SecurityToken": "t", "Expiration": "2030-01-01T01:00:00Z"}});
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: answer.to_string().into_bytes(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chained_profile_reuses_its_source_session_across_refreshes() {
+        let home = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"current": "outer", "profiles": [
+            {"name": "inner", "mode": "RamRoleArn", "access_key_id": "LTAIk",
+             "access_key_secret": "s", "ram_role_arn": "acs:ram::1:role/inner"},
+            {"name": "outer", "mode": "ChainableRamRoleArn", "source_profile": "inner",
+             "ram_role_arn": "acs:ram::1:role/outer"}]});
+        std::fs::create_dir_all(home.path().join(".aliyun")).unwrap();
+        std::fs::write(home.path().join(".aliyun/config.json"), config.to_string()).unwrap();
+        let sts = Arc::new(Sts::default());
+        let ctx = Context::os()
+            .with_env(MapEnv::from_pairs([
+                ("HOME", home.path().to_str().unwrap()),
+                ("ALIBABA_CLOUD_STS_ENDPOINT", "http://127.0.0.1:9"),
+            ]))
+            .with_clock(ManualClock::new(crate::credential::from_unix_secs(
+                1_893_456_000,
+            )))
+            .with_http(sts.clone());
+        let provider = CliProfileProvider::new(&ctx);
+        let first = provider.provide().await.unwrap();
+        let second = provider.provide().await.unwrap();
+        assert_eq!(first.access_key_id(), "STS.acs:ram::1:role/outer.1");
+        assert_eq!(second.access_key_id(), "STS.acs:ram::1:role/outer.2");
+        let counts = sts.0.lock().unwrap().clone();
+        assert_eq!(counts["acs:ram::1:role/outer"], 2);
+        assert_eq!(
+            counts["acs:ram::1:role/inner"], 1,
+            "the source session was reused"
+        );
+
+        // A changed file is a new configuration: everything is built (and assumed) afresh.
+        let mut changed = config.clone();
+        changed["profiles"][1]["ram_session_name"] = "renamed".into();
+        std::fs::write(home.path().join(".aliyun/config.json"), changed.to_string()).unwrap();
+        provider.provide().await.unwrap();
+        assert_eq!(sts.0.lock().unwrap()["acs:ram::1:role/inner"], 2);
     }
 }

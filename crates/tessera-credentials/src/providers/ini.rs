@@ -15,6 +15,7 @@ use std::path::PathBuf;
 pub struct IniProfileProvider {
     ctx: Context,
     profile: Option<String>,
+    memo: super::Memo,
 }
 
 type Section = HashMap<String, String>;
@@ -47,6 +48,7 @@ impl IniProfileProvider {
         IniProfileProvider {
             ctx: ctx.clone(),
             profile: None,
+            memo: super::Memo::default(),
         }
     }
 
@@ -215,7 +217,15 @@ pub(crate) fn reattribute(e: Error, src: &str) -> Error {
 #[async_trait]
 impl ProvideCredentials for IniProfileProvider {
     async fn provide(&self) -> Result<Credential, Error> {
-        let inner = self.resolve()?;
+        let key = match self.locate()? {
+            Some((path, text)) => super::fingerprint(&[
+                path.as_os_str().as_encoded_bytes(),
+                self.section_name().as_bytes(),
+                text.as_bytes(),
+            ]),
+            None => 0,
+        };
+        let inner = self.memo.get_or_build(key, || self.resolve())?;
         inner
             .provide()
             .await

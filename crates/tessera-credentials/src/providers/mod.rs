@@ -81,3 +81,39 @@ pub(crate) fn parse_session_json(
     .with_clock_skew(crate::rpc::skew_of(resp, fetched_at))
     .with_provider_name(provider))
 }
+
+/// The provider a profile resolved to, kept while the profile's configuration is unchanged, so
+/// that its state survives from one refresh to the next: a chained role's source session is
+/// reused until it nears expiry instead of being assumed again, and a role's shortened
+/// duration is remembered.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Memo(std::sync::Arc<std::sync::Mutex<Option<(u64, crate::SharedProvider)>>>);
+
+impl Memo {
+    /// The provider built for `key` last time, or a new one.
+    pub(crate) fn get_or_build(
+        &self,
+        key: u64,
+        build: impl FnOnce() -> Result<Box<dyn crate::ProvideCredentials>, crate::Error>,
+    ) -> Result<crate::SharedProvider, crate::Error> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, p)) = slot.as_ref() {
+            if *k == key {
+                return Ok(p.clone());
+            }
+        }
+        let p: crate::SharedProvider = std::sync::Arc::from(build()?);
+        *slot = Some((key, p.clone()));
+        Ok(p)
+    }
+}
+
+/// A fingerprint of the configuration a profile provider was built from.
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
