@@ -206,13 +206,23 @@ impl CliConfig {
     /// Takes the file's write lock (`<file>.lock`, as an advisory `flock`), to hold from
     /// before [`CliConfig::load`] until after [`CliConfig::save`], so that two concurrent
     /// writers (two `tessera configure` runs) cannot lose each other's change.
-    pub fn lock(ctx: &Context) -> Result<crate::context::FileLock, Error> {
+    /// `waiting` is called (with the lock file's path) before blocking on another holder, so
+    /// a person can be told why nothing happens.
+    pub fn lock(
+        ctx: &Context,
+        waiting: impl FnOnce(&std::path::Path),
+    ) -> Result<crate::context::FileLock, Error> {
         let path = Self::path(ctx)?;
         let lock = path.with_extension("json.lock");
-        ctx.fs.lock(&lock).map_err(|e| Error::Io {
-            path: lock,
+        let io = |e: std::io::Error| Error::Io {
+            path: lock.clone(),
             message: e.to_string(),
-        })
+        };
+        if let Some(held) = ctx.fs.try_lock(&lock).map_err(io)? {
+            return Ok(held);
+        }
+        waiting(&lock);
+        ctx.fs.lock(&lock).map_err(io)
     }
 
     /// Writes the file atomically, readable by its owner only.

@@ -64,6 +64,11 @@ pub trait Fs: Send + Sync + Debug {
     fn lock(&self, _path: &Path) -> io::Result<FileLock> {
         Ok(FileLock(None))
     }
+
+    /// Like [`Fs::lock`], but `None` at once if someone else holds the lock.
+    fn try_lock(&self, path: &Path) -> io::Result<Option<FileLock>> {
+        self.lock(path).map(Some)
+    }
 }
 
 /// An exclusive lock on a file; released when dropped.
@@ -80,27 +85,11 @@ impl Fs for OsFs {
     }
 
     fn lock(&self, path: &Path) -> io::Result<FileLock> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock(2) on a descriptor this function owns; the lock lives as long as
-            // the file, which the guard keeps open.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(FileLock(Some(file)))
+        lock_file(path, true).map(|l| l.unwrap_or(FileLock(None)))
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<FileLock>> {
+        lock_file(path, false)
     }
 
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -140,6 +129,44 @@ impl Fs for OsFs {
         }
         result
     }
+}
+
+/// Opens (creating) `path` and takes an exclusive `flock` on it; `wait: false` answers `None`
+/// when another process holds it.
+fn lock_file(path: &Path, wait: bool) -> io::Result<Option<FileLock>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let op = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
+        // SAFETY: flock(2) on a descriptor this function owns; the lock lives as long as the
+        // file, which the guard keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            let e = io::Error::last_os_error();
+            return if !wait && e.kind() == io::ErrorKind::WouldBlock {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = wait;
+    Ok(Some(FileLock(Some(file))))
 }
 
 /// Wall-clock time.
@@ -338,6 +365,10 @@ mod tests {
         assert!(
             !got_it.load(Ordering::SeqCst),
             "the second lock waits for the first"
+        );
+        assert!(
+            OsFs.try_lock(&path).unwrap().is_none(),
+            "held elsewhere: no lock, no wait"
         );
         drop(first);
         waiter.join().unwrap();

@@ -80,7 +80,7 @@ impl HttpRequest {
 pub(crate) fn endpoint_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let end = url[after_scheme..]
-        .find(['/', '?'])
+        .find(['/', '?', '#'])
         .map_or(url.len(), |i| after_scheme + i);
     &url[..end]
 }
@@ -304,7 +304,10 @@ impl HttpClient for ReqwestHttp {
 /// credential requests meant for a local sidecar or the instance itself.
 pub(crate) fn is_local(url: &str) -> bool {
     let authority = endpoint_of(url).split_once("://").map_or("", |(_, a)| a);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // Userinfo in a credentials URL is refused elsewhere; here it is simply not local.
+    if authority.contains('@') {
+        return false;
+    }
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.split(':').next().unwrap_or_default(),
@@ -361,6 +364,12 @@ mod tests {
         assert!(is_local("http://169.254.169.254/"));
         assert!(!is_local("https://sts.aliyuncs.com/"));
         assert!(!is_local("http://127.0.0.1.evil.com/"));
+        assert!(!is_local("http://evil.example#@127.0.0.1/"));
+        assert!(!is_local("http://user@127.0.0.1/"));
+        assert_eq!(
+            endpoint_of("http://evil.example#@127.0.0.1/"),
+            "http://evil.example"
+        );
         let req = HttpRequest::new(
             Method::Get,
             "http://h/p?SecurityToken=sekrit",

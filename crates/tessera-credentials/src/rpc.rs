@@ -229,6 +229,11 @@ pub(crate) async fn invoke(
     skew: &SkewEstimate,
 ) -> Result<Reply, Error> {
     let idempotent = idempotent(&call.action);
+    // A refresh has its own budget and its own errors: let it finish (or fail as itself)
+    // before this call's budget starts; the attempts then read the warm cache.
+    if let Auth::Cached(cache, _) = &auth {
+        cache.get().await?;
+    }
     let attempts = async {
         let mut retry = 0u32;
         let mut skew_retried = false;

@@ -97,11 +97,16 @@ const ADMIN_VERSION: &str = "2026-11-01";
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
 
 fn call(t: &Target, version: &str, action: &str, extra: &[(&str, &str)]) -> anyhow::Result<()> {
-    let (_, profile) = t.conn.profile()?;
-    let profile_endpoint = profile
-        .as_ref()
-        .map(|p| p.endpoint.clone())
-        .filter(|e| !e.is_empty());
+    // A profile's endpoint only for calls that profile signs.
+    let profile_endpoint = match (&t.conn.profile, &t.credentials) {
+        (Some(_), None) => t
+            .conn
+            .profile()?
+            .1
+            .map(|p| p.endpoint)
+            .filter(|e| !e.is_empty()),
+        _ => None,
+    };
     let endpoint = t
         .conn
         .endpoint

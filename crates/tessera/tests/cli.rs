@@ -804,6 +804,130 @@ fn concurrent_configure_runs_lose_no_profile() {
     }
 }
 
+fn profile(shell: &Shell, name: &str) -> serde_json::Value {
+    shell.config()["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn guard_rails_keep_secrets_and_endpoints_where_they_belong() {
+    let (_dir, server, shell) = server_and_root_profile();
+    // A partial OIDC setting does not take over from the profile (the chain skips OIDC), so
+    // the profile's endpoint is still the one its credentials go to.
+    let out = shell.run_with(
+        &["sts", "GetCallerIdentity"],
+        &[("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/nonexistent/token")],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // --save-profile is checked before anything is created.
+    let out = shell.run(&[
+        "user",
+        "create",
+        "eve",
+        "--with-key",
+        "--save-profile",
+        "root",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("already exists"), "{}", out.stderr);
+    let out = shell.run(&["ram", "GetUser", "--UserName", "eve"]);
+    assert!(
+        out.stderr.contains("EntityNotExist.User"),
+        "eve was created: {}",
+        out.stdout
+    );
+
+    // credentials export refuses what would lose or misuse credentials.
+    let out = shell.run(&["credentials", "export", "--save-as", "x"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--format profile"), "{}", out.stderr);
+    let out = shell.run(&["credentials", "export", "--format", "json"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--role-arn"), "{}", out.stderr);
+    let out = shell.run(&[
+        "credentials",
+        "export",
+        "--format",
+        "profile",
+        "--save-as",
+        "root",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    assert_eq!(
+        profile(&shell, "root")["mode"],
+        "AK",
+        "root was not replaced"
+    );
+
+    // An https endpoint is mirrored into the Node library's sts_endpoint; changing the
+    // endpoint takes it along, so AssumeRole never goes to the old host.
+    let base = [
+        "configure",
+        "--profile",
+        "r",
+        "--mode",
+        "RamRoleArn",
+        "--access-key-id",
+        "LTAIr",
+        "--access-key-secret",
+        "r-secret",
+        "--ram-role-arn",
+        "acs:ram::1:role/r",
+        "--non-interactive",
+    ];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let out = shell.run(&args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    with(&["--endpoint", "https://staging.example:8443"]);
+    assert_eq!(profile(&shell, "r")["sts_endpoint"], "staging.example:8443");
+    with(&["--endpoint", ""]);
+    assert!(
+        profile(&shell, "r").get("sts_endpoint").is_none(),
+        "{}",
+        profile(&shell, "r")
+    );
+
+    // A mode without a key drops the one it no longer uses.
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "r",
+        "--mode",
+        "EcsRamRole",
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = profile(&shell, "r");
+    assert_eq!(r["access_key_secret"], "");
+    assert_eq!(r["access_key_id"], "");
+
+    // configure get masks secrets it does not even know, and a URI's query.
+    let path = shell.home.path().join(".aliyun/config.json");
+    let mut config = shell.config();
+    config["profiles"][0]["oauth_refresh_token"] = "refresh-s3cret".into();
+    config["profiles"][0]["credentials_uri"] = "http://127.0.0.1:9/c?token=uri-s3cret".into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = shell.run(&["configure", "get", "--profile", "root"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("http://127.0.0.1:9/c?****"),
+        "{}",
+        out.stdout
+    );
+    stop(server);
+}
+
 #[test]
 fn quickstart_performs_the_sts_walkthrough() {
     let (_dir, server, shell) = server_and_root_profile();

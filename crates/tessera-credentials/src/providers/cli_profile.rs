@@ -185,24 +185,15 @@ impl CliProfileProvider {
                 );
                 // The CLI records when a token it wrote expires (Unix seconds); knowing it lets
                 // callers see that a stale profile is stale instead of sending it.
-                let c = match p.extra.get("sts_expiration").and_then(serde_json::Value::as_i64) {
-                    Some(e) if e > 0 => {
-                        let c = c.with_expiration(crate::credential::from_unix_secs(e));
-                        if !c.is_valid_at(self.ctx.clock.now()) {
-                            return Err(Error::config(
-                                &src,
-                                format!(
-                                    "the STS token expired at {}; save a fresh one (e.g. `tessera credentials export --role-arn … --format profile --save-as {} --force`)",
-                                    tessera_protocol::timestamp::format(e),
-                                    p.name
-                                ),
-                            ));
-                        }
-                        c
-                    }
-                    _ => c,
-                };
-                Box::new(StaticProvider::new(c))
+                match p.extra.get("sts_expiration").and_then(serde_json::Value::as_i64) {
+                    Some(e) if e > 0 => Box::new(ProfileToken {
+                        credential: c.with_expiration(crate::credential::from_unix_secs(e)),
+                        clock: self.ctx.clock.clone(),
+                        source: src.clone(),
+                        profile: p.name.clone(),
+                    }),
+                    _ => Box::new(StaticProvider::new(c)),
+                }
             }
             "RamRoleArn" => role_arn(Box::new(StaticProvider::new(ak()?)))?,
             "ChainableRamRoleArn" => {
@@ -300,6 +291,41 @@ impl ProvideCredentials for CliProfileProvider {
     }
 }
 
+/// A StsToken profile whose expiry is recorded: checked at every use (the provider is kept
+/// while the file is unchanged), so a stale profile says what to do instead of being sent.
+#[derive(Debug)]
+struct ProfileToken {
+    credential: Credential,
+    clock: std::sync::Arc<dyn crate::context::Clock>,
+    source: String,
+    profile: String,
+}
+
+#[async_trait]
+impl ProvideCredentials for ProfileToken {
+    async fn provide(&self) -> Result<Credential, Error> {
+        if self.credential.is_valid_at(self.clock.now()) {
+            return Ok(self.credential.clone());
+        }
+        let at = self
+            .credential
+            .expiration()
+            .map_or(0, crate::credential::unix_secs);
+        Err(Error::config(
+            &self.source,
+            format!(
+                "the STS token expired at {}; save a fresh one (e.g. `tessera credentials export --role-arn … --format profile --save-as {} --force`)",
+                tessera_protocol::timestamp::format(at),
+                self.profile
+            ),
+        ))
+    }
+
+    fn name(&self) -> &str {
+        "static_sts"
+    }
+}
+
 /// A profile that was selected but whose source has nothing (an EcsRamRole profile off ECS) is
 /// a failure of that profile, not "not configured": the chain must stop rather than move on to
 /// another identity.
@@ -319,6 +345,32 @@ pub(crate) fn configured_but_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_recorded_token_expiry_is_checked_at_every_use() {
+        let home = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"current": "s", "profiles": [
+            {"name": "s", "mode": "StsToken", "access_key_id": "STS.a", "access_key_secret": "b",
+             "sts_token": "c", "sts_expiration": 1_893_459_600}]});
+        std::fs::create_dir_all(home.path().join(".aliyun")).unwrap();
+        std::fs::write(home.path().join(".aliyun/config.json"), config.to_string()).unwrap();
+        let clock = ManualClock::new(crate::credential::from_unix_secs(1_893_456_000));
+        let ctx = Context::os()
+            .with_env(MapEnv::from_pairs([(
+                "HOME",
+                home.path().to_str().unwrap(),
+            )]))
+            .with_clock(clock.clone());
+        let provider = CliProfileProvider::new(&ctx);
+        assert_eq!(provider.provide().await.unwrap().access_key_id(), "STS.a");
+        clock.advance(std::time::Duration::from_secs(3600));
+        let e = provider.provide().await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the STS token expired at 2030-01-01T01:00:00Z"),
+            "{e}"
+        );
+    }
     use crate::context::{ManualClock, MapEnv};
     use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
     use std::collections::HashMap;

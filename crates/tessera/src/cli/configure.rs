@@ -169,9 +169,10 @@ pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
     let ctx = Context::os();
     let path = CliConfig::path(&ctx)?;
     // Held until the command ends: another `tessera configure` waits rather than overwrites.
+    // (Setting a profile takes it only after its prompts: nobody waits on someone typing.)
     let _lock = match &args.command {
-        None | Some(ConfigureCommand::Switch { .. } | ConfigureCommand::Delete { .. }) => {
-            Some(CliConfig::lock(&ctx)?)
+        Some(ConfigureCommand::Switch { .. } | ConfigureCommand::Delete { .. }) => {
+            Some(super::lock_config(&ctx)?)
         }
         _ => None,
     };
@@ -216,6 +217,12 @@ pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
                     if secret && value.as_str().is_some_and(|s| !s.is_empty()) {
                         *value = "****".into();
                     }
+                    // The URI's query may carry a token.
+                    if name == "credentials_uri" {
+                        if let Some((base, _)) = value.as_str().and_then(|u| u.split_once('?')) {
+                            *value = format!("{base}?****").into();
+                        }
+                    }
                 }
             }
             super::session::print_json(&v);
@@ -247,7 +254,7 @@ pub fn run(args: ConfigureArgs) -> anyhow::Result<()> {
             println!("Deleted profile {profile:?} from {}", path.display());
             Ok(())
         }
-        None => set(args.set, &ctx, &path, &mut config),
+        None => set(args.set, &ctx, &path, &config),
     }
 }
 
@@ -323,7 +330,7 @@ fn set(
     a: SetArgs,
     ctx: &Context,
     path: &std::path::Path,
-    config: &mut CliConfig,
+    config: &CliConfig,
 ) -> anyhow::Result<()> {
     let prompt = Prompter {
         interactive: a.interactive || (!a.non_interactive && std::io::stdin().is_terminal()),
@@ -483,14 +490,32 @@ fn set(
             false,
         )?;
     }
+    // A mode without a key must not keep one it no longer uses in the file.
+    if !needs_key {
+        p.access_key_id.clear();
+        p.access_key_secret = Secret::new("");
+    }
+    if mode != Mode::StsToken {
+        p.sts_token = Secret::new("");
+    }
     // The official Node library reads a role profile's STS host from `sts_endpoint` (and
-    // always speaks https to it): an https Tessera endpoint written there serves it too.
+    // always speaks https to it): an https Tessera endpoint written there serves it too. One
+    // this tool wrote for an earlier endpoint goes with that endpoint, or AssumeRole would
+    // still be sent to the old host.
+    let https_host = |e: &str| {
+        e.strip_prefix("https://")
+            .map(|h| h.trim_end_matches('/').to_string())
+    };
+    if let (Some(old_host), Some(v)) = (https_host(&old.endpoint), p.extra.get("sts_endpoint")) {
+        if v.as_str() == Some(old_host.as_str()) {
+            p.extra.remove("sts_endpoint");
+        }
+    }
     if matches!(
         mode,
         Mode::RamRoleArn | Mode::ChainableRamRoleArn | Mode::Oidc
     ) {
-        if let Some(host) = p.endpoint.strip_prefix("https://") {
-            let host = host.trim_end_matches('/').to_string();
+        if let Some(host) = https_host(&p.endpoint) {
             p.extra.insert("sts_endpoint".into(), host.into());
         }
     }
@@ -498,6 +523,17 @@ fn set(
     // (or another mode) makes that record wrong.
     if mode != Mode::StsToken || !p.sts_token.ct_eq(&old.sts_token) {
         p.extra.remove("sts_expiration");
+    }
+    // Written under the lock, on the file as it is now: another run may have added a profile
+    // while this one was asking questions.
+    let _lock = super::lock_config(ctx)?;
+    let mut config = CliConfig::load(ctx)?.map(|(_, c)| c).unwrap_or_default();
+    if mode == Mode::ChainableRamRoleArn && config.profile(&p.source_profile).is_none() {
+        bail!(
+            "{}: the source profile {:?} does not exist; configure it first",
+            path.display(),
+            p.source_profile
+        );
     }
     config.upsert(p);
     config.current = a.profile.clone();

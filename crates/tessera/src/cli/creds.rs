@@ -139,7 +139,7 @@ pub fn run(cmd: CredentialsCommand) -> anyhow::Result<()> {
                     print_json(&serde_json::to_value(&p)?);
                     if a.save_as.is_some() {
                         let path = CliConfig::path(&session.ctx)?;
-                        let _lock = CliConfig::lock(&session.ctx)?;
+                        let _lock = super::lock_config(&session.ctx)?;
                         let mut config = CliConfig::load(&session.ctx)?
                             .map(|(_, c)| c)
                             .unwrap_or_default();

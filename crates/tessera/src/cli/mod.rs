@@ -8,6 +8,21 @@ pub mod quickstart;
 pub mod session;
 pub mod verbs;
 
+/// Takes the write lock of ~/.aliyun/config.json, saying so if another process holds it.
+pub fn lock_config(
+    ctx: &tessera_credentials::Context,
+) -> anyhow::Result<tessera_credentials::context::FileLock> {
+    Ok(tessera_credentials::cli_config::CliConfig::lock(
+        ctx,
+        |lock| {
+            eprintln!(
+            "tessera: waiting for another process to finish writing the configuration ({} is locked)",
+            lock.display()
+        )
+        },
+    )?)
+}
+
 /// A runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()

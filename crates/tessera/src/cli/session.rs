@@ -158,16 +158,18 @@ impl Conn {
 /// Whether the default chain takes its credentials from a provider before the CLI profile
 /// (environment variables, OIDC), or skips the CLI profile altogether.
 fn chain_prefers_environment(ctx: &Context) -> bool {
-    [
+    // The same tests as the chain's own: any of the key variables makes the environment
+    // provider decide (use them, or fail); OIDC needs its provider ARN and token file.
+    let env_keys = [
         "ALIBABA_CLOUD_ACCESS_KEY_ID",
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
         "ALIBABA_CLOUD_SECURITY_TOKEN",
-        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-        "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
     ]
     .iter()
-    .any(|v| ctx.var(v).is_some())
-        || ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
+    .any(|v| ctx.var(v).is_some());
+    let oidc = ctx.var("ALIBABA_CLOUD_OIDC_PROVIDER_ARN").is_some()
+        && ctx.var("ALIBABA_CLOUD_OIDC_TOKEN_FILE").is_some();
+    env_keys || oidc || ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
 }
 
 /// Signed requests (and STS tokens) in clear text off this machine can be read on the way.

@@ -160,24 +160,18 @@ pub fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
     }
     let runtime = super::runtime()?;
     let mut out = json!({});
+    let mut key = None;
     let result = runtime.block_on(async {
         let client = &session.client;
         let user = ram(client, "CreateUser", &[("UserName", &a.name)]).await?;
         out["User"] = user["User"].clone();
         if a.with_key {
-            let key = client.ram().create_access_key(&a.name).await?;
+            let k = client.ram().create_access_key(&a.name).await?;
             out["AccessKey"] = json!({
-                "AccessKeyId": key.access_key_id,
-                "AccessKeySecret": key.access_key_secret.expose(),
+                "AccessKeyId": k.access_key_id,
+                "AccessKeySecret": k.access_key_secret.expose(),
             });
-            if let Some(profile) = &a.save_profile {
-                save_ak_profile(
-                    &session,
-                    profile,
-                    &key.access_key_id,
-                    &key.access_key_secret,
-                )?;
-            }
+            key = Some(k);
         }
         out["AttachedPolicies"] = attach(
             client,
@@ -189,14 +183,19 @@ pub fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
         .into();
         anyhow::Ok(())
     });
-    // Whatever happened after the key was made, its secret is shown: it cannot be read again.
-    if result.is_ok() || out.get("AccessKey").is_some() {
+    // The secret is shown before anything else can fail (or wait on a lock): it cannot be
+    // read again.
+    if result.is_ok() || key.is_some() {
         print_json(&out);
     }
-    result.map_err(|e| match e.downcast::<tessera_credentials::Error>() {
+    let result = result.map_err(|e| match e.downcast::<tessera_credentials::Error>() {
         Ok(e) => super::explain_error(e, &session),
         Err(e) => e,
-    })
+    });
+    if let (Some(profile), Some(k)) = (&a.save_profile, &key) {
+        save_ak_profile(&session, profile, &k.access_key_id, &k.access_key_secret)?;
+    }
+    result
 }
 
 fn save_ak_profile(
@@ -206,7 +205,7 @@ fn save_ak_profile(
     secret: &Secret,
 ) -> anyhow::Result<()> {
     let path = CliConfig::path(&session.ctx)?;
-    let _lock = CliConfig::lock(&session.ctx)?;
+    let _lock = super::lock_config(&session.ctx)?;
     let mut config = CliConfig::load(&session.ctx)?
         .map(|(_, c)| c)
         .unwrap_or_default();
