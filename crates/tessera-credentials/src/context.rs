@@ -97,7 +97,18 @@ impl Fs for OsFs {
         // A config.json that is a symlink (dotfile managers) is updated where it points,
         // rather than replaced by a regular file.
         let target = match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)?,
+            Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+                Ok(t) => t,
+                // A link to a file not written yet: create the file it names.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let link = std::fs::read_link(path)?;
+                    match path.parent() {
+                        Some(dir) if link.is_relative() => dir.join(link),
+                        _ => link,
+                    }
+                }
+                Err(e) => return Err(e),
+            },
             _ => path.to_path_buf(),
         };
         let path = target.as_path();
@@ -343,6 +354,14 @@ mod tests {
                 .file_type()
                 .is_symlink());
             assert_eq!(OsFs.read(&path).unwrap(), b"three");
+            // A dangling link: the file it names is created.
+            let dangling = dir.path().join("dangling.json");
+            std::os::unix::fs::symlink("created-later.json", &dangling).unwrap();
+            OsFs.write(&dangling, b"four").unwrap();
+            assert_eq!(
+                std::fs::read(dir.path().join("created-later.json")).unwrap(),
+                b"four"
+            );
         }
     }
 
