@@ -58,7 +58,7 @@ pub fn authorize(
     let auth_action = action.auth_action();
     let ctx = context(req, now);
     let session_policy = authn.session.as_ref().and_then(|s| s.policy.as_deref());
-    for resource in action.resources(req, &authn.principal) {
+    for resource in action.resources(req, &authn.principal)? {
         let request = Request {
             action: &auth_action,
             resource: &resource,

@@ -178,9 +178,30 @@ impl Action {
     /// The resources the action touches, as RAM's authorization table names them (spec §11.9),
     /// with the empty region slot of entity ARNs. Each must be allowed. Listing actions use a `*`
     /// name; a missing name parameter leaves the name empty (the action then reports it).
-    pub fn resources(self, req: &ApiRequest, principal: &Principal) -> Vec<String> {
+    ///
+    /// A name longer than any entity can have is refused here, with the length error the action
+    /// itself would give: evaluating wildcard patterns against a megabyte-long resource costs
+    /// pattern × input time, so a session policy could otherwise burn a second of CPU per
+    /// request.
+    pub fn resources(
+        self,
+        req: &ApiRequest,
+        principal: &Principal,
+    ) -> Result<Vec<String>, ApiError> {
         use Action::*;
         let account = principal.account();
+        for (name, max) in NAME_LIMITS {
+            if req.param(name).is_some_and(|v| v.chars().count() > max) {
+                return Err(if name == "RoleArn" {
+                    ApiError::StsInvalidParameter {
+                        name,
+                        message: "The parameter RoleArn is wrongly formed.",
+                    }
+                } else {
+                    ApiError::InvalidLength(name)
+                });
+            }
+        }
         let param = |name: &str| req.param(name).unwrap_or("").to_string();
         let user = |name: &str| format!("acs:ram::{account}:user/{name}");
         let group = |name: &str| format!("acs:ram::{account}:group/{name}");
@@ -196,7 +217,7 @@ impl Action {
             (None, Principal::Root { .. }) => arn::root(account),
             (None, Principal::Session { .. }) => user(""),
         };
-        match self {
+        Ok(match self {
             GetCallerIdentity => vec![],
             RevokeRoleSessions => vec![role(&param("RoleName"))],
             RevokeUserSessions => vec![user(&param("UserName"))],
@@ -245,9 +266,20 @@ impl Action {
             | DeleteLoginProfile => vec![user(&param("UserName"))],
             CreateRole | GetRole | UpdateRole | DeleteRole => vec![role(&param("RoleName"))],
             ListRoles => vec![role("*")],
-        }
+        })
     }
 }
+
+/// The longest value each parameter that names a resource can have (spec §11: user, group and
+/// role names 64 characters, policy names 128; a role ARN is a 16-digit account and such a name
+/// in a fixed frame, far below 256).
+const NAME_LIMITS: [(&str, usize); 5] = [
+    ("UserName", 64),
+    ("GroupName", 64),
+    ("RoleName", 64),
+    ("PolicyName", 128),
+    ("RoleArn", 256),
+];
 
 /// What a handler gets: the caller, the request, and the time it is served at.
 pub struct Call<'a> {

@@ -5,7 +5,7 @@ use super::params::{self, required};
 use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{AttachLimits, Attachment, PolicyType, Target, TargetKind};
+use crate::store::{AttachLimits, Attachment, PolicyType, StoreError, Target, TargetKind};
 use crate::system_policies;
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
@@ -106,7 +106,10 @@ pub async fn list(state: &AppState, call: &Call<'_>, kind: TargetKind) -> Result
             },
             PolicyType::Custom => match state.store.custom_policy(account, &a.policy_name).await {
                 Ok((p, _)) => (p.description, format!("v{}", p.default_version)),
-                Err(_) => continue,
+                // Deleted since the attachments were read: no longer attached.
+                Err(StoreError::NotFound(_)) => continue,
+                // A storage failure must not pass for a shorter list.
+                Err(e) => return Err(e.into()),
             },
         };
         items.push(Node::Obj(vec![

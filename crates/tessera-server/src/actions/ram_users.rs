@@ -94,20 +94,13 @@ pub async fn list(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError>
         .store
         .list_users(call.principal.account(), after.as_deref(), limit)
         .await?;
-    let mut fields: Fields = vec![("IsTruncated", Node::Bool(page.truncated))];
-    if page.truncated {
-        if let Some(last) = page.items.last() {
-            fields.push(("Marker", marker::encode(last.name.as_str()).into()));
-        }
-    }
-    fields.push((
+    Ok(marker::paged(
+        &page,
+        |u| u.name.as_str(),
         "Users",
-        Node::List {
-            item: "User",
-            items: page.items.iter().map(|u| user_node(u, true)).collect(),
-        },
-    ));
-    Ok(fields)
+        "User",
+        |u| user_node(u, true),
+    ))
 }
 
 /// `DeleteUser`; refused while the user has AccessKeys.

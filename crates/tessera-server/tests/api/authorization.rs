@@ -127,6 +127,32 @@ async fn explicit_deny_beats_allow_and_resources_are_matched() {
 }
 
 #[tokio::test]
+async fn an_overlong_name_is_refused_before_any_policy_is_matched_against_it() {
+    let h = Harness::start().await;
+    let user = h.user_with_key("patterned").await;
+    // A pattern that is slow on a long input (pattern × input steps), and a long input.
+    let pattern = format!("acs:ram:*:*:user/*{}b*", "a".repeat(1500));
+    custom(
+        &h,
+        "Slow",
+        &format!(r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"ram:GetUser","Resource":"{pattern}"}}]}}"#),
+    )
+    .await;
+    attach_custom(&h, "patterned", "Slow").await;
+    let long = "a".repeat(20_000);
+    let (s, v) = h.ram(&user, "GetUser", &[("UserName", &long)]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidParameter.UserName.Length")
+    );
+    // At the limit the name is authorized as usual.
+    let (s, v) = h
+        .ram(&user, "GetUser", &[("UserName", &"a".repeat(64))])
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
+}
+
+#[tokio::test]
 async fn conditions_see_the_real_request() {
     let h = Harness::start().await;
     let cond = h.user_with_key("cond").await;
