@@ -111,7 +111,11 @@ pub(crate) fn parse_answer(req: &HttpRequest, resp: &HttpResponse) -> Result<Val
     Err(Error::Service {
         status: resp.status,
         code: field("Code").unwrap_or_else(|| format!("HTTP{}", resp.status)),
-        message: field("Message").unwrap_or_else(|| "the answer carried no error message".into()),
+        // A signature mismatch repeats the whole string to sign, every parameter of the request
+        // included (a SecurityToken, a password): that part never enters an error.
+        message: field("Message")
+            .map(|m| tessera_protocol::error::without_string_to_sign(&m).to_string())
+            .unwrap_or_else(|| "the answer carried no error message".into()),
         request_id: field("RequestId").unwrap_or_default(),
     })
 }
@@ -412,6 +416,14 @@ mod tests {
             body: br#"{"Code":"NoPermission","Message":"no","RequestId":"R","Secret":"zzz"}"#
                 .to_vec(),
         };
+        let echo = HttpResponse {
+            status: 400,
+            headers: vec![],
+            body: br#"{"Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3Dtok3n"}"#.to_vec(),
+        };
+        let e = parse_answer(&req, &echo).unwrap_err();
+        assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
+        assert!(!e.to_string().contains("tok3n"), "{e}");
         let e = parse_answer(&req, &resp).unwrap_err();
         assert_eq!(e.code(), Some("NoPermission"));
         assert!(!e.to_string().contains("zzz"));

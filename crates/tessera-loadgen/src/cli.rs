@@ -19,7 +19,7 @@ pub const MAX_CONNECTIONS: u32 = 10_000;
 /// back to back, every request signed with a fresh nonce. Loopback targets only.
 ///
 /// Progress goes to stderr; the last line of stdout is one JSON object with the results.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 // `--version` is the API version, as in the POP protocol, so clap's own version flag is off.
 #[command(name = "tessera-loadgen", disable_version_flag = true)]
 pub struct Args {

@@ -270,6 +270,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn describe_response(status: StatusCode, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
+    // A signature mismatch echoes the string to sign, SecurityToken included.
+    let text = tessera_protocol::error::without_string_to_sign(&text);
     let short: String = text.chars().take(400).collect();
     format!("HTTP {status}: {short}")
 }

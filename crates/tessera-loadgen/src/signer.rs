@@ -10,7 +10,8 @@ use tessera_protocol::encoding::{encode, encode_into, Canonicalization};
 use tessera_protocol::{timestamp, v1, v3};
 
 /// A request ready to send: method, origin-form target and headers (`host` included).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Debug` leaves out the query and header values: they carry the SecurityToken.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PreparedRequest {
     /// `GET` or `POST`.
     pub method: &'static str,
@@ -18,6 +19,20 @@ pub struct PreparedRequest {
     pub path_and_query: String,
     /// Lower-case header names and their values.
     pub headers: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path_and_query.split('?').next().unwrap_or_default();
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("path", &path)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 const USER_AGENT: &str = concat!("tessera-loadgen/", env!("CARGO_PKG_VERSION"));
@@ -34,8 +49,8 @@ pub fn health_request(authority: &str) -> PreparedRequest {
     }
 }
 
-/// Signs one API call over and over.
-#[derive(Debug)]
+/// Signs one API call over and over. (No `Debug`: it holds the SecurityToken in the clear,
+/// ready to be copied into every request.)
 pub struct Signer {
     method: &'static str,
     credentials: Credentials,
@@ -43,7 +58,6 @@ pub struct Signer {
     kind: Kind,
 }
 
-#[derive(Debug)]
 enum Kind {
     V1 {
         /// Every parameter but nonce, timestamp and signature, in the order they are sent.

@@ -33,6 +33,19 @@ impl WireError {
     }
 }
 
+/// What precedes the echoed string to sign in a `SignatureDoesNotMatch` message (Alibaba
+/// Cloud's wording, which Tessera repeats).
+pub const STRING_TO_SIGN_MARKER: &str = "server string to sign is:";
+
+/// A service error message without an echoed string to sign, which repeats every parameter of
+/// the request (a SecurityToken, a password) and must not reach a client's logs.
+pub fn without_string_to_sign(message: &str) -> &str {
+    match message.find(STRING_TO_SIGN_MARKER) {
+        Some(i) => message[..i].trim_end(),
+        None => message,
+    }
+}
+
 /// The longest string to sign that a `SignatureDoesNotMatch` message repeats in full.
 pub const MAX_ECHOED_STRING_TO_SIGN: usize = 8 * 1024;
 
@@ -158,7 +171,7 @@ impl GatewayError {
             SignatureDoesNotMatch { string_to_sign } if string_to_sign.len() <= MAX_ECHOED_STRING_TO_SIGN => WireError::new(
                 400,
                 "SignatureDoesNotMatch",
-                format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
+                format!("Specified signature is not matched with our calculation. {STRING_TO_SIGN_MARKER}{string_to_sign}"),
             ),
             // Echoing a huge string would let anyone who knows an AccessKeyId make the server
             // send back several times what it received. The colon stays: the old Python SDK
@@ -166,7 +179,7 @@ impl GatewayError {
             SignatureDoesNotMatch { string_to_sign } => WireError::new(
                 400,
                 "SignatureDoesNotMatch",
-                format!("Specified signature is not matched with our calculation. server string to sign is:(omitted, {} bytes)", string_to_sign.len()),
+                format!("Specified signature is not matched with our calculation. {STRING_TO_SIGN_MARKER}(omitted, {} bytes)", string_to_sign.len()),
             ),
             ContentHashMismatch => WireError::new(
                 400,
@@ -203,6 +216,21 @@ impl GatewayError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_echoed_string_to_sign_can_be_cut_off() {
+        let w = GatewayError::SignatureDoesNotMatch {
+            string_to_sign: "GET&%2F&SecurityToken%3Dsekrit".into(),
+        }
+        .to_wire();
+        assert!(w.message.contains("sekrit"));
+        let cut = without_string_to_sign(&w.message);
+        assert_eq!(
+            cut,
+            "Specified signature is not matched with our calculation."
+        );
+        assert_eq!(without_string_to_sign("no echo here"), "no echo here");
+    }
+
     use super::*;
 
     #[test]
