@@ -551,6 +551,11 @@ impl CredentialsCache {
                 "cached credential invalidated"
             );
         }
+        drop(st);
+        // A cache over a cache (a role's source, a client over a provider that caches) must
+        // drop the rejected value at every level, or the next fetch returns it again. Each
+        // level checks for itself that it holds the rejected value.
+        self.inner.provider.invalidate(rejected);
     }
 
     /// Counters since the cache was built.
@@ -1030,6 +1035,20 @@ mod tests {
         let fresh = cache.get().await.unwrap();
         assert!(!fresh.is_same(&first));
         assert_eq!(provider.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn invalidation_reaches_a_cache_underneath() {
+        let (clock, provider, inner) = setup(Mode::Lifetime(3600));
+        let outer = CredentialsCache::new(inner.clone(), &Context::os().with_clock(clock));
+        let a = outer.get().await.unwrap();
+        outer.invalidate(&a);
+        let b = outer.get().await.unwrap();
+        assert!(
+            !b.is_same(&a),
+            "the inner cache handed the rejected value back"
+        );
+        assert_eq!(provider.calls(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

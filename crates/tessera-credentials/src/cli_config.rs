@@ -120,12 +120,18 @@ pub struct Profile {
     /// Use the regional VPC STS endpoint.
     pub enable_vpc: bool,
     /// Tessera extension: one endpoint for every product and for AssumeRole (a Tessera server).
-    /// The aliyun CLI ignores it.
+    /// The aliyun CLI ignores it. Change it with [`Profile::set_endpoint`].
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "de_string"
     )]
     pub endpoint: String,
+    /// The official Node library's STS host for role profiles (`host[:port]`, always https).
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de_string"
+    )]
+    pub sts_endpoint: String,
     /// Fields this crate does not interpret, kept on write.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -156,6 +162,7 @@ impl Default for Profile {
             external_id: String::new(),
             enable_vpc: false,
             endpoint: String::new(),
+            sts_endpoint: String::new(),
             extra: serde_json::Map::new(),
         }
     }
@@ -174,6 +181,29 @@ impl fmt::Debug for Profile {
             .field("region_id", &self.region_id)
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
+    }
+}
+
+impl Profile {
+    /// Sets the endpoint and keeps `sts_endpoint` in step, so that the Node library reaches the
+    /// same server: a role profile's https endpoint is mirrored there, and a mirror of the
+    /// previous endpoint goes with it (AssumeRole must not keep going to an old host).
+    pub fn set_endpoint(&mut self, endpoint: impl Into<String>) {
+        fn https_host(e: &str) -> Option<String> {
+            e.strip_prefix("https://")
+                .map(|h| h.trim_end_matches('/').to_string())
+        }
+        if https_host(&self.endpoint).is_some_and(|h| h == self.sts_endpoint) {
+            self.sts_endpoint.clear();
+        }
+        self.endpoint = endpoint.into();
+        let role_mode = matches!(
+            self.mode.as_str(),
+            "RamRoleArn" | "ChainableRamRoleArn" | "OIDC"
+        );
+        if let (true, Some(host)) = (role_mode, https_host(&self.endpoint)) {
+            self.sts_endpoint = host;
+        }
     }
 }
 

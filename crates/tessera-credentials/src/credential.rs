@@ -193,7 +193,7 @@ pub(crate) fn shift(t: SystemTime, secs: i64) -> SystemTime {
 }
 
 /// Unix seconds of `t` (0 before the epoch).
-pub(crate) fn unix_secs(t: SystemTime) -> i64 {
+pub fn unix_secs(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)

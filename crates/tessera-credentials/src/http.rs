@@ -153,6 +153,9 @@ pub enum HttpError {
     /// The attempt ran out of time.
     #[error("timed out")]
     Timeout,
+    /// The request itself cannot be sent (a malformed URL or header value).
+    #[error("{0}")]
+    InvalidRequest(String),
     /// The response body was larger than [`MAX_RESPONSE_BYTES`].
     #[error("response larger than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
@@ -165,6 +168,10 @@ impl HttpError {
             HttpError::Timeout => crate::Error::Timeout {
                 what: format!("{} {}", req.method.as_str(), req.endpoint()),
                 millis: req.timeout.as_millis(),
+            },
+            HttpError::InvalidRequest(message) => crate::Error::InvalidConfig {
+                source_name: req.endpoint().to_string(),
+                message: format!("cannot form a request: {message}"),
             },
             HttpError::Connect(message) => crate::Error::Connect {
                 endpoint: req.endpoint().to_string(),
@@ -299,29 +306,96 @@ impl HttpClient for ReqwestHttp {
     }
 }
 
-/// Whether a URL names this machine, a link-local address or the ECS metadata service: such
-/// requests never go through an `HTTP_PROXY`, which would otherwise see (and could answer)
-/// credential requests meant for a local sidecar or the instance itself.
-pub(crate) fn is_local(url: &str) -> bool {
-    let authority = endpoint_of(url).split_once("://").map_or("", |(_, a)| a);
-    // Userinfo in a credentials URL is refused elsewhere; here it is simply not local.
-    if authority.contains('@') {
-        return false;
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_link_local() || ip.octets() == [100, 100, 100, 200]
+/// The authority of an `http(s)://` URL, parsed once for every decision made about where a
+/// request goes: which proxy, whether http is acceptable, what the `Host` header is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authority<'a> {
+    /// `http` or `https`, as written (compare case-insensitively).
+    pub scheme: &'a str,
+    /// Whether `user[:password]@` precedes the host.
+    pub has_userinfo: bool,
+    /// The host, without the brackets of an IPv6 literal.
+    pub host: &'a str,
+    /// The port, if written.
+    pub port: Option<&'a str>,
+}
+
+impl<'a> Authority<'a> {
+    /// Parses `scheme://[userinfo@]host[:port]` up to the first `/`, `?` or `#`; `None` without
+    /// a scheme or a host.
+    pub fn parse(url: &'a str) -> Option<Authority<'a>> {
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (has_userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((_, h)) => (true, h),
+            None => (false, authority),
+        };
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6.split_once(']')?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match hostport.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            },
+        };
+        if host.is_empty() {
+            return None;
         }
-        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xffc0) == 0xfe80,
-        Err(_) => false,
+        Some(Authority {
+            scheme,
+            has_userinfo,
+            host,
+            port,
+        })
     }
+
+    /// Whether the host is this machine: `localhost` or a loopback address.
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether the host is this machine, a link-local address or the ECS metadata service.
+    pub fn is_local(&self) -> bool {
+        if self.is_loopback() {
+            return true;
+        }
+        match self.host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                ip.is_link_local() || ip.octets() == [100, 100, 100, 200]
+            }
+            Ok(std::net::IpAddr::V6(ip)) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+            Err(_) => false,
+        }
+    }
+
+    /// `host[:port]` as a `Host` header carries it: brackets kept, a default port left out.
+    pub fn host_header(&self, url: &'a str) -> &'a str {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let default = match self.scheme.to_ascii_lowercase().as_str() {
+            "http" => "80",
+            "https" => "443",
+            _ => "",
+        };
+        match self.port {
+            Some(p) if p == default => &hostport[..hostport.len() - p.len() - 1],
+            _ => hostport,
+        }
+    }
+}
+
+/// Whether a request to `url` must bypass any `HTTP_PROXY`: requests to this machine, a
+/// link-local address or the metadata service, which a proxy would otherwise see (and could
+/// answer). A URL with userinfo is never treated as local.
+pub(crate) fn is_local(url: &str) -> bool {
+    Authority::parse(url).is_some_and(|a| !a.has_userinfo && a.is_local())
 }
 
 fn classify(e: reqwest::Error) -> HttpError {
@@ -336,7 +410,9 @@ fn classify(e: reqwest::Error) -> HttpError {
         msg = s.to_string();
         source = s.source();
     }
-    if e.is_connect() {
+    if e.is_builder() {
+        HttpError::InvalidRequest(msg)
+    } else if e.is_connect() {
         HttpError::Connect(msg)
     } else {
         HttpError::Transport(msg)

@@ -179,7 +179,7 @@ fn build(
             )
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded");
-            req.body = signing::form(params);
+            req.body = signing::form(params).into_bytes();
             Ok(req)
         }
     }
@@ -235,17 +235,19 @@ pub(crate) async fn invoke(
     let idempotent = idempotent(&call.action);
     // A refresh has its own budget and its own errors: let it finish (or fail as itself)
     // before this call's budget starts; the attempts then read the warm cache.
-    if let Auth::Cached(cache, _) = &auth {
-        cache.get().await?;
-    }
+    let mut first = match &auth {
+        Auth::Cached(cache, _) => Some(cache.get().await?),
+        Auth::Anonymous => None,
+    };
     let attempts = async {
         let mut retry = 0u32;
         let mut skew_retried = false;
         let mut renewed = false;
         loop {
-            let cred = match &auth {
-                Auth::Cached(cache, _) => Some(cache.get().await?),
-                Auth::Anonymous => None,
+            let cred = match (&auth, first.take()) {
+                (_, Some(c)) => Some(c),
+                (Auth::Cached(cache, _), None) => Some(cache.get().await?),
+                (Auth::Anonymous, None) => None,
             };
             let signing = match (&auth, &cred) {
                 (Auth::Cached(_, style), Some(c)) => Some((c, *style)),

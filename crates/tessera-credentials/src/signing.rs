@@ -5,7 +5,7 @@
 use crate::http::{HttpRequest, Method};
 use crate::{Credential, CredentialKind, Error};
 use std::time::Duration;
-use tessera_protocol::encoding::{encode, Canonicalization};
+use tessera_protocol::encoding::encode;
 use tessera_protocol::{timestamp, v1, v3};
 
 /// Which signature scheme a call uses.
@@ -99,14 +99,10 @@ pub fn sign(
     }
 }
 
-/// An `application/x-www-form-urlencoded` body.
-pub(crate) fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
+/// An `application/x-www-form-urlencoded` body: the pairs encoded, sorted and joined, which is
+/// also the canonical query both signature versions start from.
+pub(crate) fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    v3::canonical_query(pairs)
 }
 
 fn sign_v1(
@@ -139,27 +135,19 @@ fn sign_v1(
         }
     }
     params.extend(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let signature;
+    let mut body = form(params);
     if cred.kind() != CredentialKind::BearerToken {
-        let sts = v1::string_to_sign("POST", params.iter().copied(), Canonicalization::Rfc3986);
-        signature = v1::sign(cred.access_key_secret().expose(), &sts);
-        params.push(("Signature", &signature));
+        let sts = v1::string_to_sign_for_canonical("POST", &body);
+        let signature = v1::sign(cred.access_key_secret().expose(), &sts);
+        body.push_str("&Signature=");
+        body.push_str(&encode(&signature));
     }
-    req.body = form(params);
+    req.body = body.into_bytes();
     req
 }
 
 fn host_of(endpoint: &str) -> &str {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or(rest);
-    // The Host header leaves out a default port; reqwest does the same.
-    host.strip_suffix(":80")
-        .filter(|_| endpoint.starts_with("http://"))
-        .or_else(|| {
-            host.strip_suffix(":443")
-                .filter(|_| endpoint.starts_with("https://"))
-        })
-        .unwrap_or(host)
+    crate::http::Authority::parse(endpoint).map_or(endpoint, |a| a.host_header(endpoint))
 }
 
 fn sign_v3(
@@ -170,7 +158,7 @@ fn sign_v3(
     now: i64,
     nonce: &str,
 ) -> Result<HttpRequest, Error> {
-    let body = form(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let body = form(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).into_bytes();
     let hash = v3::payload_hash(&body);
     let mut headers: Vec<(String, String)> = vec![
         ("host".into(), host_of(endpoint).to_string()),
@@ -280,7 +268,7 @@ mod tests {
         let sts = v1::string_to_sign(
             "POST",
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            Canonicalization::Rfc3986,
+            tessera_protocol::encoding::Canonicalization::Rfc3986,
         );
         assert!(v1::signature_matches("sec", &sts, &sig));
         assert!(!v1::signature_matches("other", &sts, &sig));

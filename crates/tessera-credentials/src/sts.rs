@@ -62,7 +62,8 @@ impl AssumeRoleRequest {
         check_duration(self.duration_seconds)
     }
 
-    pub(crate) fn to_call(&self) -> RpcCall {
+    /// The RPC call, for callers that want the raw answer (`Client::call_with`).
+    pub fn to_call(&self) -> RpcCall {
         RpcCall::new("AssumeRole", STS_VERSION)
             .param("RoleArn", &self.role_arn)
             .param("RoleSessionName", &self.role_session_name)

@@ -52,6 +52,17 @@ where
     out
 }
 
+/// The string to sign for a client that has already built the RFC 3986 canonical query (every
+/// parameter but `Signature`, encoded, sorted, `&`-joined, as [`crate::v3::canonical_query`]
+/// builds it) and will send that very text as its form body: the parameters are encoded once.
+pub fn string_to_sign_for_canonical(method: &str, canonical_query: &str) -> String {
+    let mut out = String::with_capacity(method.len() + 4 + canonical_query.len() * 5 / 4);
+    out.push_str(method);
+    out.push_str("&%2F&");
+    encode_into(&mut out, canonical_query, Canonicalization::Rfc3986);
+    out
+}
+
 fn mac(secret: &str) -> Hmac<Sha1> {
     let mut key = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
     key.extend_from_slice(secret.as_bytes());
@@ -119,6 +130,20 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn from_a_canonical_query_it_is_the_same_string_to_sign() {
+        let params = [
+            ("Action", "AssumeRole"),
+            ("RoleArn", "acs:ram::1:role/r w"),
+            ("A", "é"),
+        ];
+        let canonical = crate::v3::canonical_query(params);
+        assert_eq!(
+            string_to_sign_for_canonical("POST", &canonical),
+            string_to_sign("POST", params, Canonicalization::Rfc3986)
+        );
+    }
+
     use super::*;
 
     fn p(list: &[(&str, &str)]) -> Vec<(String, String)> {

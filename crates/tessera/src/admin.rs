@@ -82,15 +82,9 @@ pub fn run_keys(cmd: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-fn credentials_file(path: &PathBuf) -> anyhow::Result<StaticProvider> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the credentials file {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    match (v["AccessKeyId"].as_str(), v["AccessKeySecret"].as_str()) {
-        (Some(id), Some(secret)) => Ok(StaticProvider::access_key(id, secret)),
-        _ => bail!("{} has no AccessKeyId and AccessKeySecret", path.display()),
-    }
+fn credentials_file(path: &std::path::Path) -> anyhow::Result<StaticProvider> {
+    let (id, secret) = crate::cli::read_key_file(path)?;
+    Ok(StaticProvider::access_key(id, secret.expose()))
 }
 
 const ADMIN_VERSION: &str = "2026-11-01";
@@ -113,14 +107,17 @@ fn call(t: &Target, version: &str, action: &str, extra: &[(&str, &str)]) -> anyh
         .clone()
         .or(profile_endpoint)
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    let ctx = t.conn.context(Some(&endpoint))?;
+    let ctx = t.conn.context()?;
     let provider: Box<dyn ProvideCredentials> = match (&t.credentials, &t.conn.profile) {
         (Some(file), _) => Box::new(credentials_file(file)?),
-        (None, Some(name)) => {
-            Box::new(tessera_credentials::providers::CliProfileProvider::new(&ctx).profile(name))
-        }
+        (None, Some(name)) => Box::new(
+            tessera_credentials::providers::CliProfileProvider::new(&ctx)
+                .profile(name)
+                .sts_endpoint(&endpoint),
+        ),
         (None, None) => Box::new(credentials_file(
-            &crate::serve::default_data_dir().join("root-credentials.json"),
+            &crate::serve::default_data_dir()
+                .join(tessera_server::datadir::files::ROOT_CREDENTIALS),
         )?),
     };
     let client = Client::builder()

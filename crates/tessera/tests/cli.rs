@@ -911,6 +911,59 @@ fn guard_rails_keep_secrets_and_endpoints_where_they_belong() {
     assert_eq!(r["access_key_secret"], "");
     assert_eq!(r["access_key_id"], "");
 
+    // --endpoint takes a role profile's AssumeRole along, over the profile's own endpoint.
+    let created = shell.ok(&[
+        "user",
+        "create",
+        "assumer",
+        "--with-key",
+        "--policy",
+        "AliyunSTSAssumeRoleAccess",
+        "--profile",
+        "root",
+    ]);
+    let role = shell.ok(&[
+        "role",
+        "create",
+        "steered",
+        "--policy",
+        "AliyunRAMReadOnlyAccess",
+        "--profile",
+        "root",
+    ]);
+    let out = shell.run(&[
+        "configure",
+        "--profile",
+        "steer",
+        "--mode",
+        "RamRoleArn",
+        "--access-key-id",
+        created["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        "--access-key-secret",
+        created["AccessKey"]["AccessKeySecret"].as_str().unwrap(),
+        "--ram-role-arn",
+        role["Role"]["Arn"].as_str().unwrap(),
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--non-interactive",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let me = shell.ok(&[
+        "sts",
+        "GetCallerIdentity",
+        "--profile",
+        "steer",
+        "--endpoint",
+        &server.url,
+    ]);
+    assert!(
+        me["Arn"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/steered/"),
+        "{me}"
+    );
+
     // configure get masks secrets it does not even know, and a URI's query.
     let path = shell.home.path().join(".aliyun/config.json");
     let mut config = shell.config();

@@ -19,6 +19,7 @@ use std::fmt;
 pub struct DefaultChain {
     ctx: Context,
     profile: Option<String>,
+    sts_override: Option<String>,
     // Kept across resolutions, so the providers their profiles resolve to (and those
     // providers' sessions) are reused while the files do not change.
     cli: CliProfileProvider,
@@ -108,27 +109,61 @@ impl DefaultChain {
             ini: IniProfileProvider::new(&ctx),
             ctx,
             profile: None,
+            sts_override: None,
         }
+    }
+
+    /// Sends every AssumeRole and AssumeRoleWithOIDC the chain makes to this STS endpoint,
+    /// over what profiles and the environment say (a command line's `--endpoint`).
+    pub fn sts_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.sts_override = Some(endpoint.into()).filter(|e: &String| !e.is_empty());
+        self.rebuild();
+        self
+    }
+
+    /// Whether a provider before the profile files (the environment, OIDC) decides, so that
+    /// no profile's credentials will be used.
+    pub fn decided_before_profiles(&self) -> bool {
+        EnvProvider::is_configured(&self.ctx)
+            || !matches!(
+                OidcRoleArnProvider::from_env(&self.ctx),
+                Err(Error::NotConfigured(_))
+            )
     }
 
     /// Uses this profile name for the CLI and INI profiles (instead of `ALIBABA_CLOUD_PROFILE`
     /// or the CLI's `current`).
     pub fn profile(mut self, name: impl Into<String>) -> Self {
         self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
-        let cli = CliProfileProvider::new(&self.ctx);
-        let ini = IniProfileProvider::new(&self.ctx);
-        (self.cli, self.ini) = match &self.profile {
-            // The INI file may hold the profile instead: absent here is not an error yet.
-            Some(n) => (cli.profile_if_present(n), ini.profile(n)),
-            None => (cli, ini),
-        };
+        self.rebuild();
         self
+    }
+
+    fn rebuild(&mut self) {
+        let mut cli = CliProfileProvider::new(&self.ctx);
+        let mut ini = IniProfileProvider::new(&self.ctx);
+        if let Some(n) = &self.profile {
+            // The INI file may hold the profile instead: absent here is not an error yet.
+            cli = cli.profile_if_present(n);
+            ini = ini.profile(n);
+        }
+        if let Some(e) = &self.sts_override {
+            cli = cli.sts_endpoint(e);
+            ini = ini.sts_endpoint(e);
+        }
+        (self.cli, self.ini) = (cli, ini);
     }
 
     fn provider(&self, name: &str) -> Result<Box<dyn ProvideCredentials>, Error> {
         Ok(match name {
             "env" => Box::new(EnvProvider::new(&self.ctx)),
-            "oidc_role_arn" => Box::new(OidcRoleArnProvider::from_env(&self.ctx)?),
+            "oidc_role_arn" => {
+                let p = OidcRoleArnProvider::from_env(&self.ctx)?;
+                Box::new(match &self.sts_override {
+                    Some(e) => p.sts(Some(e), None, None),
+                    None => p,
+                })
+            }
             "cli_profile" => Box::new(self.cli_profile()),
             "profile" => Box::new(self.ini_profile()),
             "ecs_ram_role" => {

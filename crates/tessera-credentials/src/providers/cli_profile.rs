@@ -19,6 +19,9 @@ pub struct CliProfileProvider {
     // A profile named by the caller must exist; one a chain passes along (which the INI file
     // may hold instead) need not.
     required: bool,
+    // Where every AssumeRole of the profile goes, whatever the profile says (a command line's
+    // --endpoint).
+    sts_override: Option<String>,
     memo: super::Memo,
 }
 
@@ -31,6 +34,7 @@ impl CliProfileProvider {
             ctx: ctx.clone(),
             profile: None,
             required: false,
+            sts_override: None,
             memo: super::Memo::default(),
         }
     }
@@ -40,6 +44,27 @@ impl CliProfileProvider {
         self.profile = Some(name.into()).filter(|n: &String| !n.is_empty());
         self.required = self.profile.is_some();
         self
+    }
+
+    /// Sends every AssumeRole of the profile to this STS endpoint, over what the profile says.
+    pub fn sts_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.sts_override = Some(endpoint.into()).filter(|e: &String| !e.is_empty());
+        self
+    }
+
+    /// The STS endpoint and region for the profile's AssumeRole calls: the override, else the
+    /// profile's `endpoint`, else the Node library's `sts_endpoint`, else its `sts_region`.
+    fn sts_target<'p>(&'p self, p: &'p Profile) -> (Option<&'p str>, Option<&'p str>) {
+        let endpoint = [
+            self.sts_override.as_deref(),
+            Some(p.endpoint.as_str()),
+            Some(p.sts_endpoint.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|e| !e.is_empty());
+        let region = (!p.sts_region.is_empty()).then_some(p.sts_region.as_str());
+        (endpoint, region)
     }
 
     /// A named profile that may be absent (not configured here, rather than an error).
@@ -157,18 +182,10 @@ impl CliProfileProvider {
                 if !p.external_id.is_empty() {
                     b = b.external_id(&p.external_id);
                 }
-                // `sts_endpoint` is the Node library's key for the same thing (always https).
-                let node_sts = p
-                    .extra
-                    .get("sts_endpoint")
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|e| !e.is_empty());
-                if !p.endpoint.is_empty() {
-                    b = b.sts_endpoint(&p.endpoint);
-                } else if let Some(e) = node_sts {
-                    b = b.sts_endpoint(e);
-                } else if !p.sts_region.is_empty() {
-                    b = b.sts_region(&p.sts_region);
+                match self.sts_target(p) {
+                    (Some(e), _) => b = b.sts_endpoint(e),
+                    (None, Some(r)) => b = b.sts_region(r),
+                    (None, None) => {}
                 }
                 if p.enable_vpc {
                     b = b.enable_vpc(true);
@@ -233,8 +250,7 @@ impl CliProfileProvider {
                 if !p.policy.is_empty() {
                     o = o.policy(&p.policy);
                 }
-                let endpoint = (!p.endpoint.is_empty()).then_some(p.endpoint.as_str());
-                let region = (!p.sts_region.is_empty()).then_some(p.sts_region.as_str());
+                let (endpoint, region) = self.sts_target(p);
                 Box::new(o.sts(endpoint, region, p.enable_vpc.then_some(true)))
             }
             "CredentialsURI" => Box::new(

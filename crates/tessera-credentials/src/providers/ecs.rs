@@ -179,7 +179,9 @@ impl EcsRamRoleProvider {
             Some(r) => r.clone(),
             None => self.discover_role(token.as_deref()).await?,
         };
-        if role.contains(['/', '?', '#']) || role == ".." {
+        // The name is sent percent-encoded as one path segment; only the dot segments, which
+        // encoding leaves alone, could still climb the path.
+        if role == "." || role == ".." {
             return Err(Error::config(
                 if self.role_name.is_some() {
                     "the configured ECS role name"
@@ -191,7 +193,13 @@ impl EcsRamRoleProvider {
         }
         let local = self.ctx.clock.now();
         let resp = self
-            .get_tokened(&format!("{CREDENTIALS_PATH}{role}"), token.as_deref())
+            .get_tokened(
+                &format!(
+                    "{CREDENTIALS_PATH}{}",
+                    tessera_protocol::encoding::encode(&role)
+                ),
+                token.as_deref(),
+            )
             .await?;
         let bad = |message: String| Error::InvalidResponse {
             endpoint: self.endpoint.clone(),

@@ -11,6 +11,18 @@ pub struct EnvProvider {
 }
 
 impl EnvProvider {
+    /// Whether this provider decides (uses the variables, or fails on a partial set) rather
+    /// than passing to the next provider of a chain.
+    pub fn is_configured(ctx: &Context) -> bool {
+        [
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "ALIBABA_CLOUD_SECURITY_TOKEN",
+        ]
+        .iter()
+        .any(|v| ctx.var(v).is_some())
+    }
+
     /// Reads from `ctx`'s environment at each `provide`.
     pub fn new(ctx: &Context) -> Self {
         EnvProvider { ctx: ctx.clone() }
@@ -23,6 +35,10 @@ impl ProvideCredentials for EnvProvider {
         let id = self.ctx.var("ALIBABA_CLOUD_ACCESS_KEY_ID");
         let secret = self.ctx.var("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
         let token = self.ctx.var("ALIBABA_CLOUD_SECURITY_TOKEN");
+        debug_assert_eq!(
+            Self::is_configured(&self.ctx),
+            id.is_some() || secret.is_some() || token.is_some()
+        );
         match (id, secret, token) {
             (None, None, Some(_)) => Err(Error::config(
                 "environment",

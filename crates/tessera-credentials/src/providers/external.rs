@@ -7,7 +7,8 @@ use std::time::Duration;
 
 /// Runs a command (split into words as a POSIX shell would, but run without a shell) and reads
 /// `{"mode": "AK" | "StsToken", "access_key_id", "access_key_secret", "sts_token", "expiration"}`
-/// from its standard output. Output is never logged or echoed in errors.
+/// from its standard output (at most 1 MiB is read). Standard output is never logged or echoed
+/// in errors; a failing command's last line of standard error is, as its explanation.
 #[derive(Debug, Clone)]
 pub struct ExternalProcessProvider {
     ctx: Context,
@@ -47,18 +48,50 @@ impl ExternalProcessProvider {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(|e| Error::config(src, format!("cannot run {:?}: {e}", words[0])))?;
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+        // A command that prints without end must not exhaust memory: read at most what a
+        // credentials answer could need, then stop listening.
+        let run = async {
+            use tokio::io::AsyncReadExt;
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let limit = crate::http::MAX_RESPONSE_BYTES as u64;
+            let stdout = child.stdout.take();
+            let stderr = child.stderr.take();
+            let read_out = async {
+                if let Some(s) = stdout {
+                    s.take(limit).read_to_end(&mut out).await?;
+                }
+                std::io::Result::Ok(())
+            };
+            let read_err = async {
+                if let Some(s) = stderr {
+                    s.take(limit).read_to_end(&mut err).await?;
+                }
+                std::io::Result::Ok(())
+            };
+            let (a, b) = tokio::join!(read_out, read_err);
+            a?;
+            b?;
+            if out.len() as u64 >= limit || err.len() as u64 >= limit {
+                // It would block on a full pipe forever; its answer is too long anyway.
+                let _ = child.start_kill();
+            }
+            let status = child.wait().await?;
+            std::io::Result::Ok((status, out, err))
+        };
+        let (status, stdout, stderr) = tokio::time::timeout(self.timeout, run)
             .await
             .map_err(|_| Error::Timeout {
                 what: format!("the credentials command {:?}", words[0]),
                 millis: self.timeout.as_millis(),
             })?
             .map_err(|e| Error::config(src, format!("{:?} failed: {e}", words[0])))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+        if !status.success() {
+            // The last line of standard error is the command's own explanation; standard
+            // output, which holds credentials, is never shown.
+            let stderr = String::from_utf8_lossy(&stderr);
             let last = stderr
                 .lines()
                 .last()
@@ -68,10 +101,10 @@ impl ExternalProcessProvider {
                 .collect::<String>();
             return Err(Error::config(
                 src,
-                format!("{:?} exited with {}: {last}", words[0], out.status),
+                format!("{:?} exited with {status}: {last}", words[0]),
             ));
         }
-        let v: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        let v: Value = serde_json::from_slice(&stdout).map_err(|_| {
             Error::config(src, format!("{:?} did not print a JSON object", words[0]))
         })?;
         let field = |k: &str| {
@@ -124,5 +157,23 @@ impl ProvideCredentials for ExternalProcessProvider {
 
     fn name(&self) -> &str {
         "external"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_that_never_stops_printing_is_cut_off() {
+        let p = ExternalProcessProvider::new(&Context::os(), "yes credentials")
+            .timeout(Duration::from_secs(20));
+        let started = std::time::Instant::now();
+        let e = p.provide().await.unwrap_err();
+        assert!(e.to_string().contains("exited with"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "it was killed, not waited out"
+        );
     }
 }

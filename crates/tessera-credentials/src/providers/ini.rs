@@ -15,6 +15,7 @@ use std::path::PathBuf;
 pub struct IniProfileProvider {
     ctx: Context,
     profile: Option<String>,
+    sts_override: Option<String>,
     memo: super::Memo,
 }
 
@@ -48,8 +49,15 @@ impl IniProfileProvider {
         IniProfileProvider {
             ctx: ctx.clone(),
             profile: None,
+            sts_override: None,
             memo: super::Memo::default(),
         }
+    }
+
+    /// Sends every AssumeRole of the section to this STS endpoint, over what it says.
+    pub fn sts_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.sts_override = Some(endpoint.into()).filter(|e: &String| !e.is_empty());
+        self
     }
 
     /// A named section.
@@ -169,7 +177,9 @@ impl IniProfileProvider {
                 if let Some(p) = opt("policy") {
                     b = b.policy(p);
                 }
-                if let Some(r) = opt("sts_region").or_else(|| opt("region_id")) {
+                if let Some(e) = &self.sts_override {
+                    b = b.sts_endpoint(e);
+                } else if let Some(r) = opt("sts_region").or_else(|| opt("region_id")) {
                     b = b.sts_region(r);
                 }
                 Box::new(b.build().map_err(|e| reattribute(e, &src))?)
@@ -186,6 +196,9 @@ impl IniProfileProvider {
                 }
                 if let Some(pol) = opt("policy") {
                     p = p.policy(pol);
+                }
+                if let Some(e) = &self.sts_override {
+                    p = p.sts(Some(e), None, None);
                 }
                 Box::new(p)
             }

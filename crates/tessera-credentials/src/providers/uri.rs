@@ -1,9 +1,8 @@
 //! `ALIBABA_CLOUD_CREDENTIALS_URI`: a local endpoint that hands out STS tokens.
 
-use crate::http::{HttpRequest, Method};
+use crate::http::{Authority, HttpRequest, Method};
 use crate::{Context, Credential, Error, ProvideCredentials, RetryPolicy};
 use async_trait::async_trait;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// Fetches `{"Code":"Success","AccessKeyId",…,"Expiration"}` from a URI. Hardened beyond the
@@ -79,34 +78,26 @@ impl CredentialsUriProvider {
 }
 
 fn check_uri(uri: &str) -> Result<(), Error> {
-    let shown = without_query(uri);
-    let bad = |why: &str| Error::config("credentials URI", format!("{shown:?} {why}"));
-    let (scheme, rest) = uri
-        .split_once("://")
-        .ok_or_else(|| bad("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
+    let Some(a) = Authority::parse(uri) else {
+        return Err(Error::config(
+            "credentials URI",
+            format!("{:?} is not an http(s) URL", without_query(uri)),
+        ));
+    };
+    // Messages show scheme and host only: the rest may carry a password or a token.
+    let bad = |why: &str| {
+        Error::config(
+            "credentials URI",
+            format!("{}://{}… {why}", a.scheme, a.host),
+        )
+    };
+    if a.has_userinfo {
         return Err(bad("must not carry user information"));
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() {
-        return Err(bad("has no host"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
+    match a.scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
-        "http" => {
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(())
-            } else {
-                Err(bad("must be https, or http to a loopback address"))
-            }
-        }
+        "http" if a.is_loopback() => Ok(()),
+        "http" => Err(bad("must be https, or http to a loopback address")),
         _ => Err(bad("is not an http(s) URL")),
     }
 }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use tessera_credentials::cli_config::{CliConfig, Profile};
-use tessera_credentials::{Context, Secret};
+use tessera_credentials::{sts, Context, Secret};
 
 /// The credential modes of a profile.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,8 +52,8 @@ impl Mode {
     }
 }
 
-/// `tessera configure`.
-#[derive(Args, Debug)]
+/// `tessera configure`. (No `Debug`: its fields hold secrets given as flags.)
+#[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ConfigureArgs {
     #[command(subcommand)]
@@ -87,7 +87,7 @@ enum ConfigureCommand {
 }
 
 /// The fields of a profile.
-#[derive(Args, Debug)]
+#[derive(Args)]
 struct SetArgs {
     /// The profile to create or change.
     #[arg(long, short = 'p', default_value = "default")]
@@ -295,7 +295,8 @@ impl Prompter {
         let shown = if current.is_empty() {
             String::new()
         } else if secret {
-            format!(" [{}]", mask(current))
+            // Not even part of a secret is shown: that a value is kept is all one needs.
+            " [****]".to_string()
         } else {
             format!(" [{current}]")
         };
@@ -338,30 +339,13 @@ fn set(
     let old = config.profile(&a.profile).cloned().unwrap_or_default();
     let mode = match a.mode {
         Some(m) => m,
-        None => match old.mode.as_str() {
-            "StsToken" => Mode::StsToken,
-            "RamRoleArn" => Mode::RamRoleArn,
-            "ChainableRamRoleArn" => Mode::ChainableRamRoleArn,
-            "EcsRamRole" => Mode::EcsRamRole,
-            "OIDC" => Mode::Oidc,
-            "CredentialsURI" => Mode::CredentialsUri,
-            "External" => Mode::External,
-            _ => Mode::Ak,
-        },
+        None => Mode::from_str(&old.mode, false).unwrap_or(Mode::Ak),
     };
     let (mut key_id, mut key_secret) = (a.access_key_id, a.access_key_secret);
     if let Some(file) = &a.credentials_file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", file.display()))?;
-        match (v["AccessKeyId"].as_str(), v["AccessKeySecret"].as_str()) {
-            (Some(id), Some(s)) => {
-                key_id = Some(id.to_string());
-                key_secret = Some(s.to_string());
-            }
-            _ => bail!("{} has no AccessKeyId and AccessKeySecret", file.display()),
-        }
+        let (id, secret) = super::read_key_file(file)?;
+        key_id = Some(id);
+        key_secret = Some(secret.expose().to_string());
     }
     let mut p = Profile {
         name: a.profile.clone(),
@@ -374,7 +358,6 @@ fn set(
                 &old.region_id
             },
         ),
-        endpoint: prompt.optional(a.endpoint, &old.endpoint),
         sts_region: prompt.optional(a.sts_region, &old.sts_region),
         policy: prompt.optional(a.policy, &old.policy),
         enable_vpc: a.enable_vpc.unwrap_or(old.enable_vpc),
@@ -422,10 +405,12 @@ fn set(
             // (the aliyun CLI itself writes 900 then); write the STS default instead.
             p.expired_seconds = match (a.expired_seconds, old.expired_seconds) {
                 (Some(d), _) => d,
-                (None, 0) => 3600,
+                (None, 0) => u64::from(sts::DEFAULT_DURATION_SECS),
                 (None, d) => d,
             };
-            if !(900..=43_200).contains(&p.expired_seconds) {
+            if !(u64::from(sts::MIN_DURATION_SECS)..=u64::from(sts::MAX_DURATION_SECS))
+                .contains(&p.expired_seconds)
+            {
                 bail!(
                     "--expired-seconds {}: must be within 900..=43200",
                     p.expired_seconds
@@ -498,27 +483,8 @@ fn set(
     if mode != Mode::StsToken {
         p.sts_token = Secret::new("");
     }
-    // The official Node library reads a role profile's STS host from `sts_endpoint` (and
-    // always speaks https to it): an https Tessera endpoint written there serves it too. One
-    // this tool wrote for an earlier endpoint goes with that endpoint, or AssumeRole would
-    // still be sent to the old host.
-    let https_host = |e: &str| {
-        e.strip_prefix("https://")
-            .map(|h| h.trim_end_matches('/').to_string())
-    };
-    if let (Some(old_host), Some(v)) = (https_host(&old.endpoint), p.extra.get("sts_endpoint")) {
-        if v.as_str() == Some(old_host.as_str()) {
-            p.extra.remove("sts_endpoint");
-        }
-    }
-    if matches!(
-        mode,
-        Mode::RamRoleArn | Mode::ChainableRamRoleArn | Mode::Oidc
-    ) {
-        if let Some(host) = https_host(&p.endpoint) {
-            p.extra.insert("sts_endpoint".into(), host.into());
-        }
-    }
+    // The endpoint, and the Node library's `sts_endpoint` that must follow it.
+    p.set_endpoint(prompt.optional(a.endpoint, &old.endpoint));
     // When the token was written by `credentials export` its expiry was recorded; a new token
     // (or another mode) makes that record wrong.
     if mode != Mode::StsToken || !p.sts_token.ct_eq(&old.sts_token) {

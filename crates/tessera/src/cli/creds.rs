@@ -4,8 +4,9 @@ use super::session::{print_json, Conn};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use tessera_credentials::cli_config::{CliConfig, Profile};
+use tessera_credentials::credential::unix_secs;
 use tessera_credentials::providers::{DefaultChain, RamRoleArnProvider};
-use tessera_credentials::{Credential, CredentialKind, CredentialsCache, Secret};
+use tessera_credentials::{Credential, CredentialKind, Secret};
 
 /// `tessera credentials`.
 #[derive(Subcommand, Debug)]
@@ -66,11 +67,11 @@ pub fn run(cmd: CredentialsCommand) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
     match cmd {
         CredentialsCommand::Explain(a) => {
-            let ctx = a.conn.context(a.conn.endpoint.as_deref())?;
-            let chain = match &a.conn.profile {
-                Some(p) => DefaultChain::with_context(ctx).profile(p),
-                None => DefaultChain::with_context(ctx),
-            };
+            let mut chain = DefaultChain::with_context(a.conn.context()?)
+                .sts_endpoint(a.conn.endpoint.clone().unwrap_or_default());
+            if let Some(p) = &a.conn.profile {
+                chain = chain.profile(p);
+            }
             let explanation = runtime.block_on(chain.explain());
             println!("{explanation}");
             if explanation.result.is_err() {
@@ -98,12 +99,9 @@ pub fn run(cmd: CredentialsCommand) -> anyhow::Result<()> {
                     .block_on(session.client.credentials().get())
                     .map_err(|e| super::explain_error(e, &session))?,
                 Some(arn) => {
-                    let mut b = RamRoleArnProvider::builder(CredentialsCache::new(
-                        session.client.credentials().clone(),
-                        &session.ctx,
-                    ))
-                    .context(session.ctx.clone())
-                    .role_arn(arn);
+                    let mut b = RamRoleArnProvider::builder(session.client.credentials().clone())
+                        .context(session.ctx.clone())
+                        .role_arn(arn);
                     if let Some(e) = session.client_endpoint() {
                         b = b.sts_endpoint(e);
                     }
@@ -162,12 +160,8 @@ fn quote(s: &str) -> String {
 }
 
 fn expiration(c: &Credential) -> Option<String> {
-    c.expiration().map(|e| {
-        let secs = e
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        tessera_protocol::timestamp::format(i64::try_from(secs).unwrap_or(i64::MAX))
-    })
+    c.expiration()
+        .map(|e| tessera_protocol::timestamp::format(unix_secs(e)))
 }
 
 /// Shell exports.
@@ -228,10 +222,7 @@ pub fn as_profile(c: &Credential, name: &str) -> Profile {
             .cloned()
             .unwrap_or_else(|| Secret::new(""));
         if let Some(e) = c.expiration() {
-            let secs = e
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            p.extra.insert("sts_expiration".into(), secs.into());
+            p.extra.insert("sts_expiration".into(), unix_secs(e).into());
         }
     }
     p

@@ -23,6 +23,38 @@ pub fn lock_config(
     )?)
 }
 
+/// Reads `{"AccessKeyId", "AccessKeySecret"}` from a JSON file, such as the data directory's
+/// root-credentials.json.
+pub fn read_key_file(
+    path: &std::path::Path,
+) -> anyhow::Result<(String, tessera_credentials::Secret)> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the credentials file {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    match (v["AccessKeyId"].as_str(), v["AccessKeySecret"].as_str()) {
+        (Some(id), Some(secret)) => Ok((id.to_string(), tessera_credentials::Secret::new(secret))),
+        _ => anyhow::bail!("{} has no AccessKeyId and AccessKeySecret", path.display()),
+    }
+}
+
+/// A RAM call with string parameters, answering the service's JSON.
+pub async fn ram(
+    client: &tessera_credentials::Client,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Result<serde_json::Value, tessera_credentials::Error> {
+    client
+        .call(
+            "ram",
+            action,
+            tessera_protocol::RAM_VERSION,
+            params.iter().copied(),
+        )
+        .await
+}
+
 /// A runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()

@@ -9,7 +9,6 @@ use serde_json::Value;
 use tessera_credentials::providers::StaticProvider;
 use tessera_credentials::sts::AssumeRoleRequest;
 use tessera_credentials::{Client, Error};
-use tessera_protocol::RAM_VERSION;
 
 /// `tessera quickstart`.
 #[derive(Args, Debug)]
@@ -38,14 +37,7 @@ async fn ram(client: &Client, action: &str, params: &[(&str, &str)]) -> Result<V
             .collect::<Vec<_>>()
             .join(" ")
     );
-    client
-        .call(
-            "ram",
-            action,
-            RAM_VERSION,
-            params.iter().map(|(k, v)| (*k, *v)),
-        )
-        .await
+    super::ram(client, action, params).await
 }
 
 /// Runs the walkthrough.
@@ -103,38 +95,31 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<()> {
             .await?;
 
             step(7, "assume the role as the new user");
-            let mut builder = Client::builder()
-                .context(session.ctx.clone())
-                .credentials(StaticProvider::access_key(&key.access_key_id, key.access_key_secret.expose()));
-            if let Some(e) = session.client_endpoint() {
-                builder = builder.endpoint(e);
-            }
-            let as_user = builder.build()?;
+            let as_user = session.client_with(StaticProvider::access_key(
+                &key.access_key_id,
+                key.access_key_secret.expose(),
+            ))?;
             let req = AssumeRoleRequest::new(&arn, "quickstart-session");
             println!("   sts AssumeRole --RoleArn {arn} --RoleSessionName quickstart-session (signed with {})", key.access_key_id);
             let answer = as_user
-                .call(
-                    "sts",
-                    "AssumeRole",
-                    tessera_protocol::STS_VERSION,
-                    [("RoleArn", req.role_arn.as_str()), ("RoleSessionName", "quickstart-session")],
-                )
+                .call_with("sts", &req.to_call(), tessera_credentials::SignatureVersion::V1)
                 .await?;
             println!("   -> the AssumeRole response:");
             print_json(&answer);
 
             step(8, "call STS with the session's token");
             let c = &answer["Credentials"];
-            let token = StaticProvider::sts_token(
-                c["AccessKeyId"].as_str().unwrap_or_default(),
-                c["AccessKeySecret"].as_str().unwrap_or_default(),
-                c["SecurityToken"].as_str().unwrap_or_default(),
-            );
-            let mut builder = Client::builder().context(session.ctx.clone()).credentials(token);
-            if let Some(e) = session.client_endpoint() {
-                builder = builder.endpoint(e);
-            }
-            let as_session = builder.build()?;
+            let field = |k: &str| {
+                c[k].as_str().ok_or_else(|| Error::InvalidResponse {
+                    endpoint: session.client_endpoint().unwrap_or("sts").to_string(),
+                    message: format!("the AssumeRole answer has no Credentials.{k}"),
+                })
+            };
+            let as_session = session.client_with(StaticProvider::sts_token(
+                field("AccessKeyId")?,
+                field("AccessKeySecret")?,
+                field("SecurityToken")?,
+            ))?;
             let who = as_session.sts().get_caller_identity().await?;
             println!("   sts GetCallerIdentity -> {} ({})", who.arn, who.identity_type);
 

@@ -3,11 +3,9 @@
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use tessera_credentials::cli_config::{CliConfig, Profile};
-use tessera_credentials::context::{Env, OsEnv};
-use tessera_credentials::http::ReqwestHttp;
+use tessera_credentials::http::{Authority, ReqwestHttp};
 use tessera_credentials::providers::{CliProfileProvider, DefaultChain};
 use tessera_credentials::{Client, Context, ProvideCredentials, SignatureVersion};
 
@@ -30,17 +28,6 @@ pub struct Conn {
     pub ca: Option<PathBuf>,
 }
 
-/// The process environment with a few variables overridden, so that an `--endpoint` given on
-/// the command line also steers the AssumeRole calls of RamRoleArn profiles.
-#[derive(Debug)]
-struct Overlay(HashMap<String, String>);
-
-impl Env for Overlay {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned().or_else(|| OsEnv.var(name))
-    }
-}
-
 /// A resolved connection.
 pub struct Session {
     /// The endpoint every product goes to, if one was given.
@@ -58,14 +45,8 @@ pub struct Session {
 }
 
 impl Conn {
-    /// The context: real world, plus the CA, plus the endpoint for STS.
-    pub fn context(&self, endpoint: Option<&str>) -> anyhow::Result<Context> {
-        let mut overlay = HashMap::new();
-        if let Some(e) = endpoint {
-            // What the command line (or the signing profile) says wins over the environment.
-            overlay.insert("ALIBABA_CLOUD_STS_ENDPOINT".to_string(), e.to_string());
-            warn_if_cleartext(e);
-        }
+    /// The context: the real world, trusting the CA if one was given.
+    pub fn context(&self) -> anyhow::Result<Context> {
         let mut http = ReqwestHttp::default();
         if let Some(ca) = &self.ca {
             let pem = std::fs::read(ca)
@@ -74,7 +55,7 @@ impl Conn {
                 .with_root_pem(&pem)
                 .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
         }
-        Ok(Context::os().with_env(Overlay(overlay)).with_http(http))
+        Ok(Context::os().with_http(http))
     }
 
     /// The profile whose credentials will sign: the one named with `--profile`, else the one
@@ -83,7 +64,9 @@ impl Conn {
     /// endpoint never receives requests signed with someone else's credentials.
     pub fn profile(&self) -> anyhow::Result<(Option<PathBuf>, Option<Profile>)> {
         let ctx = Context::os();
-        if self.profile.is_none() && chain_prefers_environment(&ctx) {
+        if self.profile.is_none()
+            && DefaultChain::with_context(ctx.clone()).decided_before_profiles()
+        {
             return Ok((None, None));
         }
         let loaded = CliConfig::load(&ctx)?;
@@ -128,13 +111,22 @@ impl Conn {
                 .map(|p| p.region_id.clone())
                 .filter(|r| !r.is_empty())
         });
-        let ctx = self.context(endpoint.as_deref())?;
+        if let Some(e) = &endpoint {
+            warn_if_cleartext(e);
+        }
+        let ctx = self.context()?;
         // A profile named on the command line is what the user asked for; otherwise the
         // default chain decides, as in every SDK (environment first, then ALIBABA_CLOUD_PROFILE
         // or the file's current profile, …), so `eval "$(tessera credentials export)"` works.
+        // An --endpoint on the command line takes the AssumeRole calls along too.
+        let sts = self.endpoint.clone().unwrap_or_default();
         let provider: Box<dyn ProvideCredentials> = match (&self.profile, &profile) {
-            (Some(_), Some(p)) => Box::new(CliProfileProvider::new(&ctx).profile(&p.name)),
-            _ => Box::new(DefaultChain::with_context(ctx.clone())),
+            (Some(_), Some(p)) => Box::new(
+                CliProfileProvider::new(&ctx)
+                    .profile(&p.name)
+                    .sts_endpoint(sts),
+            ),
+            _ => Box::new(DefaultChain::with_context(ctx.clone()).sts_endpoint(sts)),
         };
         let mut builder = Client::builder().context(ctx.clone()).credentials(provider);
         if let Some(e) = &endpoint {
@@ -155,38 +147,12 @@ impl Conn {
     }
 }
 
-/// Whether the default chain takes its credentials from a provider before the CLI profile
-/// (environment variables, OIDC), or skips the CLI profile altogether.
-fn chain_prefers_environment(ctx: &Context) -> bool {
-    // The same tests as the chain's own: any of the key variables makes the environment
-    // provider decide (use them, or fail); OIDC needs its provider ARN and token file.
-    let env_keys = [
-        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        "ALIBABA_CLOUD_SECURITY_TOKEN",
-    ]
-    .iter()
-    .any(|v| ctx.var(v).is_some());
-    let oidc = ctx.var("ALIBABA_CLOUD_OIDC_PROVIDER_ARN").is_some()
-        && ctx.var("ALIBABA_CLOUD_OIDC_TOKEN_FILE").is_some();
-    env_keys || oidc || ctx.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
-}
-
 /// Signed requests (and STS tokens) in clear text off this machine can be read on the way.
 fn warn_if_cleartext(endpoint: &str) {
-    let Some(rest) = endpoint.strip_prefix("http://") else {
+    let Some(a) = Authority::parse(endpoint) else {
         return;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if !loopback {
+    if a.scheme.eq_ignore_ascii_case("http") && !a.is_loopback() {
         eprintln!(
             "tessera: warning: {endpoint} is plain HTTP to another host; signed requests and STS tokens cross the network unencrypted (serve with --tls and use https://)"
         );
@@ -223,6 +189,20 @@ pub fn print_json(v: &serde_json::Value) {
 }
 
 impl Session {
+    /// Another client with this session's context and endpoint, signing with `provider`.
+    pub fn client_with(
+        &self,
+        provider: impl ProvideCredentials + 'static,
+    ) -> Result<Client, tessera_credentials::Error> {
+        let mut builder = Client::builder()
+            .context(self.ctx.clone())
+            .credentials(provider);
+        if let Some(e) = &self.endpoint {
+            builder = builder.endpoint(e);
+        }
+        builder.build()
+    }
+
     /// The endpoint every product goes to, if one was given (for AssumeRole calls made
     /// outside the client).
     pub fn client_endpoint(&self) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! Friendly verbs for the common flows: a user with a key and policies, a role that trusts an
 //! account, assuming a role.
 
+use super::ram;
 use super::session::{print_json, Conn};
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -102,17 +103,6 @@ pub fn trust_policy(account: &str) -> String {
         "Version": "1"
     })
     .to_string()
-}
-
-async fn ram(client: &Client, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
-    Ok(client
-        .call(
-            "ram",
-            action,
-            tessera_protocol::RAM_VERSION,
-            params.iter().map(|(k, v)| (*k, *v)),
-        )
-        .await?)
 }
 
 async fn attach(
@@ -298,25 +288,13 @@ pub fn run_role(cmd: RoleCommand) -> anyhow::Result<()> {
                         source_identity: None,
                     };
                     req.validate()?;
-                    let mut call = tessera_credentials::signing::RpcCall::new(
-                        "AssumeRole",
-                        tessera_protocol::STS_VERSION,
-                    );
-                    call.params = vec![
-                        ("RoleArn".into(), req.role_arn.clone()),
-                        ("RoleSessionName".into(), req.role_session_name.clone()),
-                    ];
-                    if let Some(d) = req.duration_seconds {
-                        call.params.push(("DurationSeconds".into(), d.to_string()));
-                    }
-                    if let Some(p) = &req.policy {
-                        call.params.push(("Policy".into(), p.clone()));
-                    }
-                    if let Some(e) = &req.external_id {
-                        call.params.push(("ExternalId".into(), e.clone()));
-                    }
+                    // The raw answer is what is printed, as `tessera sts AssumeRole` would.
                     client
-                        .call_with("sts", &call, tessera_credentials::SignatureVersion::V1)
+                        .call_with(
+                            "sts",
+                            &req.to_call(),
+                            tessera_credentials::SignatureVersion::V1,
+                        )
                         .await
                 })
                 .map_err(|e| super::explain_error(e, &session))?;
