@@ -34,35 +34,172 @@ impl Canonicalization {
     }
 }
 
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
-fn is_uri_component_extra(b: u8) -> bool {
+const fn is_uri_component_extra(b: u8) -> bool {
     matches!(b, b'!' | b'\'' | b'(' | b')' | b'*')
 }
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+impl Canonicalization {
+    /// Whether this style copies byte `b` unchanged. Every such byte is ASCII.
+    fn keeps(self, b: u8) -> bool {
+        // Signature checks encode every parameter twice per request, so a byte costs one table
+        // load rather than a chain of comparisons.
+        let table = match self {
+            Canonicalization::Rfc3986 | Canonicalization::QuotePlus => &KEPT_RFC3986,
+            Canonicalization::UriComponent => &KEPT_URI_COMPONENT,
+        };
+        table[usize::from(b)]
+    }
+}
 
-fn push_escaped(out: &mut String, b: u8) {
-    out.push('%');
-    out.push(HEX[usize::from(b >> 4)] as char);
-    out.push(HEX[usize::from(b & 0xF)] as char);
+const KEPT_RFC3986: [bool; 256] = kept_table(false);
+const KEPT_URI_COMPONENT: [bool; 256] = kept_table(true);
+
+const fn kept_table(uri_component: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = is_unreserved(b as u8) || (uri_component && is_uri_component_extra(b as u8));
+        b += 1;
+    }
+    t
+}
+
+/// `%00%01…%FF`: the escape of byte `b` is `ESCAPES[3 * b..3 * b + 3]`.
+const ESCAPES: &str = ascii_str(&escape_table::<768>(b"%"));
+
+/// `%2500%2501…%25FF`, each byte's escape escaped once more: what a byte that the inner
+/// encoding escapes becomes in a version 1.0 string to sign.
+const ESCAPES_TWICE: &str = ascii_str(&escape_table::<1280>(b"%25"));
+
+/// The escapes of all 256 bytes, each `prefix` followed by two upper-case hex digits.
+const fn escape_table<const N: usize>(prefix: &[u8]) -> [u8; N] {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let width = prefix.len() + 2;
+    assert!(N == 256 * width);
+    let mut t = [0u8; N];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < prefix.len() {
+            t[width * b + j] = prefix[j];
+            j += 1;
+        }
+        t[width * b + width - 2] = HEX[b >> 4];
+        t[width * b + width - 1] = HEX[b & 0xF];
+        b += 1;
+    }
+    t
+}
+
+const fn ascii_str(bytes: &'static [u8]) -> &'static str {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(_) => panic!("the table is ASCII"),
+    }
+}
+
+fn escape(b: u8) -> &'static str {
+    let i = 3 * usize::from(b);
+    &ESCAPES[i..i + 3]
+}
+
+/// Every byte from 0 to 127, so that a kept (ASCII) byte can be handed out as a `&'static str`.
+const ASCII: &str = ascii_str(&ASCII_BYTES);
+const ASCII_BYTES: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = b as u8;
+        b += 1;
+    }
+    t
+};
+
+impl Canonicalization {
+    /// What byte `b` becomes under this style, `+` or its escape; `None` if it is kept.
+    fn replaced(self, b: u8) -> Option<&'static str> {
+        if self.keeps(b) {
+            None
+        } else if b == b' ' && self == Canonicalization::QuotePlus {
+            Some("+")
+        } else {
+            Some(escape(b))
+        }
+    }
+
+    /// What byte `b` becomes under this style: itself, `+`, or its escape.
+    fn encoded(self, b: u8) -> &'static str {
+        self.replaced(b).unwrap_or_else(|| {
+            // Kept bytes are ASCII.
+            let i = usize::from(b & 0x7F);
+            &ASCII[i..i + 1]
+        })
+    }
+
+    /// What byte `b` becomes when encoded twice with this style, as the parameters are inside a
+    /// version 1.0 string to sign; `None` for a byte that is kept as it is.
+    fn encoded_twice(self, b: u8) -> Option<&'static str> {
+        if self.keeps(b) {
+            None
+        } else if b == b' ' && self == Canonicalization::QuotePlus {
+            // `+`, which no style keeps.
+            Some("%2B")
+        } else {
+            let i = 5 * usize::from(b);
+            Some(&ESCAPES_TWICE[i..i + 5])
+        }
+    }
+}
+
+/// Orders `a` and `b` as their encodings with `style` would sort, without encoding them.
+///
+/// Equal prefixes encode equally, and no byte's encoding is a proper prefix of another's (each
+/// is a single kept byte, `+`, or a three-byte escape starting with `%`, which is never kept),
+/// so the first differing byte decides, compared through its encoding.
+pub fn cmp_encoded(a: &str, b: &str, style: Canonicalization) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        // Parameter names nearly always differ at a kept byte, which encodes as itself.
+        Some(i) if style.keeps(a[i]) && style.keeps(b[i]) => a[i].cmp(&b[i]),
+        Some(i) => style.encoded(a[i]).cmp(style.encoded(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
+}
+
+/// Appends `s` encoded twice with `style` (the encoding of its encoding) to `out`: how a
+/// parameter name or value appears inside a version 1.0 string to sign.
+pub fn encode_twice_into(out: &mut String, s: &str, style: Canonicalization) {
+    encode_with(out, s, |b| style.encoded_twice(b));
+}
+
+/// Appends `s` to `out` with each byte for which `map` gives a replacement replaced. Runs of
+/// kept bytes are copied whole; a byte is kept only if it is ASCII, so every run starts and ends
+/// on a character boundary.
+fn encode_with(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
+    out.reserve(s.len());
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let Some(replacement) = map(b) else {
+            continue;
+        };
+        if run < i {
+            out.push_str(&s[run..i]);
+        }
+        out.push_str(replacement);
+        run = i + 1;
+    }
+    if run < s.len() {
+        out.push_str(&s[run..]);
+    }
 }
 
 /// Appends `s` percent-encoded with `style` to `out`.
 pub fn encode_into(out: &mut String, s: &str, style: Canonicalization) {
-    for &b in s.as_bytes() {
-        if is_unreserved(b) {
-            out.push(b as char);
-        } else if b == b' ' && style == Canonicalization::QuotePlus {
-            out.push('+');
-        } else if style == Canonicalization::UriComponent && is_uri_component_extra(b) {
-            out.push(b as char);
-        } else {
-            push_escaped(out, b);
-        }
-    }
+    encode_with(out, s, |b| style.replaced(b));
 }
 
 /// `s` percent-encoded per RFC 3986.
@@ -136,6 +273,39 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The byte-at-a-time definition the table-driven encoder must agree with.
+    fn reference_encode(s: &str, style: Canonicalization) -> String {
+        let mut out = String::new();
+        for &b in s.as_bytes() {
+            if is_unreserved(b) {
+                out.push(b as char);
+            } else if b == b' ' && style == Canonicalization::QuotePlus {
+                out.push('+');
+            } else if style == Canonicalization::UriComponent && is_uri_component_extra(b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_byte_encodes_as_the_reference_says() {
+        for style in [
+            Canonicalization::Rfc3986,
+            Canonicalization::QuotePlus,
+            Canonicalization::UriComponent,
+        ] {
+            for b in 0u8..=127 {
+                let s = format!("a{}b", b as char);
+                let mut e = String::new();
+                encode_into(&mut e, &s, style);
+                assert_eq!(e, reference_encode(&s, style), "byte {b:#x}, {style:?}");
+            }
+        }
+    }
+
     #[test]
     fn rfc3986_table() {
         assert_eq!(encode("a b"), "a%20b");
@@ -189,6 +359,33 @@ mod tests {
         fn encoding_uses_only_safe_ascii(s in "\\PC*") {
             let e = encode(&s);
             prop_assert!(e.bytes().all(|b| is_unreserved(b) || b == b'%' || b.is_ascii_hexdigit()));
+        }
+
+        #[test]
+        fn comparing_in_place_orders_as_the_encodings_do(a in "[aZ0~ %+!'*é{_.-]{0,6}", b in "[aZ0~ %+!'*é{_.-]{0,6}") {
+            for style in [Canonicalization::Rfc3986, Canonicalization::QuotePlus, Canonicalization::UriComponent] {
+                let (mut ea, mut eb) = (String::new(), String::new());
+                encode_into(&mut ea, &a, style);
+                encode_into(&mut eb, &b, style);
+                prop_assert_eq!(cmp_encoded(&a, &b, style), ea.cmp(&eb));
+                let mut twice = String::new();
+                encode_twice_into(&mut twice, &a, style);
+                let mut again = String::new();
+                encode_into(&mut again, &ea, style);
+                prop_assert_eq!(twice, again);
+            }
+        }
+
+        #[test]
+        fn table_encoder_matches_the_reference(s in "\\PC*", bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for style in [Canonicalization::Rfc3986, Canonicalization::QuotePlus, Canonicalization::UriComponent] {
+                for input in [s.as_str(), lossy.as_str()] {
+                    let mut e = String::from("prefix");
+                    encode_into(&mut e, input, style);
+                    prop_assert_eq!(&e[6..], reference_encode(input, style));
+                }
+            }
         }
 
         #[test]

@@ -1,10 +1,11 @@
 //! RPC signature version 1.0: `HMAC-SHA1` over the canonicalised parameters (spec §3).
 
-use crate::encoding::{encode_into, Canonicalization};
+use crate::encoding::{cmp_encoded, encode_into, encode_twice_into, Canonicalization};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -19,36 +20,29 @@ pub fn string_to_sign<'a, I>(method: &str, params: I, style: Canonicalization) -
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let mut encoded: Vec<(String, String)> = params
+    // Every signed request pays for this, so nothing is encoded but the output: the pairs are
+    // sorted by comparing their encodings in place, then each is written encoded twice (once
+    // for the canonical query, once for the string to sign) in one pass.
+    let mut pairs: Vec<(&str, &str)> = params
         .into_iter()
         .filter(|(name, _)| *name != "Signature")
-        .map(|(n, v)| {
-            let mut en = String::with_capacity(n.len());
-            encode_into(&mut en, n, style);
-            let mut ev = String::with_capacity(v.len() + 8);
-            encode_into(&mut ev, v, style);
-            (en, ev)
-        })
         .collect();
-    encoded.sort_unstable();
+    pairs.sort_unstable_by(|(n1, v1), (n2, v2)| {
+        cmp_encoded(n1, n2, style).then_with(|| cmp_encoded(v1, v2, style))
+    });
 
-    let mut canonical =
-        String::with_capacity(encoded.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (i, (n, v)) in encoded.iter().enumerate() {
-        if i > 0 {
-            canonical.push('&');
-        }
-        canonical.push_str(n);
-        canonical.push('=');
-        canonical.push_str(v);
-    }
-
-    let mut out = String::with_capacity(method.len() + 4 + canonical.len() * 5 / 4);
+    let raw_len: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let mut out = String::with_capacity(method.len() + 5 + raw_len * 2 + pairs.len() * 6);
     out.push_str(method);
     out.push_str("&%2F&");
-    // The outer encoding: the canonical string holds only unreserved bytes, `%`, `=`, `&` and,
-    // for the fallbacks, `+` or `!'()*`, all of which each style encodes as its client does.
-    encode_into(&mut out, &canonical, style);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("%26");
+        }
+        encode_twice_into(&mut out, name, style);
+        out.push_str("%3D");
+        encode_twice_into(&mut out, value, style);
+    }
     out
 }
 
@@ -64,11 +58,20 @@ pub fn string_to_sign_for_canonical(method: &str, canonical_query: &str) -> Stri
 }
 
 fn mac(secret: &str) -> Hmac<Sha1> {
-    let mut key = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
-    key.extend_from_slice(secret.as_bytes());
-    key.push(b'&');
-    // HMAC accepts keys of any length, so this cannot fail.
-    Hmac::<Sha1>::new_from_slice(&key).expect("HMAC takes keys of any length")
+    let secret = secret.as_bytes();
+    // HMAC accepts keys of any length, so neither construction can fail. The key is built on the
+    // stack in the common case: this runs on every signed request.
+    if secret.len() < 64 {
+        let mut key = Zeroizing::new([0u8; 64]);
+        key[..secret.len()].copy_from_slice(secret);
+        key[secret.len()] = b'&';
+        Hmac::<Sha1>::new_from_slice(&key[..=secret.len()]).expect("HMAC takes keys of any length")
+    } else {
+        let mut key = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
+        key.extend_from_slice(secret);
+        key.push(b'&');
+        Hmac::<Sha1>::new_from_slice(&key).expect("HMAC takes keys of any length")
+    }
 }
 
 /// The Base64 signature of `string_to_sign` under `secret` (the key is `secret + "&"`).
@@ -80,13 +83,16 @@ pub fn sign(secret: &str, string_to_sign: &str) -> String {
 
 /// Checks a Base64 `signature` against `string_to_sign` in constant time.
 pub fn signature_matches(secret: &str, string_to_sign: &str, signature: &str) -> bool {
-    let Ok(given) = B64.decode(signature.trim()) else {
+    // A SHA-1 MAC is 20 bytes; room for more lets an overlong signature decode and then fail
+    // the length check instead of erroring inside the decoder.
+    let mut given = [0u8; 32];
+    let Ok(len) = B64.decode_slice(signature.trim(), &mut given) else {
         return false;
     };
     let mut m = mac(secret);
     m.update(string_to_sign.as_bytes());
     let expected = m.finalize().into_bytes();
-    given.len() == expected.len() && bool::from(expected.as_slice().ct_eq(&given))
+    len == expected.len() && bool::from(expected.as_slice().ct_eq(&given[..len]))
 }
 
 /// Outcome of [`verify`].
@@ -108,7 +114,11 @@ pub fn verify(
     signature: &str,
 ) -> Verification {
     // Base64 never holds a space; a client that put a raw `+` in a query had it decoded as one.
-    let signature = signature.replace(' ', "+");
+    let signature: Cow<'_, str> = if signature.contains(' ') {
+        Cow::Owned(signature.replace(' ', "+"))
+    } else {
+        Cow::Borrowed(signature)
+    };
     let pairs = || params.iter().map(|(n, v)| (n.as_str(), v.as_str()));
     let standard = string_to_sign(method, pairs(), Canonicalization::Rfc3986);
     if signature_matches(secret, &standard, &signature) {
@@ -130,6 +140,28 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    /// The straightforward definition (owned pairs, sort, join, encode the join) that the
+    /// single-buffer [`string_to_sign`] must agree with.
+    fn reference_string_to_sign(
+        method: &str,
+        params: &[(String, String)],
+        style: Canonicalization,
+    ) -> String {
+        let enc = |s: &str| {
+            let mut out = String::new();
+            encode_into(&mut out, s, style);
+            out
+        };
+        let mut pairs: Vec<(String, String)> = params
+            .iter()
+            .filter(|(n, _)| n != "Signature")
+            .map(|(n, v)| (enc(n), enc(v)))
+            .collect();
+        pairs.sort();
+        let joined: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        format!("{method}&%2F&{}", enc(&joined.join("&")))
+    }
+
     #[test]
     fn from_a_canonical_query_it_is_the_same_string_to_sign() {
         let params = [
@@ -287,6 +319,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn string_to_sign_matches_the_reference(params in proptest::collection::vec(("\\PC{0,8}", "\\PC{0,16}"), 0..12), post in any::<bool>()) {
+            let method = if post { "POST" } else { "GET" };
+            for style in [Canonicalization::Rfc3986, Canonicalization::QuotePlus, Canonicalization::UriComponent] {
+                prop_assert_eq!(
+                    string_to_sign(method, params.iter().map(|(n, v)| (n.as_str(), v.as_str())), style),
+                    reference_string_to_sign(method, &params, style)
+                );
+            }
+        }
+
         /// What a client signs survives the trip through a query string and verifies; changing
         /// any one value breaks it.
         #[test]
