@@ -169,12 +169,28 @@ pub(crate) fn format_date(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let (h, min, sec) = (rem / 3_600, rem / 60 % 60, rem % 60);
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}Z");
+    }
+    // Every authorized request sets `acs:CurrentTime`, so the common case skips the formatting
+    // machinery and writes the digits itself.
+    let mut out = *b"0000-00-00T00:00:00Z";
+    for (at, width, value) in [
+        (0, 4, y),
+        (5, 2, m),
+        (8, 2, d),
+        (11, 2, h),
+        (14, 2, min),
+        (17, 2, sec),
+    ] {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// A number as conditions compare them: integers exactly, anything else as `f64`.
@@ -355,6 +371,9 @@ mod tests {
         assert_eq!(format_date(1_352_678_399), "2012-11-11T23:59:59Z");
         assert_eq!(format_date(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_date(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_date(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format_date(253_402_300_800), "10000-01-01T00:00:00Z");
+        assert_eq!(format_date(-62_167_219_201), "-001-12-31T23:59:59Z");
     }
 
     #[test]

@@ -154,10 +154,11 @@ pub fn generate_access_key_secret() -> tessera_protocol::Secret {
 
 /// A fresh request id: an upper-case UUID with dashes.
 pub fn request_id() -> String {
-    uuid::Uuid::new_v4()
-        .hyphenated()
-        .to_string()
-        .to_ascii_uppercase()
+    // From the thread CSPRNG rather than `Uuid::new_v4`, which asks the kernel for every id:
+    // a system call on every response.
+    let uuid = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid.hyphenated().encode_upper(&mut buf).to_string()
 }
 
 /// ARNs of the identities that exist so far.

@@ -16,6 +16,7 @@ use crate::keys::MasterKey;
 use crate::store::TokenKeyRecord;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use rand::Rng;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
@@ -212,7 +213,6 @@ struct TokenKey {
 pub struct Keyring {
     keys: HashMap<u32, TokenKey>,
     current: Option<u32>,
-    rng: SystemRandom,
 }
 
 impl fmt::Debug for Keyring {
@@ -241,7 +241,6 @@ impl Keyring {
         Keyring {
             keys: HashMap::new(),
             current: None,
-            rng: SystemRandom::new(),
         }
     }
 
@@ -280,8 +279,9 @@ impl Keyring {
         let id = self.current?;
         let key = &self.keys.get(&id)?.key;
         let body = Zeroizing::new(encoding::encode(claims)?);
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).ok()?;
+        // A random 96-bit nonce per token, from the thread CSPRNG (ChaCha, reseeded from the
+        // kernel): asking the kernel itself cost a system call on every AssumeRole.
+        let nonce: [u8; NONCE_LEN] = rand::rng().random();
         let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + body.len() + TAG_LEN);
         out.push(VERSION);
         out.extend_from_slice(&id.to_be_bytes());
