@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tessera_credentials::context::{Clock as _, ManualClock, MapEnv};
 use tessera_credentials::http::{HttpClient, HttpError, HttpRequest, HttpResponse, ReqwestHttp};
-use tessera_credentials::providers::{RamRoleArnProvider, StaticProvider};
+use tessera_credentials::providers::{RamRoleArnBuilder, RamRoleArnProvider, StaticProvider};
 use tessera_credentials::signing::RpcCall;
 use tessera_credentials::{
     blocking, Client, Context, Credential, CredentialKind, CredentialsCache, Error,
@@ -283,6 +283,33 @@ fn service(e: &Error) -> (u16, &str, &str) {
     }
 }
 
+/// A RamRoleArn provider for `role` of the test server, over `source`, on the recording wire.
+fn role_provider(
+    srv: &TestServer,
+    wire: &Wire,
+    source: impl ProvideCredentials + 'static,
+    role: &str,
+    session: &str,
+) -> RamRoleArnBuilder {
+    RamRoleArnProvider::builder(source)
+        .role_arn(srv.role_arn(role))
+        .session_name(session)
+        .sts_endpoint(&srv.http)
+        .context(wire.context())
+}
+
+/// Lets Reader sessions assume a role "Second", which trusts only Reader: a second hop.
+async fn second_hop_role(srv: &TestServer, root: &Client) {
+    root.ram()
+        .attach_policy_to_role("System", "AliyunSTSAssumeRoleAccess", "Reader")
+        .await
+        .unwrap();
+    root.ram()
+        .create_role("Second", &srv.trust("role/reader"), None)
+        .await
+        .unwrap();
+}
+
 fn client_with(
     srv: &TestServer,
     wire: &Wire,
@@ -430,11 +457,7 @@ async fn ram_role_arn_session_and_its_identity() {
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
 
-    let provider = RamRoleArnProvider::builder(dev.clone())
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("alice")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let provider = role_provider(&srv, &wire, dev.clone(), "Reader", "alice")
         .build()
         .unwrap();
     assert_eq!(provider.endpoint(), srv.http);
@@ -456,12 +479,8 @@ async fn ram_role_arn_session_and_its_identity() {
         "signed by dev's key"
     );
 
-    let short = RamRoleArnProvider::builder(dev.clone())
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("alice")
+    let short = role_provider(&srv, &wire, dev.clone(), "Reader", "alice")
         .duration_seconds(900)
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
         .build()
         .unwrap();
     let c900 = short.provide().await.unwrap();
@@ -511,12 +530,8 @@ async fn session_policy_narrows_the_role() {
     let dev = srv.setup(&srv.root_client(&wire)).await;
     let only_get_role =
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetRole","Resource":"*"}]}"#;
-    let provider = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("narrow")
+    let provider = role_provider(&srv, &wire, dev, "Reader", "narrow")
         .policy(only_get_role)
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
         .build()
         .unwrap();
     let session = client_with(&srv, &wire, provider);
@@ -546,27 +561,12 @@ async fn role_chaining_through_two_providers() {
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
-    root.ram()
-        .attach_policy_to_role("System", "AliyunSTSAssumeRoleAccess", "Reader")
-        .await
-        .unwrap();
-    root.ram()
-        .create_role("Second", &srv.trust("role/reader"), None)
-        .await
-        .unwrap();
+    second_hop_role(&srv, &root).await;
 
-    let first = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("hop1")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let first = role_provider(&srv, &wire, dev, "Reader", "hop1")
         .build()
         .unwrap();
-    let second = RamRoleArnProvider::builder(first)
-        .role_arn(srv.role_arn("Second"))
-        .session_name("hop2")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let second = role_provider(&srv, &wire, first, "Second", "hop2")
         .build()
         .unwrap();
     let client = client_with(&srv, &wire, second);
@@ -602,26 +602,11 @@ async fn chained_sessions_both_revoked_are_renewed_hop_by_hop() {
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
-    root.ram()
-        .attach_policy_to_role("System", "AliyunSTSAssumeRoleAccess", "Reader")
-        .await
-        .unwrap();
-    root.ram()
-        .create_role("Second", &srv.trust("role/reader"), None)
-        .await
-        .unwrap();
-    let first = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("hop1")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    second_hop_role(&srv, &root).await;
+    let first = role_provider(&srv, &wire, dev, "Reader", "hop1")
         .build()
         .unwrap();
-    let second = RamRoleArnProvider::builder(first)
-        .role_arn(srv.role_arn("Second"))
-        .session_name("hop2")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let second = role_provider(&srv, &wire, first, "Second", "hop2")
         .build()
         .unwrap();
     let client = client_with(&srv, &wire, second);
@@ -797,11 +782,7 @@ async fn untrusted_assume_role_is_no_permission_and_not_retried() {
         .create_role("OnlyBob", &srv.trust("user/bob"), None)
         .await
         .unwrap();
-    let provider = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("OnlyBob"))
-        .session_name("dev")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let provider = role_provider(&srv, &wire, dev, "OnlyBob", "dev")
         .build()
         .unwrap();
     let e = provider.provide().await.unwrap_err();
@@ -903,12 +884,8 @@ async fn duration_above_the_roles_maximum_falls_back_to_an_hour_once() {
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
     // Reader allows the default maximum, 3600 s.
-    let provider = RamRoleArnProvider::builder(dev.clone())
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("long")
+    let provider = role_provider(&srv, &wire, dev.clone(), "Reader", "long")
         .duration_seconds(7200)
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
         .build()
         .unwrap();
     let c = provider.provide().await.unwrap();
@@ -950,12 +927,8 @@ async fn duration_above_the_roles_maximum_falls_back_to_an_hour_once() {
         .create_role("Long", &srv.trust("root"), Some(7200))
         .await
         .unwrap();
-    let provider = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Long"))
-        .session_name("long")
+    let provider = role_provider(&srv, &wire, dev, "Long", "long")
         .duration_seconds(7200)
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
         .build()
         .unwrap();
     let c = provider.provide().await.unwrap();
@@ -970,11 +943,7 @@ async fn duration_above_the_roles_maximum_falls_back_to_an_hour_once() {
 /// A session client over `Reader`, and the wire it uses.
 async fn session_client(srv: &TestServer, wire: &Wire) -> Client {
     let dev = srv.setup(&srv.root_client(wire)).await;
-    let provider = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("renewing")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    let provider = role_provider(&srv, &wire, dev, "Reader", "renewing")
         .build()
         .unwrap();
     client_with(srv, wire, provider)
@@ -1094,19 +1063,8 @@ async fn typed_assume_role_renews_a_rejected_session() {
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
-    root.ram()
-        .attach_policy_to_role("System", "AliyunSTSAssumeRoleAccess", "Reader")
-        .await
-        .unwrap();
-    root.ram()
-        .create_role("Second", &srv.trust("role/reader"), None)
-        .await
-        .unwrap();
-    let provider = RamRoleArnProvider::builder(dev)
-        .role_arn(srv.role_arn("Reader"))
-        .session_name("typed")
-        .sts_endpoint(&srv.http)
-        .context(wire.context())
+    second_hop_role(&srv, &root).await;
+    let provider = role_provider(&srv, &wire, dev, "Reader", "typed")
         .build()
         .unwrap();
     let session = client_with(&srv, &wire, provider);
