@@ -943,7 +943,7 @@ async fn duration_above_the_roles_maximum_falls_back_to_an_hour_once() {
 /// A session client over `Reader`, and the wire it uses.
 async fn session_client(srv: &TestServer, wire: &Wire) -> Client {
     let dev = srv.setup(&srv.root_client(wire)).await;
-    let provider = role_provider(&srv, &wire, dev, "Reader", "renewing")
+    let provider = role_provider(srv, wire, dev, "Reader", "renewing")
         .build()
         .unwrap();
     client_with(srv, wire, provider)
