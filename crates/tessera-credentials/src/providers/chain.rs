@@ -82,6 +82,10 @@ impl fmt::Display for Explanation {
                 c.access_key_id(),
                 c.provider_name()
             ),
+            // The steps above already say why each provider was skipped.
+            Err(Error::NoCredentials(_)) => {
+                write!(f, "=> no credentials: no provider is configured")
+            }
             Err(e) => write!(f, "=> no credentials: {e}"),
         }
     }
@@ -333,6 +337,22 @@ mod tests {
                 serde_json::json!({"RequestId": "r", "Credentials": creds("STS.oidc")}),
             ))
         }
+    }
+
+    #[tokio::test]
+    async fn an_empty_chain_explains_itself_once() {
+        let home = tempfile::tempdir().unwrap();
+        let ctx = Context::os().with_env(MapEnv::from_pairs([
+            ("HOME", home.path().to_str().unwrap()),
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+        ]));
+        let text = DefaultChain::with_context(ctx).explain().await.to_string();
+        let last = text.lines().last().unwrap();
+        assert_eq!(last, "=> no credentials: no provider is configured");
+        // Each reason appears once, on its provider's line.
+        let env_reason =
+            "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set";
+        assert_eq!(text.matches(env_reason).count(), 1, "{text}");
     }
 
     #[tokio::test]
