@@ -19,8 +19,8 @@ use tessera_protocol::encoding::Canonicalization;
 use tessera_protocol::{v1, v3, Secret};
 use tessera_server::ids::AccountId;
 use tessera_server::keys::MasterKey;
-use tessera_server::store::TokenKeyRecord;
 use tessera_server::tokens::{new_sealed_key, Keyring, SessionClaims};
+use tessera_store::TokenKeyRecord;
 
 fn claims() -> SessionClaims {
     SessionClaims {

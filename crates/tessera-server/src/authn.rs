@@ -12,7 +12,6 @@ use crate::identity::{NamedPolicy, Principal, Snapshot};
 use crate::nonce::NonceError;
 use crate::request::ApiRequest;
 use crate::state::AppState;
-use crate::store::{KeyStatus, TargetKind};
 use crate::tokens::{SessionClaims, TokenError};
 use std::sync::Arc;
 use tessera_policy::Policy;
@@ -20,6 +19,7 @@ use tessera_protocol::render::Format;
 use tessera_protocol::v1::{self, Verification};
 use tessera_protocol::Secret;
 use tessera_protocol::{timestamp, v3, GatewayError, TIMESTAMP_WINDOW_SECS};
+use tessera_store::{KeyStatus, TargetKind};
 
 /// A request whose signature checked out.
 #[derive(Debug)]

@@ -10,15 +10,15 @@ use crate::clock::Clock;
 use crate::fsutil::{create_private, create_private_dir};
 use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
 use crate::keys::MasterKey;
-use crate::store::sqlite::SqliteStore;
-use crate::store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store};
 use anyhow::{bail, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tessera_store::sqlite::SqliteStore;
+use tessera_store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store};
 use zeroize::Zeroizing;
 
-use crate::store::sqlite::FORMAT;
+use tessera_store::sqlite::FORMAT;
 const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
 const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
 

@@ -1,9 +1,9 @@
 //! Every error the server can answer with, and the one place where each becomes its wire form
 //! (HTTP status, Code, Message) as the real service sends it.
 
-use crate::store::{Conflict, Entity, PolicyInUse, StoreError, TargetKind};
 use tessera_protocol::render::Node;
 use tessera_protocol::{GatewayError, WireError};
+use tessera_store::{Conflict, Entity, PolicyInUse, StoreError, TargetKind};
 
 /// Why a RAM identity was refused, as `AccessDeniedDetail` tells the client (spec §7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,19 +336,19 @@ impl ApiError {
             ),
             PolicyInUse(what) => {
                 let (code, message) = match what {
-                    crate::store::PolicyInUse::User => (
+                    tessera_store::PolicyInUse::User => (
                         "DeleteConflict.Policy.User",
                         "The policy CAN NOT be attached to any user while deleting the policy.",
                     ),
-                    crate::store::PolicyInUse::Group => (
+                    tessera_store::PolicyInUse::Group => (
                         "DeleteConflict.Policy.Group",
                         "The policy CAN NOT be attached to any group while deleting the policy.",
                     ),
-                    crate::store::PolicyInUse::Role => (
+                    tessera_store::PolicyInUse::Role => (
                         "DeleteConflict.Policy.Role",
                         "The policy CAN NOT be attached to any role while deleting the policy.",
                     ),
-                    crate::store::PolicyInUse::Versions => (
+                    tessera_store::PolicyInUse::Versions => (
                         "DeleteConflict.Policy.Version",
                         "The policy CAN NOT has any version except the default version.",
                     ),

@@ -4,15 +4,15 @@
 
 use crate::ids::{AccessKeyId, AccountId, PolicyName, UserId, UserName};
 use crate::keys::MasterKey;
-use crate::store::{
-    IdentityRecords, KeyOwner, KeyStatus, PolicyType, Store, StoreResult, TargetKind,
-};
 use crate::system_policies;
 use crate::tokens::Keyring;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tessera_policy::{Policy, PolicyKind};
 use tessera_protocol::Secret;
+use tessera_store::{
+    IdentityRecords, KeyOwner, KeyStatus, PolicyType, Store, StoreResult, TargetKind,
+};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,10 +464,10 @@ impl IdentityCache {
 mod tests {
     use super::*;
     use crate::ids::{AccessKeyId, GroupName, PolicyName, RoleName};
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::*;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tessera_store::sqlite::SqliteStore;
+    use tessera_store::*;
 
     /// Delegates to SQLite and counts every call that could touch the disk.
     struct Counting {

@@ -4,7 +4,7 @@
 //!
 //! A request flows one way:
 //! [`http`] (parse, limits) → [`authn`] (signature, nonce, timestamp) → [`authz`] (may this
-//! principal do this?) → [`actions`] (RAM and STS handlers) → [`store`] (SQLite), and back through
+//! principal do this?) → [`actions`] (RAM and STS handlers) → [`tessera_store`] (SQLite), and back through
 //! [`tessera_protocol::render`] as JSON or XML. Errors of every stage are [`error::ApiError`],
 //! mapped to the wire in one place.
 //!
@@ -29,7 +29,6 @@ pub mod policy_docs;
 pub mod request;
 pub mod server;
 pub mod state;
-pub mod store;
 pub mod system_policies;
 pub mod tls;
 pub mod tokens;

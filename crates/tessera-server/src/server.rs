@@ -6,7 +6,6 @@ use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
 use crate::ids::AccountId;
 use crate::state::{AppState, Limits};
-use crate::store::Store;
 use crate::tls::{self, TlsSource};
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
@@ -15,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_store::Store;
 use tokio::task::JoinHandle;
 
 /// How to run the server.

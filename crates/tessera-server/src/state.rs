@@ -5,8 +5,8 @@ use crate::identity::IdentityCache;
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
 use crate::nonce::NonceCache;
-use crate::store::Store;
 use std::sync::Arc;
+use tessera_store::Store;
 
 /// Request-size and memory limits.
 #[derive(Debug, Clone)]

@@ -13,7 +13,6 @@
 
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
-use crate::store::TokenKeyRecord;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rand::Rng;
@@ -22,6 +21,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
 use std::fmt;
 use tessera_protocol::Secret;
+use tessera_store::TokenKeyRecord;
 use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;

@@ -6,8 +6,8 @@ use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
 use crate::state::AppState;
-use crate::store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, StoreError};
 use tessera_protocol::render::Node;
+use tessera_store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, StoreError};
 
 /// `CreateAccount`: a new account and its root AccessKey (the secret is shown only here).
 pub async fn create_account(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {

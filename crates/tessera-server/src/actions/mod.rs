@@ -17,9 +17,9 @@ use crate::identity::Principal;
 use crate::ids::arn;
 use crate::request::ApiRequest;
 use crate::state::AppState;
-use crate::store::TargetKind;
 use tessera_protocol::render::Node;
 use tessera_protocol::{GatewayError, RAM_VERSION, STS_VERSION};
+use tessera_store::TargetKind;
 
 /// The products this endpoint serves, told apart by their API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use crate::error::ApiError;
 use crate::ids::{GroupName, PolicyName, RoleName, UserName};
 use crate::password;
 use crate::request::ApiRequest;
-use crate::store::PolicyType;
 use tessera_protocol::Secret;
+use tessera_store::PolicyType;
 
 /// A required parameter; absent or empty is `Missing<Name>`.
 pub fn required<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a str, ApiError> {
@@ -213,10 +213,10 @@ pub fn max_items(req: &ApiRequest) -> Result<usize, ApiError> {
 pub mod marker {
     use super::*;
     use crate::actions::Fields;
-    use crate::store::Page;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use base64::Engine;
     use tessera_protocol::render::Node;
+    use tessera_store::Page;
 
     /// The marker that continues after `last`.
     pub fn encode(last: &str) -> String {

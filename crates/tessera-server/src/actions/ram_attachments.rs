@@ -5,10 +5,10 @@ use super::params::{self, required};
 use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{AttachLimits, Attachment, PolicyType, StoreError, Target, TargetKind};
 use crate::system_policies;
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{AttachLimits, Attachment, PolicyType, StoreError, Target, TargetKind};
 
 /// RAM's default quotas: 20 system policies per user, group or role; 10 custom per user, 5 per
 /// group or role.

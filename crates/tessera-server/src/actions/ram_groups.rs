@@ -6,9 +6,9 @@ use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::ids::{GroupId, GroupName, UserName};
 use crate::state::AppState;
-use crate::store::{GroupRecord, GroupUpdate};
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{GroupRecord, GroupUpdate};
 
 /// Groups per account (RAM's default quota).
 pub const MAX_GROUPS_PER_ACCOUNT: usize = 50;

@@ -7,9 +7,9 @@ use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::{generate_access_key_secret, AccessKeyId};
 use crate::state::AppState;
-use crate::store::{AccessKeyRecord, KeyOwner, KeyStatus};
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{AccessKeyRecord, KeyOwner, KeyStatus};
 
 /// AccessKeys per user (and per account root).
 pub const MAX_KEYS_PER_OWNER: usize = 2;

@@ -8,9 +8,9 @@ use crate::error::ApiError;
 use crate::ids::UserName;
 use crate::password;
 use crate::state::AppState;
-use crate::store::{LoginProfileRecord, LoginProfileUpdate, NewLoginProfile};
 use tessera_protocol::render::Node;
 use tessera_protocol::{timestamp, Secret};
+use tessera_store::{LoginProfileRecord, LoginProfileUpdate, NewLoginProfile};
 
 fn profile_node(p: &LoginProfileRecord) -> Node {
     Node::Obj(vec![

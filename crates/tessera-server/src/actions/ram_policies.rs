@@ -9,13 +9,13 @@ use crate::error::ApiError;
 use crate::ids::PolicyName;
 use crate::policy_docs;
 use crate::state::AppState;
-use crate::store::{
-    CustomPolicyRecord, NewPolicyVersion, PolicyType, PolicyVersionRecord, TargetKind,
-};
 use crate::system_policies::{self, SystemPolicy};
 use std::collections::HashMap;
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{
+    CustomPolicyRecord, NewPolicyVersion, PolicyType, PolicyVersionRecord, TargetKind,
+};
 
 /// Custom policies per account (RAM's default quota).
 pub const MAX_POLICIES_PER_ACCOUNT: usize = 1500;

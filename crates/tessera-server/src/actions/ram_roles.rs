@@ -6,9 +6,9 @@ use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::ids::{arn, RoleId, RoleName};
 use crate::state::AppState;
-use crate::store::{RoleRecord, RoleUpdate};
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{RoleRecord, RoleUpdate};
 
 /// Roles per account (RAM's current default quota).
 pub const MAX_ROLES_PER_ACCOUNT: usize = 1000;

@@ -7,9 +7,9 @@ use super::params::required;
 use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::TargetKind;
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::TargetKind;
 
 async fn revoke(
     state: &AppState,

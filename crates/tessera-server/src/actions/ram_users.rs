@@ -5,9 +5,9 @@ use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::ids::UserId;
 use crate::state::AppState;
-use crate::store::{UserRecord, UserUpdate};
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;
+use tessera_store::{UserRecord, UserUpdate};
 
 /// Users per account (RAM's default quota).
 pub const MAX_USERS_PER_ACCOUNT: usize = 1000;

@@ -3,7 +3,7 @@
 
 use super::SqliteStore;
 use crate::ids::{AccessKeyId, AccountId, UserId, UserName};
-use crate::store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store, UserRecord};
+use crate::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store, UserRecord};
 
 /// A store in a temporary directory (kept alive by the returned guard) with one account and
 /// the named users.

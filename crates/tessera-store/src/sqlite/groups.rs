@@ -2,7 +2,7 @@
 
 use super::{backend, exists, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
 use crate::ids::{AccountId, GroupId, GroupName, UserName};
-use crate::store::{
+use crate::{
     Conflict, Entity, GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate, Page,
     StoreError, StoreResult,
 };
@@ -356,7 +356,7 @@ impl GroupStore for SqliteStore {
 mod tests {
     use super::super::fixtures::store_with_users;
     use super::*;
-    use crate::store::Store;
+    use crate::Store;
 
     fn group(account: &AccountId, name: &str) -> GroupRecord {
         GroupRecord {

@@ -2,10 +2,11 @@
 //! several nodes, later) are interchangeable. Each method is one transaction, so invariants such
 //! as "at most two AccessKeys per user" hold under concurrency on any backend.
 //!
-//! The store holds AccessKey secrets only sealed ([`crate::keys::MasterKey`]); it never sees a
+//! The store holds AccessKey secrets only sealed (under the server's master key); it never sees a
 //! plaintext secret.
 
 mod groups;
+pub mod ids;
 mod login;
 pub mod policies;
 mod roles;

@@ -1,5 +1,5 @@
 //! Custom policies, their versions, and policy attachments to users, groups and roles.
-//! System policies live in code ([`crate::system_policies`]); attachments name a policy by type
+//! System policies live in code (in the server); attachments name a policy by type
 //! and name, so they can point at either.
 
 use super::StoreResult;

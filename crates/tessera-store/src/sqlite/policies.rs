@@ -2,7 +2,7 @@
 
 use super::{backend, exists, SqliteStore};
 use crate::ids::{AccountId, PolicyName};
-use crate::store::*;
+use crate::*;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 

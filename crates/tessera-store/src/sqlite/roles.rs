@@ -5,9 +5,7 @@
 use super::groups::has_attachments;
 use super::{backend, exists, page, SqliteStore};
 use crate::ids::{AccountId, RoleId, RoleName};
-use crate::store::{
-    Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult,
-};
+use crate::{Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 

@@ -1,5 +1,5 @@
 //! Console login profiles. The store holds only password hashes (PHC strings from
-//! [`crate::password`]); it never sees a plaintext password.
+//! the server's password module); it never sees a plaintext password.
 
 use super::StoreResult;
 use crate::ids::{AccountId, UserId, UserName};

@@ -3,7 +3,7 @@
 
 use super::{backend, get_user, SqliteStore};
 use crate::ids::{AccountId, UserName};
-use crate::store::{
+use crate::{
     Conflict, Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile,
     StoreError, StoreResult, UserRecord,
 };
@@ -167,7 +167,7 @@ impl LoginProfileStore for SqliteStore {
 mod tests {
     use super::super::fixtures::store_with_users;
     use super::*;
-    use crate::store::Store;
+    use crate::Store;
 
     fn profile(hash: &str) -> NewLoginProfile {
         NewLoginProfile {
