@@ -28,6 +28,7 @@ impl Running {
             tls: None,
             limits: Limits::default(),
             shutdown_grace: Duration::from_secs(5),
+            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
         };
         let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
         let url = server.endpoints[0].url();
@@ -205,6 +206,7 @@ async fn https_with_a_ca_file() {
         }),
         limits: Limits::default(),
         shutdown_grace: Duration::from_secs(5),
+        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
     };
     let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
     let url = server.endpoints[0].url();

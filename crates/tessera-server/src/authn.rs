@@ -8,7 +8,7 @@
 
 use crate::actions::Action;
 use crate::error::ApiError;
-use crate::identity::{NamedPolicy, Principal, Snapshot};
+use crate::identity::{IdentityCache, NamedPolicy, Principal};
 use crate::nonce::NonceError;
 use crate::request::ApiRequest;
 use crate::state::AppState;
@@ -90,7 +90,7 @@ fn check_format(req: &ApiRequest) -> Result<(), GatewayError> {
 /// Resolves the AccessKeyId (and, for an `STS.` id, its SecurityToken) to the secret that must
 /// have signed the request. A long-term key comes from the identity cache; a session comes
 /// whole from its sealed token. Neither reads the disk.
-fn resolve(snap: &Snapshot, id: &str, token: Option<&str>) -> Result<Credential, ApiError> {
+fn resolve(snap: &IdentityCache, id: &str, token: Option<&str>) -> Result<Credential, ApiError> {
     if id.starts_with("STS.") {
         let token = token
             .filter(|t| !t.is_empty())
@@ -131,7 +131,7 @@ fn resolve(snap: &Snapshot, id: &str, token: Option<&str>) -> Result<Credential,
 /// there (deleting a role ends its sessions), its session policy compilable.
 fn finish(
     state: &AppState,
-    snap: &Snapshot,
+    snap: &IdentityCache,
     id: &str,
     credential: Credential,
     action: Action,
@@ -226,12 +226,12 @@ async fn authenticate_v1(
     let nonce = required(req, "SignatureNonce")?;
     let ts = required(req, "Timestamp")?;
     check_format(req)?;
-    let snap = state.identities.snapshot().await?;
+    let snap = &*state.identities;
     // sts-sdk also repeats the token in a header; the parameter is what the signature covers.
     let token = req
         .param("SecurityToken")
         .or_else(|| req.header("x-acs-security-token"));
-    let credential = resolve(&snap, key_id, token)?;
+    let credential = resolve(snap, key_id, token)?;
     if method != v1::SIGNATURE_METHOD || sig_version != v1::SIGNATURE_VERSION {
         return Err(GatewayError::InvalidSignatureMethod.into());
     }
@@ -249,7 +249,7 @@ async fn authenticate_v1(
     }
     remember_nonce(state, key_id, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    finish(state, &snap, key_id, credential, action, now)
+    finish(state, snap, key_id, credential, action, now)
 }
 
 /// Headers every V3 signature must cover, so none of them can be altered in transit.
@@ -276,8 +276,8 @@ async fn authenticate_v3(
     let nonce = required_header(req, "x-acs-signature-nonce")?;
     let content_sha256 = required_header(req, "x-acs-content-sha256")?;
     check_format(req)?;
-    let snap = state.identities.snapshot().await?;
-    let credential = resolve(&snap, &auth.credential, req.header("x-acs-security-token"))?;
+    let snap = &*state.identities;
+    let credential = resolve(snap, &auth.credential, req.header("x-acs-security-token"))?;
     if auth.algorithm != v3::ALGORITHM {
         return Err(GatewayError::InvalidSignatureMethod.into());
     }
@@ -329,5 +329,5 @@ async fn authenticate_v3(
     }
     remember_nonce(state, &auth.credential, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    finish(state, &snap, &auth.credential, credential, action, now)
+    finish(state, snap, &auth.credential, credential, action, now)
 }

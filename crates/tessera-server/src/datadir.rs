@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_store::sqlite::SqliteStore;
-use tessera_store::{AccessKeyRecord, AccountRecord, KeyOwner, KeyStatus, Store};
+use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyStatus, Store};
 use zeroize::Zeroizing;
 
 use tessera_store::sqlite::FORMAT;

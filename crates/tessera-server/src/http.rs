@@ -156,9 +156,19 @@ async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
         req,
         now,
     };
-    let fields = actions::run(action, state, &call)
-        .await
-        .map_err(|e| (Some(action), e))?;
+    let outcome = actions::run(action, state, &call).await;
+    // A write is answered only once the identity cache shows it, so the next request on any
+    // connection sees it. Only this write's changes (and any others committed meanwhile) are
+    // applied; when the feed cannot be read the request fails rather than report a write that
+    // authentication does not see yet.
+    if state.identities.behind() {
+        state
+            .identities
+            .catch_up()
+            .await
+            .map_err(|e| (Some(action), ApiError::from(e)))?;
+    }
+    let fields = outcome.map_err(|e| (Some(action), e))?;
     Ok((action, fields))
 }
 

@@ -1,17 +1,44 @@
-//! The in-memory identity cache: every AccessKey with its opened secret and its owner, so that
-//! authenticating a request with a long-term key reads no disk. The store's revision counter
-//! keeps it coherent: a snapshot older than the store is reloaded (once, by one task) before use.
+//! The in-memory identity cache: every AccessKey with its opened secret, its owner and the
+//! identity policies that apply to it; every role with its compiled trust policy and its
+//! sessions' policies; the token keyring; session revocations. Authenticating and authorizing a
+//! request reads only this, never the disk.
+//!
+//! **How it stays current.** The cache starts from one consistent snapshot of the store and then
+//! follows the store's change feed ([`tessera_store::feed`]), applying only the entities that
+//! changed: a write costs what it changed, and a write in one account costs every other account
+//! nothing. [`IdentityCache::catch_up`] applies whatever the feed holds beyond what the cache has;
+//! the request pipeline calls it after every action that wrote (so a write that returns is
+//! visible to the very next request on any connection), and a background follower calls it when
+//! the store announces a commit it did not make itself.
+//!
+//! **Readers never wait.** What requests read lives in lock-free maps (`papaya`) of
+//! reference-counted entries and an `ArcSwap` keyring. Applying a change builds new entries and
+//! swaps them in one at a time: a reader holds on to the entry it already has, and the next
+//! lookup sees the new one (copy-on-write per entry). One applier runs at a time, holding the
+//! normalized mirror ([`Model`]) the published entries are derived from.
+//!
+//! **Faults.** Fetching the feed can fail; then nothing is applied, the cache keeps the revision
+//! it had, and the caller gets the error. Once a batch is fetched, applying it cannot fail: a
+//! damaged row (a secret that no longer opens, a policy that no longer compiles) affects only
+//! that entry, which is left out (or denies everything). A reader whose feed position was
+//! compacted away reloads once from a snapshot.
 
-use crate::ids::{AccessKeyId, AccountId, PolicyName, UserId, UserName};
+use crate::ids::{AccessKeyId, AccountId, GroupId, PolicyName, RoleId, UserId, UserName};
 use crate::keys::MasterKey;
 use crate::system_policies;
 use crate::tokens::Keyring;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use arc_swap::ArcSwap;
+use papaya::Equivalent;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use tessera_policy::{Policy, PolicyKind};
 use tessera_protocol::Secret;
+use tessera_store::feed::{Change, Changed, IdentityRecords, RevocationRecord};
 use tessera_store::{
-    IdentityRecords, KeyOwner, KeyStatus, PolicyType, Store, StoreResult, TargetKind,
+    AccessKeyRecord, KeyOwner, KeyStatus, PolicyType, RoleRecord, Store, StoreError, StoreResult,
+    Target, TargetKind, TokenKeyRecord,
 };
 
 /// Who is calling.
@@ -100,73 +127,128 @@ pub struct CachedKey {
     pub policies: Arc<[NamedPolicy]>,
 }
 
-/// Everything authentication and authorization read, as of one store revision.
-pub struct Snapshot {
-    revision: u64,
-    keys: HashMap<String, Arc<CachedKey>>,
-    roles_by_id: HashMap<(AccountId, String), Arc<RoleEntry>>,
-    roles_by_name: HashMap<(AccountId, String), Arc<RoleEntry>>,
-    keyring: Arc<Keyring>,
-    /// (account, kind, target id) → sessions issued at or before this time are refused.
-    revocations: HashMap<(AccountId, TargetKind, String), i64>,
+/// An entity of one account as a map key. Hashed field by field, so that a [`ScopedRef`] of
+/// borrowed strings finds it without building one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scoped {
+    account: AccountId,
+    id: Box<str>,
 }
 
-impl Snapshot {
-    /// A long-term AccessKey.
-    pub fn access_key(&self, id: &str) -> Option<Arc<CachedKey>> {
-        self.keys.get(id).cloned()
-    }
-    /// A role by id.
-    pub fn role(&self, account: &AccountId, id: &str) -> Option<Arc<RoleEntry>> {
-        self.roles_by_id
-            .get(&(account.clone(), id.to_string()))
-            .cloned()
-    }
-    /// A role by name, regardless of case.
-    pub fn role_named(&self, account: &AccountId, name: &str) -> Option<Arc<RoleEntry>> {
-        self.roles_by_name
-            .get(&(account.clone(), name.to_ascii_lowercase()))
-            .cloned()
-    }
-    /// The token keys.
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
-    }
-    /// Whether a session issued at `issued` was revoked for this role or user.
-    pub fn revoked(&self, account: &AccountId, kind: TargetKind, id: &str, issued: i64) -> bool {
-        self.revocations
-            .get(&(account.clone(), kind, id.to_string()))
-            .is_some_and(|nb| issued <= *nb)
-    }
-}
-
-impl Default for Snapshot {
-    fn default() -> Self {
-        Snapshot {
-            revision: 0,
-            keys: HashMap::new(),
-            roles_by_id: HashMap::new(),
-            roles_by_name: HashMap::new(),
-            keyring: Arc::new(Keyring::empty()),
-            revocations: HashMap::new(),
+impl Scoped {
+    fn new(account: &AccountId, id: &str) -> Self {
+        Scoped {
+            account: account.clone(),
+            id: id.into(),
         }
     }
+}
+
+impl Hash for Scoped {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        ScopedRef(self.account.as_str(), &self.id).hash(h)
+    }
+}
+
+/// A borrowed [`Scoped`]: (account, id).
+struct ScopedRef<'a>(&'a str, &'a str);
+
+impl Hash for ScopedRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+        self.1.hash(h);
+    }
+}
+
+impl Equivalent<Scoped> for ScopedRef<'_> {
+    fn equivalent(&self, key: &Scoped) -> bool {
+        self.0 == key.account.as_str() && self.1 == &*key.id
+    }
+}
+
+/// What requests read: lock-free maps of shared entries.
+struct Published {
+    keys: papaya::HashMap<AccessKeyId, Arc<CachedKey>>,
+    roles_by_id: papaya::HashMap<Scoped, Arc<RoleEntry>>,
+    /// Keyed by the lower-cased name: role names are unique regardless of case.
+    roles_by_name: papaya::HashMap<Scoped, Arc<RoleEntry>>,
+    /// Sessions of a role (by role id) issued at or before the time are refused.
+    revoked_roles: papaya::HashMap<Scoped, i64>,
+    /// Sessions started by a user (by user id) issued at or before the time are refused.
+    revoked_users: papaya::HashMap<Scoped, i64>,
+    keyring: ArcSwap<Keyring>,
+}
+
+/// A user in the applier's mirror.
+#[derive(Debug, Default)]
+struct UserNode {
+    name: Option<UserName>,
+    keys: Vec<AccessKeyId>,
+    groups: Vec<GroupId>,
+}
+
+/// An AccessKey in the applier's mirror: the stored row and its opened secret (`None` when the
+/// secret does not open: the key is then left out).
+struct KeyNode {
+    record: AccessKeyRecord,
+    secret: Option<Secret>,
+}
+
+/// A custom policy's default version, compiled.
+struct PolicyNode {
+    version: u32,
+    document: String,
+    compiled: Arc<Policy>,
+}
+
+/// A role and its compiled trust policy.
+struct RoleNode {
+    record: RoleRecord,
+    trust: Option<Arc<Policy>>,
+}
+
+/// The normalized mirror of the store that the published entries are derived from; only the
+/// applier (one at a time) touches it.
+#[derive(Default)]
+struct Model {
+    users: HashMap<(AccountId, UserId), UserNode>,
+    keys: HashMap<AccessKeyId, KeyNode>,
+    group_members: HashMap<(AccountId, GroupId), HashSet<UserId>>,
+    /// What is attached to each user, group and role, in the order it was attached.
+    attached: HashMap<(AccountId, Target), Vec<(PolicyType, PolicyName)>>,
+    /// The targets each custom policy is attached to.
+    policy_targets: HashMap<(AccountId, PolicyName), HashSet<Target>>,
+    policies: HashMap<(AccountId, PolicyName), PolicyNode>,
+    roles: HashMap<(AccountId, RoleId), RoleNode>,
+    token_keys: BTreeMap<u32, TokenKeyRecord>,
+}
+
+/// What a batch of changes made stale.
+#[derive(Default)]
+struct Dirty {
+    users: HashSet<(AccountId, UserId)>,
+    keys: HashSet<AccessKeyId>,
+    roles: HashSet<(AccountId, RoleId)>,
+    keyring: bool,
+    revocations: Vec<RevocationRecord>,
 }
 
 /// See the module documentation.
 pub struct IdentityCache {
     store: Arc<dyn Store>,
     master: Arc<MasterKey>,
-    snapshot: RwLock<Arc<Snapshot>>,
-    reload: tokio::sync::Mutex<()>,
-    /// Compiled custom policy versions, kept across reloads so a write recompiles only what
-    /// changed: (account, name, version) → policy.
-    compiled: Mutex<HashMap<(AccountId, PolicyName, u32), Arc<Policy>>>,
+    published: Published,
+    /// The newest revision applied and published.
+    revision: AtomicU64,
+    model: tokio::sync::Mutex<Model>,
     session_policies: Mutex<HashMap<String, Arc<Policy>>>,
 }
 
 /// Distinct session policies kept compiled at most.
 const SESSION_POLICY_CACHE: usize = 4096;
+
+/// Revisions fetched from the feed at a time.
+const FEED_BATCH: u64 = 1024;
 
 /// Compiled system policies, built once.
 fn system_compiled() -> &'static HashMap<&'static str, Arc<Policy>> {
@@ -197,35 +279,92 @@ fn deny_all() -> Policy {
     .expect("the deny-all policy is well formed")
 }
 
+/// The lower-cased form of a role name, in `buf`; `None` for a name no role can have (longer
+/// than any role name), so a lookup allocates nothing.
+fn lower_name<'b>(name: &str, buf: &'b mut [u8; 64]) -> Option<&'b str> {
+    let out = buf.get_mut(..name.len())?;
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok()
+}
+
 impl IdentityCache {
-    /// An empty cache; the first lookup loads it.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>) -> Self {
-        IdentityCache {
+    /// Loads the cache from one consistent snapshot of the store, then catches up with the
+    /// feed.
+    pub async fn load(store: Arc<dyn Store>, master: Arc<MasterKey>) -> StoreResult<Self> {
+        let cache = IdentityCache {
             store,
             master,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
-            reload: tokio::sync::Mutex::new(()),
-            compiled: Mutex::new(HashMap::new()),
+            published: Published {
+                keys: papaya::HashMap::new(),
+                roles_by_id: papaya::HashMap::new(),
+                roles_by_name: papaya::HashMap::new(),
+                revoked_roles: papaya::HashMap::new(),
+                revoked_users: papaya::HashMap::new(),
+                keyring: ArcSwap::from_pointee(Keyring::empty()),
+            },
+            revision: AtomicU64::new(0),
+            model: tokio::sync::Mutex::new(Model::default()),
             session_policies: Mutex::new(HashMap::new()),
+        };
+        {
+            let mut model = cache.model.lock().await;
+            cache.reload(&mut model).await?;
         }
+        cache.catch_up().await?;
+        Ok(cache)
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+    /// The newest store revision the cache has applied.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::SeqCst)
     }
 
-    /// Finds an AccessKey. No I/O unless the store changed since the last load.
-    pub async fn access_key(&self, id: &str) -> StoreResult<Option<Arc<CachedKey>>> {
-        Ok(self.snapshot().await?.access_key(id))
+    /// Whether the store has committed something the cache has not applied yet.
+    pub fn behind(&self) -> bool {
+        self.revision() < self.store.revision()
     }
 
-    /// The current snapshot. No I/O unless the store changed since the last load.
-    pub async fn snapshot(&self) -> StoreResult<Arc<Snapshot>> {
-        let snap = self.current();
-        if snap.revision != self.store.revision() {
-            return self.refresh().await;
-        }
-        Ok(snap)
+    /// A long-term AccessKey.
+    pub fn access_key(&self, id: &str) -> Option<Arc<CachedKey>> {
+        self.published.keys.pin().get(id).cloned()
+    }
+
+    /// A role by id.
+    pub fn role(&self, account: &AccountId, id: &str) -> Option<Arc<RoleEntry>> {
+        self.published
+            .roles_by_id
+            .pin()
+            .get(&ScopedRef(account.as_str(), id))
+            .cloned()
+    }
+
+    /// A role by name, regardless of case.
+    pub fn role_named(&self, account: &AccountId, name: &str) -> Option<Arc<RoleEntry>> {
+        let mut buf = [0u8; 64];
+        let lower = lower_name(name, &mut buf)?;
+        self.published
+            .roles_by_name
+            .pin()
+            .get(&ScopedRef(account.as_str(), lower))
+            .cloned()
+    }
+
+    /// The token keys.
+    pub fn keyring(&self) -> arc_swap::Guard<Arc<Keyring>> {
+        self.published.keyring.load()
+    }
+
+    /// Whether a session issued at `issued` was revoked for this role or user.
+    pub fn revoked(&self, account: &AccountId, kind: TargetKind, id: &str, issued: i64) -> bool {
+        let map = match kind {
+            TargetKind::Role => &self.published.revoked_roles,
+            TargetKind::User => &self.published.revoked_users,
+            TargetKind::Group => return false,
+        };
+        map.pin()
+            .get(&ScopedRef(account.as_str(), id))
+            .is_some_and(|nb| issued <= *nb)
     }
 
     /// A session policy compiled once per distinct text: every request of a session carries it
@@ -247,670 +386,593 @@ impl IdentityCache {
         Ok(compiled)
     }
 
-    async fn refresh(&self) -> StoreResult<Arc<Snapshot>> {
-        let _one_loader = self.reload.lock().await;
-        // Read the revision before loading: a write that lands during the load leaves the
-        // snapshot marked older than the store, so the next lookup loads again.
-        let revision = self.store.revision();
-        let snap = self.current();
-        if snap.revision == revision {
-            return Ok(snap);
-        }
-        let records = self.store.identities().await?;
-        let (user_policies, role_policies) = self.policy_sets(&records);
-        let names: HashMap<(&AccountId, &UserId), &UserName> = records
-            .users
-            .iter()
-            .map(|(a, id, n)| ((a, id), n))
-            .collect();
-        let no_policies: Arc<[NamedPolicy]> = Arc::from(Vec::new());
-        let mut keys = HashMap::with_capacity(records.access_keys.len());
-        for k in &records.access_keys {
-            let (principal, policies) = match &k.owner {
-                KeyOwner::Root(account) => (
-                    Principal::Root {
-                        account: account.clone(),
-                    },
-                    Arc::clone(&no_policies),
-                ),
-                KeyOwner::User(account, id) => match names.get(&(account, id)) {
-                    Some(name) => (
-                        Principal::User {
-                            account: account.clone(),
-                            id: id.clone(),
-                            name: (*name).clone(),
-                        },
-                        user_policies
-                            .get(&(account.clone(), id.clone()))
-                            .cloned()
-                            .unwrap_or_else(|| Arc::clone(&no_policies)),
-                    ),
-                    None => continue,
-                },
-            };
-            let secret = match self.master.open_secret(
-                k.id.as_str(),
-                &k.owner.binding(),
-                &k.sealed_secret,
-            ) {
-                Ok(s) => s,
-                Err(_) => {
-                    // A damaged row must not take every other key down with it.
-                    tracing::error!(access_key_id = %k.id, "stored AccessKey secret does not open under the master key; key ignored");
-                    continue;
+    /// Applies every change the feed holds beyond what the cache has, and returns once they are
+    /// visible to readers. On an error nothing of the failed fetch is applied and the cache keeps
+    /// the revision it had.
+    pub async fn catch_up(&self) -> StoreResult<()> {
+        let mut model = self.model.lock().await;
+        loop {
+            let have = self.revision();
+            if have >= self.store.revision() {
+                return Ok(());
+            }
+            match self.store.changes_since(have, FEED_BATCH).await {
+                Ok(changes) => {
+                    let Some(last) = changes.last().map(|c| c.revision) else {
+                        return Ok(());
+                    };
+                    let mut dirty = Dirty::default();
+                    for Change {
+                        account, changed, ..
+                    } in changes
+                    {
+                        self.apply(&mut model, &mut dirty, account, changed);
+                    }
+                    self.publish(&model, dirty);
+                    self.revision.fetch_max(last, Ordering::SeqCst);
                 }
-            };
-            keys.insert(
-                k.id.as_str().to_string(),
-                Arc::new(CachedKey {
-                    id: k.id.clone(),
-                    secret,
-                    status: k.status,
-                    principal,
-                    policies,
-                }),
-            );
-        }
-        let no_policies: Arc<[NamedPolicy]> = Arc::from(Vec::new());
-        let mut roles_by_id = HashMap::new();
-        let mut roles_by_name = HashMap::new();
-        for r in &records.roles {
-            let trust = match tessera_policy::parse(&r.trust_policy, PolicyKind::Trust) {
-                Ok(p) => Some(Arc::new(p)),
-                Err(e) => {
-                    tracing::error!(account = %r.account, role = %r.name, error = %e, "stored trust policy does not compile; the role trusts nobody");
-                    None
+                Err(StoreError::FeedCompacted { asked, kept_after }) => {
+                    tracing::warn!(
+                        asked,
+                        kept_after,
+                        "the identity cache fell behind the change feed's retention; reloading"
+                    );
+                    self.reload(&mut model).await?;
                 }
-            };
-            let entry = Arc::new(RoleEntry {
-                account: r.account.clone(),
-                id: r.id.as_str().to_string(),
-                name: r.name.as_str().to_string(),
-                max_session_duration: r.max_session_duration,
-                trust,
-                policies: role_policies
-                    .get(&(r.account.clone(), r.id.as_str().to_string()))
-                    .cloned()
-                    .unwrap_or_else(|| Arc::clone(&no_policies)),
-            });
-            roles_by_name.insert(
-                (r.account.clone(), r.name.as_str().to_ascii_lowercase()),
-                Arc::clone(&entry),
-            );
-            roles_by_id.insert((r.account.clone(), entry.id.clone()), entry);
+                Err(e) => return Err(e),
+            }
         }
-        let keyring = Arc::new(Keyring::from_records(&self.master, &records.token_keys));
-        let revocations = records
-            .revocations
-            .iter()
-            .map(|(a, k, id, nb)| ((a.clone(), *k, id.clone()), *nb))
-            .collect();
-        let fresh = Arc::new(Snapshot {
-            revision,
-            keys,
-            roles_by_id,
-            roles_by_name,
-            keyring,
-            revocations,
-        });
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
-        tracing::debug!(revision, keys = fresh.keys.len(), "identity cache reloaded");
-        Ok(fresh)
     }
 
-    /// Each user's effective identity policies: its own attachments, then its groups', compiled
-    /// (reusing what earlier loads compiled).
-    /// The compiled policy sets of users and roles.
-    #[allow(clippy::type_complexity)]
-    fn policy_sets(
-        &self,
-        records: &IdentityRecords,
-    ) -> (
-        HashMap<(AccountId, UserId), Arc<[NamedPolicy]>>,
-        HashMap<(AccountId, String), Arc<[NamedPolicy]>>,
-    ) {
-        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        let mut fresh: HashMap<(AccountId, PolicyName, u32), Arc<Policy>> = HashMap::new();
-        let mut custom: HashMap<(&AccountId, &PolicyName), Arc<Policy>> = HashMap::new();
-        for (account, name, version, document) in &records.default_documents {
-            let key = (account.clone(), name.clone(), *version);
-            let policy = match compiled.get(&key) {
-                Some(p) => Arc::clone(p),
-                None => Arc::new(tessera_policy::parse(document, PolicyKind::Identity).unwrap_or_else(|e| {
-                    tracing::error!(account = %account, policy = %name, error = %e, "stored policy does not compile; it will deny everything");
-                    deny_all()
-                })),
-            };
-            custom.insert((account, name), Arc::clone(&policy));
-            fresh.insert(key, policy);
+    /// Rebuilds the mirror from a snapshot and publishes it, replacing whatever was published.
+    async fn reload(&self, model: &mut Model) -> StoreResult<()> {
+        let records: IdentityRecords = self.store.identities().await?;
+        let revision = records.revision;
+        let mut fresh = Model::default();
+        let mut dirty = Dirty::default();
+        for (account, changed) in records.into_changes() {
+            self.apply(&mut fresh, &mut dirty, account, changed);
         }
-        // Versions no longer in use are dropped here.
-        *compiled = fresh;
+        // What the old mirror had and the snapshot lacks must disappear from the published
+        // maps: marking it stale finds its node missing and removes the entry.
+        dirty.keys.extend(model.keys.keys().cloned());
+        dirty.roles.extend(model.roles.keys().cloned());
+        dirty.keyring = true;
+        *model = fresh;
+        self.publish(model, dirty);
+        self.revision.store(revision, Ordering::SeqCst);
+        tracing::info!(
+            revision,
+            keys = model.keys.len(),
+            roles = model.roles.len(),
+            "identity cache loaded"
+        );
+        Ok(())
+    }
 
-        let system = system_compiled();
-        let mut by_target: HashMap<(&AccountId, TargetKind, &str), Vec<NamedPolicy>> =
-            HashMap::new();
-        for (account, a) in &records.attachments {
-            let policy = match a.policy_type {
-                PolicyType::System => system.get(a.policy_name.as_str()).cloned(),
-                PolicyType::Custom => custom.get(&(account, &a.policy_name)).cloned(),
-            };
-            if let Some(policy) = policy {
-                by_target
-                    .entry((account, a.target.kind, a.target.id.as_str()))
-                    .or_default()
-                    .push(NamedPolicy {
-                        policy_type: a.policy_type,
-                        name: a.policy_name.clone(),
-                        policy,
-                    });
+    /// Applies one change to the mirror and notes what it made stale.
+    fn apply(
+        &self,
+        model: &mut Model,
+        dirty: &mut Dirty,
+        account: Option<AccountId>,
+        changed: Changed,
+    ) {
+        match changed {
+            Changed::Account(_) | Changed::LoginProfile { .. } => {}
+            Changed::TokenKey { id, row } => {
+                match row {
+                    Some(r) => model.token_keys.insert(id, r),
+                    None => model.token_keys.remove(&id),
+                };
+                dirty.keyring = true;
             }
-        }
-        let mut groups_of: HashMap<(&AccountId, &UserId), Vec<&str>> = HashMap::new();
-        for (account, group, user) in &records.memberships {
-            groups_of
-                .entry((account, user))
-                .or_default()
-                .push(group.as_str());
-        }
-        let mut out = HashMap::new();
-        for (account, id, _) in &records.users {
-            let mut seen = HashSet::new();
-            let mut list = Vec::new();
-            let own = by_target
-                .get(&(account, TargetKind::User, id.as_str()))
-                .into_iter()
-                .flatten();
-            let groups = groups_of
-                .get(&(account, id))
-                .into_iter()
-                .flatten()
-                .flat_map(|g| {
-                    by_target
-                        .get(&(account, TargetKind::Group, *g))
-                        .into_iter()
-                        .flatten()
-                });
-            for p in own.chain(groups) {
-                if seen.insert((p.policy_type, p.name.clone())) {
-                    list.push(NamedPolicy {
-                        policy_type: p.policy_type,
-                        name: p.name.clone(),
-                        policy: Arc::clone(&p.policy),
-                    });
+            Changed::Revocation(r) => dirty.revocations.push(r),
+            Changed::User { id, row } => {
+                let Some(account) = account else { return };
+                let key = (account, id);
+                match row {
+                    Some(u) => {
+                        let node = model.users.entry(key.clone()).or_default();
+                        if node.name.as_ref() != Some(&u.name) {
+                            node.name = Some(u.name);
+                            dirty.users.insert(key);
+                        }
+                    }
+                    None => {
+                        if let Some(node) = model.users.remove(&key) {
+                            dirty.keys.extend(node.keys);
+                        }
+                    }
                 }
             }
-            out.insert((account.clone(), id.clone()), Arc::from(list));
-        }
-        let mut roles = HashMap::new();
-        for ((account, kind, id), list) in &by_target {
-            if *kind == TargetKind::Role {
-                let list: Vec<NamedPolicy> = list
-                    .iter()
-                    .map(|p| NamedPolicy {
-                        policy_type: p.policy_type,
-                        name: p.name.clone(),
-                        policy: Arc::clone(&p.policy),
-                    })
-                    .collect();
-                roles.insert(((*account).clone(), id.to_string()), Arc::from(list));
+            Changed::AccessKey { id, row } => {
+                match row {
+                    Some(record) => {
+                        let reuse = model.keys.get(&id).and_then(|old| {
+                            (old.record.sealed_secret == record.sealed_secret
+                                && old.record.owner == record.owner)
+                                .then(|| old.secret.clone())
+                        });
+                        let secret = match reuse {
+                            Some(s) => s,
+                            None => self.open(&record),
+                        };
+                        if let KeyOwner::User(a, u) = &record.owner {
+                            let node = model.users.entry((a.clone(), u.clone())).or_default();
+                            if !node.keys.contains(&id) {
+                                node.keys.push(id.clone());
+                            }
+                        }
+                        model.keys.insert(id.clone(), KeyNode { record, secret });
+                    }
+                    None => {
+                        if let Some(old) = model.keys.remove(&id) {
+                            if let KeyOwner::User(a, u) = &old.record.owner {
+                                if let Some(node) = model.users.get_mut(&(a.clone(), u.clone())) {
+                                    node.keys.retain(|k| k != &id);
+                                }
+                            }
+                        }
+                    }
+                }
+                dirty.keys.insert(id);
+            }
+            Changed::Group { id, row } => {
+                if row.is_none() {
+                    if let Some(account) = account {
+                        model.group_members.remove(&(account, id));
+                    }
+                }
+            }
+            Changed::Membership { group, user, row } => {
+                let Some(account) = account else { return };
+                let members = model
+                    .group_members
+                    .entry((account.clone(), group.clone()))
+                    .or_default();
+                let node = model
+                    .users
+                    .entry((account.clone(), user.clone()))
+                    .or_default();
+                if row.is_some() {
+                    members.insert(user.clone());
+                    if !node.groups.contains(&group) {
+                        node.groups.push(group);
+                    }
+                } else {
+                    members.remove(&user);
+                    node.groups.retain(|g| g != &group);
+                }
+                dirty.users.insert((account, user));
+            }
+            Changed::Policy { name, row } => {
+                let Some(account) = account else { return };
+                let key = (account.clone(), name);
+                match row {
+                    Some(head) => {
+                        let same = model.policies.get(&key).is_some_and(|p| {
+                            p.version == head.record.default_version && p.document == head.document
+                        });
+                        if same {
+                            // A description or a non-default version changed: nothing that
+                            // authorization reads.
+                            return;
+                        }
+                        let compiled = tessera_policy::parse(&head.document, PolicyKind::Identity)
+                            .unwrap_or_else(|e| {
+                                tracing::error!(account = %account, policy = %key.1, error = %e, "stored policy does not compile; it will deny everything");
+                                deny_all()
+                            });
+                        model.policies.insert(
+                            key.clone(),
+                            PolicyNode {
+                                version: head.record.default_version,
+                                document: head.document,
+                                compiled: Arc::new(compiled),
+                            },
+                        );
+                    }
+                    None => {
+                        model.policies.remove(&key);
+                    }
+                }
+                let targets: Vec<Target> = model
+                    .policy_targets
+                    .get(&key)
+                    .map(|t| t.iter().cloned().collect())
+                    .unwrap_or_default();
+                for t in targets {
+                    mark_target(model, dirty, &account, &t);
+                }
+            }
+            Changed::Attachment {
+                target,
+                policy_type,
+                policy_name,
+                row,
+            } => {
+                let Some(account) = account else { return };
+                let list = model
+                    .attached
+                    .entry((account.clone(), target.clone()))
+                    .or_default();
+                let entry = (policy_type, policy_name.clone());
+                if row.is_some() {
+                    if !list.contains(&entry) {
+                        list.push(entry);
+                    }
+                } else {
+                    list.retain(|e| e != &entry);
+                    if list.is_empty() {
+                        model.attached.remove(&(account.clone(), target.clone()));
+                    }
+                }
+                if policy_type == PolicyType::Custom {
+                    let key = (account.clone(), policy_name);
+                    let targets = model.policy_targets.entry(key.clone()).or_default();
+                    if row.is_some() {
+                        targets.insert(target.clone());
+                    } else {
+                        targets.remove(&target);
+                        if targets.is_empty() {
+                            model.policy_targets.remove(&key);
+                        }
+                    }
+                }
+                mark_target(model, dirty, &account, &target);
+            }
+            Changed::Role { id, row } => {
+                let Some(account) = account else { return };
+                let key = (account, id);
+                match row {
+                    Some(record) => {
+                        let trust = match model.roles.get(&key) {
+                            Some(old) if old.record.trust_policy == record.trust_policy => {
+                                old.trust.clone()
+                            }
+                            _ => compile_trust(&record),
+                        };
+                        model.roles.insert(key.clone(), RoleNode { record, trust });
+                    }
+                    None => {
+                        model.roles.remove(&key);
+                    }
+                }
+                dirty.roles.insert(key);
             }
         }
-        (out, roles)
+    }
+
+    /// Opens a key's sealed secret; a damaged one leaves only that key out.
+    fn open(&self, record: &AccessKeyRecord) -> Option<Secret> {
+        match self.master.open_secret(
+            record.id.as_str(),
+            &record.owner.binding(),
+            &record.sealed_secret,
+        ) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                tracing::error!(access_key_id = %record.id, "stored AccessKey secret does not open under the master key; key ignored");
+                None
+            }
+        }
+    }
+
+    /// Rebuilds and swaps in every published entry `dirty` names.
+    fn publish(&self, model: &Model, mut dirty: Dirty) {
+        let published = &self.published;
+        if dirty.keyring {
+            let records: Vec<TokenKeyRecord> = model.token_keys.values().cloned().collect();
+            published
+                .keyring
+                .store(Arc::new(Keyring::from_records(&self.master, &records)));
+        }
+
+        let mut user_policies: HashMap<(AccountId, UserId), Arc<[NamedPolicy]>> = HashMap::new();
+        for key in &dirty.users {
+            if let Some(node) = model.users.get(key) {
+                dirty.keys.extend(node.keys.iter().cloned());
+                user_policies.insert(key.clone(), user_policy_set(model, &key.0, &key.1, node));
+            }
+        }
+        let no_policies: Arc<[NamedPolicy]> = Arc::from(Vec::new());
+        let keys = published.keys.pin();
+        for id in &dirty.keys {
+            let entry = model.keys.get(id).and_then(|node| {
+                let secret = node.secret.clone()?;
+                let (principal, policies) = match &node.record.owner {
+                    KeyOwner::Root(account) => (
+                        Principal::Root {
+                            account: account.clone(),
+                        },
+                        Arc::clone(&no_policies),
+                    ),
+                    KeyOwner::User(account, uid) => {
+                        let ukey = (account.clone(), uid.clone());
+                        let user = model.users.get(&ukey)?;
+                        let name = user.name.clone()?;
+                        let policies = match user_policies.get(&ukey) {
+                            Some(p) => Arc::clone(p),
+                            None => {
+                                let p = user_policy_set(model, account, uid, user);
+                                user_policies.insert(ukey, Arc::clone(&p));
+                                p
+                            }
+                        };
+                        (
+                            Principal::User {
+                                account: account.clone(),
+                                id: uid.clone(),
+                                name,
+                            },
+                            policies,
+                        )
+                    }
+                };
+                Some(Arc::new(CachedKey {
+                    id: node.record.id.clone(),
+                    secret,
+                    status: node.record.status,
+                    principal,
+                    policies,
+                }))
+            });
+            match entry {
+                Some(e) => {
+                    keys.insert(id.clone(), e);
+                }
+                None => {
+                    keys.remove(id.as_str());
+                }
+            }
+        }
+        drop(keys);
+
+        let by_id = published.roles_by_id.pin();
+        let by_name = published.roles_by_name.pin();
+        for (account, rid) in &dirty.roles {
+            let old = by_id
+                .get(&ScopedRef(account.as_str(), rid.as_str()))
+                .cloned();
+            let new = model
+                .roles
+                .get(&(account.clone(), rid.clone()))
+                .map(|node| {
+                    Arc::new(RoleEntry {
+                        account: account.clone(),
+                        id: rid.as_str().to_string(),
+                        name: node.record.name.as_str().to_string(),
+                        max_session_duration: node.record.max_session_duration,
+                        trust: node.trust.clone(),
+                        policies: policy_set(
+                            model,
+                            account,
+                            [&Target {
+                                kind: TargetKind::Role,
+                                id: rid.as_str().to_string(),
+                            }]
+                            .into_iter(),
+                        ),
+                    })
+                });
+            if let Some(old) = &old {
+                let renamed = new
+                    .as_ref()
+                    .is_none_or(|n| !n.name.eq_ignore_ascii_case(&old.name));
+                if renamed {
+                    let mut buf = [0u8; 64];
+                    if let Some(lower) = lower_name(&old.name, &mut buf) {
+                        by_name.remove(&ScopedRef(account.as_str(), lower));
+                    }
+                }
+            }
+            match new {
+                Some(entry) => {
+                    by_name.insert(
+                        Scoped::new(account, &entry.name.to_ascii_lowercase()),
+                        Arc::clone(&entry),
+                    );
+                    by_id.insert(Scoped::new(account, rid.as_str()), entry);
+                }
+                None => {
+                    by_id.remove(&ScopedRef(account.as_str(), rid.as_str()));
+                }
+            }
+        }
+        drop((by_id, by_name));
+
+        for r in dirty.revocations {
+            let map = match r.kind {
+                TargetKind::Role => &published.revoked_roles,
+                TargetKind::User => &published.revoked_users,
+                TargetKind::Group => continue,
+            };
+            let map = map.pin();
+            let key = Scoped::new(&r.account, &r.target);
+            // Not-before times only grow: a stale revocation never undoes a newer one.
+            let nb = map
+                .get(&key)
+                .map_or(r.not_before, |old| (*old).max(r.not_before));
+            map.insert(key, nb);
+        }
+    }
+
+    /// The published state as sorted, comparable lines: what a fresh load of the same store
+    /// must equal (tests and the operator's consistency check compare the two).
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, k) in self.published.keys.pin().iter() {
+            let policies: Vec<String> = sorted_names(&k.policies);
+            out.push(format!(
+                "key {id} {} {:?} secret:{} {policies:?}",
+                k.status.as_str(),
+                k.principal,
+                k.secret.expose().len()
+            ));
+        }
+        for (key, r) in self.published.roles_by_id.pin().iter() {
+            out.push(format!(
+                "role {}/{} {} max:{} trust:{} {:?}",
+                key.account,
+                key.id,
+                r.name,
+                r.max_session_duration,
+                r.trust.is_some(),
+                sorted_names(&r.policies)
+            ));
+        }
+        for (key, r) in self.published.roles_by_name.pin().iter() {
+            out.push(format!("role-name {}/{} {}", key.account, key.id, r.id));
+        }
+        for (key, nb) in self.published.revoked_roles.pin().iter() {
+            out.push(format!("revoked role {}/{} {nb}", key.account, key.id));
+        }
+        for (key, nb) in self.published.revoked_users.pin().iter() {
+            out.push(format!("revoked user {}/{} {nb}", key.account, key.id));
+        }
+        out.push(format!("keyring {:?}", self.keyring()));
+        out.sort();
+        out
+    }
+
+    /// How many AccessKeys and roles are published (for logs and metrics).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.published.keys.len(), self.published.roles_by_id.len())
+    }
+}
+
+fn sorted_names(policies: &[NamedPolicy]) -> Vec<String> {
+    let mut v: Vec<String> = policies
+        .iter()
+        .map(|p| format!("{}:{}", p.policy_type.as_str(), p.name))
+        .collect();
+    v.sort();
+    v
+}
+
+fn compile_trust(record: &RoleRecord) -> Option<Arc<Policy>> {
+    match tessera_policy::parse(&record.trust_policy, PolicyKind::Trust) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            tracing::error!(account = %record.account, role = %record.name, error = %e, "stored trust policy does not compile; the role trusts nobody");
+            None
+        }
+    }
+}
+
+/// Marks what an attachment change on `target` makes stale: a user, every member of a group,
+/// a role.
+fn mark_target(model: &Model, dirty: &mut Dirty, account: &AccountId, target: &Target) {
+    match target.kind {
+        TargetKind::User => {
+            dirty
+                .users
+                .insert((account.clone(), UserId::from_trusted(target.id.as_str())));
+        }
+        TargetKind::Group => {
+            let group = GroupId::from_trusted(target.id.as_str());
+            if let Some(members) = model.group_members.get(&(account.clone(), group)) {
+                dirty
+                    .users
+                    .extend(members.iter().map(|u| (account.clone(), u.clone())));
+            }
+        }
+        TargetKind::Role => {
+            dirty
+                .roles
+                .insert((account.clone(), RoleId::from_trusted(target.id.as_str())));
+        }
+    }
+}
+
+/// A user's effective identity policies: its own attachments, then its groups'.
+fn user_policy_set(
+    model: &Model,
+    account: &AccountId,
+    id: &UserId,
+    node: &UserNode,
+) -> Arc<[NamedPolicy]> {
+    let own = Target {
+        kind: TargetKind::User,
+        id: id.as_str().to_string(),
+    };
+    let groups: Vec<Target> = node
+        .groups
+        .iter()
+        .map(|g| Target {
+            kind: TargetKind::Group,
+            id: g.as_str().to_string(),
+        })
+        .collect();
+    policy_set(model, account, std::iter::once(&own).chain(groups.iter()))
+}
+
+/// The compiled policies attached to `targets`, each once, in order.
+fn policy_set<'t>(
+    model: &Model,
+    account: &AccountId,
+    targets: impl Iterator<Item = &'t Target>,
+) -> Arc<[NamedPolicy]> {
+    let system = system_compiled();
+    let mut seen = HashSet::new();
+    let mut list = Vec::new();
+    for t in targets {
+        let Some(attached) = model.attached.get(&(account.clone(), t.clone())) else {
+            continue;
+        };
+        for (ptype, name) in attached {
+            if !seen.insert((*ptype, name.clone())) {
+                continue;
+            }
+            let policy = match ptype {
+                PolicyType::System => system.get(name.as_str()).cloned(),
+                PolicyType::Custom => model
+                    .policies
+                    .get(&(account.clone(), name.clone()))
+                    .map(|p| Arc::clone(&p.compiled)),
+            };
+            if let Some(policy) = policy {
+                list.push(NamedPolicy {
+                    policy_type: *ptype,
+                    name: name.clone(),
+                    policy,
+                });
+            }
+        }
+    }
+    Arc::from(list)
+}
+
+/// Follows the feed in the background: applies what other writers commit (another node, an
+/// operator's offline tool) and retries after a failed catch-up, reloading from a snapshot if
+/// the feed keeps failing. Ends when the store's announcer is gone.
+pub async fn follow(cache: Arc<IdentityCache>, store: Arc<dyn Store>) {
+    let mut commits = store.subscribe();
+    let mut failures = 0u32;
+    loop {
+        // Commits announce themselves; the periodic poll covers writers that cannot.
+        let woke = tokio::time::timeout(std::time::Duration::from_secs(1), commits.changed()).await;
+        if matches!(woke, Ok(Err(_))) {
+            return;
+        }
+        match cache.catch_up().await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::error!(error = %e, failures, "the identity cache cannot follow the change feed");
+                if failures >= 3 {
+                    let mut model = cache.model.lock().await;
+                    if let Err(e) = cache.reload(&mut model).await {
+                        tracing::error!(error = %e, "the identity cache cannot reload either");
+                    }
+                }
+                let backoff = std::time::Duration::from_millis(100 << failures.min(6));
+                tokio::time::sleep(backoff).await;
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::{AccessKeyId, GroupName, PolicyName, RoleName};
-    use async_trait::async_trait;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tessera_store::sqlite::SqliteStore;
-    use tessera_store::*;
-
-    /// Delegates to SQLite and counts every call that could touch the disk.
-    struct Counting {
-        inner: SqliteStore,
-        calls: AtomicUsize,
-    }
-
-    impl Counting {
-        fn hit(&self) {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    #[async_trait]
-    impl Store for Counting {
-        fn revision(&self) -> u64 {
-            self.inner.revision()
-        }
-        async fn close(&self) -> StoreResult<()> {
-            self.hit();
-            self.inner.close().await
-        }
-        async fn add_token_key(&self, k: &[u8], now: i64) -> StoreResult<u32> {
-            self.hit();
-            self.inner.add_token_key(k, now).await
-        }
-        async fn revoke_sessions(&self, a: &AccountId, t: &Target, nb: i64) -> StoreResult<()> {
-            self.hit();
-            self.inner.revoke_sessions(a, t, nb).await
-        }
-        async fn drop_token_keys_retired_before(&self, cutoff: i64) -> StoreResult<usize> {
-            self.hit();
-            self.inner.drop_token_keys_retired_before(cutoff).await
-        }
-        async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-            self.hit();
-            self.inner.meta(key).await
-        }
-        async fn create_account(
-            &self,
-            a: &AccountRecord,
-            k: &AccessKeyRecord,
-            m: &[(&str, &str)],
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_account(a, k, m).await
-        }
-        async fn account_exists(&self, a: &AccountId) -> StoreResult<bool> {
-            self.hit();
-            self.inner.account_exists(a).await
-        }
-        async fn identities(&self) -> StoreResult<IdentityRecords> {
-            self.hit();
-            self.inner.identities().await
-        }
-        async fn create_user(&self, u: &UserRecord, max: usize) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_user(u, max).await
-        }
-        async fn user(&self, a: &AccountId, n: &UserName) -> StoreResult<UserRecord> {
-            self.hit();
-            self.inner.user(a, n).await
-        }
-        async fn update_user(
-            &self,
-            a: &AccountId,
-            n: &UserName,
-            u: &UserUpdate,
-            now: i64,
-        ) -> StoreResult<UserRecord> {
-            self.hit();
-            self.inner.update_user(a, n, u, now).await
-        }
-        async fn list_users(
-            &self,
-            a: &AccountId,
-            after: Option<&str>,
-            limit: usize,
-        ) -> StoreResult<Page<UserRecord>> {
-            self.hit();
-            self.inner.list_users(a, after, limit).await
-        }
-        async fn delete_user(&self, a: &AccountId, n: &UserName) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_user(a, n).await
-        }
-        async fn create_access_key(&self, k: &AccessKeyRecord, max: usize) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_access_key(k, max).await
-        }
-        async fn access_keys(&self, o: &KeyOwner) -> StoreResult<Vec<AccessKeyRecord>> {
-            self.hit();
-            self.inner.access_keys(o).await
-        }
-        async fn set_access_key_status(
-            &self,
-            o: &KeyOwner,
-            id: &AccessKeyId,
-            s: KeyStatus,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.set_access_key_status(o, id, s).await
-        }
-        async fn delete_access_key(&self, o: &KeyOwner, id: &AccessKeyId) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_access_key(o, id).await
-        }
-    }
-
-    #[async_trait]
-    impl GroupStore for Counting {
-        async fn create_group(&self, g: &GroupRecord, max: usize) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_group(g, max).await
-        }
-        async fn group(&self, a: &AccountId, n: &GroupName) -> StoreResult<GroupRecord> {
-            self.hit();
-            self.inner.group(a, n).await
-        }
-        async fn update_group(
-            &self,
-            a: &AccountId,
-            n: &GroupName,
-            u: &GroupUpdate,
-            now: i64,
-        ) -> StoreResult<GroupRecord> {
-            self.hit();
-            self.inner.update_group(a, n, u, now).await
-        }
-        async fn list_groups(
-            &self,
-            a: &AccountId,
-            after: Option<&str>,
-            limit: usize,
-        ) -> StoreResult<Page<GroupRecord>> {
-            self.hit();
-            self.inner.list_groups(a, after, limit).await
-        }
-        async fn delete_group(&self, a: &AccountId, n: &GroupName) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_group(a, n).await
-        }
-        async fn add_user_to_group(
-            &self,
-            a: &AccountId,
-            g: &GroupName,
-            u: &UserName,
-            now: i64,
-            max: usize,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.add_user_to_group(a, g, u, now, max).await
-        }
-        async fn remove_user_from_group(
-            &self,
-            a: &AccountId,
-            g: &GroupName,
-            u: &UserName,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.remove_user_from_group(a, g, u).await
-        }
-        async fn groups_for_user(
-            &self,
-            a: &AccountId,
-            u: &UserName,
-        ) -> StoreResult<Vec<GroupMembership>> {
-            self.hit();
-            self.inner.groups_for_user(a, u).await
-        }
-        async fn users_for_group(
-            &self,
-            a: &AccountId,
-            g: &GroupName,
-            after: Option<&str>,
-            limit: usize,
-        ) -> StoreResult<Page<GroupMember>> {
-            self.hit();
-            self.inner.users_for_group(a, g, after, limit).await
-        }
-    }
-
-    #[async_trait]
-    impl RoleStore for Counting {
-        async fn create_role(&self, r: &RoleRecord, max: usize) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_role(r, max).await
-        }
-        async fn role(&self, a: &AccountId, n: &RoleName) -> StoreResult<RoleRecord> {
-            self.hit();
-            self.inner.role(a, n).await
-        }
-        async fn update_role(
-            &self,
-            a: &AccountId,
-            n: &RoleName,
-            u: &RoleUpdate,
-            now: i64,
-        ) -> StoreResult<RoleRecord> {
-            self.hit();
-            self.inner.update_role(a, n, u, now).await
-        }
-        async fn list_roles(
-            &self,
-            a: &AccountId,
-            after: Option<&str>,
-            limit: usize,
-        ) -> StoreResult<Page<RoleRecord>> {
-            self.hit();
-            self.inner.list_roles(a, after, limit).await
-        }
-        async fn delete_role(&self, a: &AccountId, n: &RoleName) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_role(a, n).await
-        }
-    }
-
-    #[async_trait]
-    impl LoginProfileStore for Counting {
-        async fn create_login_profile(
-            &self,
-            a: &AccountId,
-            u: &UserName,
-            p: &NewLoginProfile,
-        ) -> StoreResult<LoginProfileRecord> {
-            self.hit();
-            self.inner.create_login_profile(a, u, p).await
-        }
-        async fn login_profile(
-            &self,
-            a: &AccountId,
-            u: &UserName,
-        ) -> StoreResult<LoginProfileRecord> {
-            self.hit();
-            self.inner.login_profile(a, u).await
-        }
-        async fn update_login_profile(
-            &self,
-            a: &AccountId,
-            u: &UserName,
-            up: &LoginProfileUpdate,
-            now: i64,
-        ) -> StoreResult<LoginProfileRecord> {
-            self.hit();
-            self.inner.update_login_profile(a, u, up, now).await
-        }
-        async fn delete_login_profile(&self, a: &AccountId, u: &UserName) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_login_profile(a, u).await
-        }
-    }
-
-    #[async_trait]
-    impl PolicyStore for Counting {
-        async fn create_policy(
-            &self,
-            p: &CustomPolicyRecord,
-            d: &str,
-            max: usize,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.create_policy(p, d, max).await
-        }
-        async fn custom_policy(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-        ) -> StoreResult<(CustomPolicyRecord, PolicyVersionRecord)> {
-            self.hit();
-            self.inner.custom_policy(a, n).await
-        }
-        async fn custom_policies(&self, a: &AccountId) -> StoreResult<Vec<CustomPolicyRecord>> {
-            self.hit();
-            self.inner.custom_policies(a).await
-        }
-        async fn update_policy_description(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-            d: &str,
-            now: i64,
-        ) -> StoreResult<CustomPolicyRecord> {
-            self.hit();
-            self.inner.update_policy_description(a, n, d, now).await
-        }
-        async fn delete_policy(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-            cascade: bool,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_policy(a, n, cascade).await
-        }
-        async fn create_policy_version(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-            new: &NewPolicyVersion,
-        ) -> StoreResult<PolicyVersionRecord> {
-            self.hit();
-            self.inner.create_policy_version(a, n, new).await
-        }
-        async fn policy_versions(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-        ) -> StoreResult<(CustomPolicyRecord, Vec<PolicyVersionRecord>)> {
-            self.hit();
-            self.inner.policy_versions(a, n).await
-        }
-        async fn set_default_policy_version(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-            v: u32,
-            now: i64,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.set_default_policy_version(a, n, v, now).await
-        }
-        async fn delete_policy_version(
-            &self,
-            a: &AccountId,
-            n: &PolicyName,
-            v: u32,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.delete_policy_version(a, n, v).await
-        }
-        async fn attach_policy(
-            &self,
-            a: &AccountId,
-            at: &Attachment,
-            l: AttachLimits,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.attach_policy(a, at, l).await
-        }
-        async fn detach_policy(
-            &self,
-            a: &AccountId,
-            t: &Target,
-            pt: PolicyType,
-            n: &PolicyName,
-        ) -> StoreResult<()> {
-            self.hit();
-            self.inner.detach_policy(a, t, pt, n).await
-        }
-        async fn attachments_of(&self, a: &AccountId, t: &Target) -> StoreResult<Vec<Attachment>> {
-            self.hit();
-            self.inner.attachments_of(a, t).await
-        }
-        async fn entities_for_policy(
-            &self,
-            a: &AccountId,
-            pt: PolicyType,
-            n: &PolicyName,
-        ) -> StoreResult<Vec<AttachedEntity>> {
-            self.hit();
-            self.inner.entities_for_policy(a, pt, n).await
-        }
-        async fn resolve_target(
-            &self,
-            a: &AccountId,
-            k: TargetKind,
-            n: &str,
-        ) -> StoreResult<Target> {
-            self.hit();
-            self.inner.resolve_target(a, k, n).await
-        }
-        async fn all_attachments(&self, a: &AccountId) -> StoreResult<Vec<Attachment>> {
-            self.hit();
-            self.inner.all_attachments(a).await
-        }
-    }
-
-    #[tokio::test]
-    async fn lookups_read_no_disk_until_the_store_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (master, _) = MasterKey::generate().unwrap();
-        let master = Arc::new(master);
-        let store = Arc::new(Counting {
-            inner: SqliteStore::create(&dir.path().join("t.db")).unwrap(),
-            calls: AtomicUsize::new(0),
-        });
-        let account = AccountId::generate();
-        let id = AccessKeyId::generate();
-        let secret = Secret::new("s3cr3t");
-        let key = AccessKeyRecord {
-            sealed_secret: master.seal_secret(
-                id.as_str(),
-                &KeyOwner::Root(account.clone()).binding(),
-                &secret,
-            ),
-            id: id.clone(),
-            owner: KeyOwner::Root(account.clone()),
-            status: KeyStatus::Active,
-            created: 0,
-        };
-        store
-            .create_account(
-                &AccountRecord {
-                    id: account.clone(),
-                    created: 0,
-                },
-                &key,
-                &[],
-            )
-            .await
-            .unwrap();
-        let cache = IdentityCache::new(store.clone(), Arc::clone(&master));
-
-        let before = store.calls.load(Ordering::SeqCst);
-        let k = cache.access_key(id.as_str()).await.unwrap().unwrap();
-        assert!(k.secret.ct_eq(&secret));
-        assert_eq!(
-            k.principal,
-            Principal::Root {
-                account: account.clone()
-            }
-        );
-        assert_eq!(store.calls.load(Ordering::SeqCst), before + 1, "one load");
-        for _ in 0..1000 {
-            assert!(cache.access_key(id.as_str()).await.unwrap().is_some());
-            assert!(cache.access_key("LTAIunknown").await.unwrap().is_none());
-        }
-        assert_eq!(
-            store.calls.load(Ordering::SeqCst),
-            before + 1,
-            "cached lookups, hits and misses, read no disk"
-        );
-
-        store
-            .set_access_key_status(&KeyOwner::Root(account), &id, KeyStatus::Inactive)
-            .await
-            .unwrap();
-        let after_write = store.calls.load(Ordering::SeqCst);
-        assert_eq!(
-            cache.access_key(id.as_str()).await.unwrap().unwrap().status,
-            KeyStatus::Inactive,
-            "a write is seen on the next lookup"
-        );
-        assert_eq!(store.calls.load(Ordering::SeqCst), after_write + 1);
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
+use crate::identity::{self, IdentityCache};
 use crate::ids::AccountId;
 use crate::state::{AppState, Limits};
 use crate::tls::{self, TlsSource};
@@ -32,7 +33,14 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// How long the change feed keeps an entry; a reader further behind reloads from a
+    /// snapshot.
+    pub change_retention: Duration,
 }
+
+/// The change feed's default retention: ample for a node that restarts or loses its database
+/// connection for a while, small enough that the feed stays a fraction of the data.
+pub const DEFAULT_CHANGE_RETENTION: Duration = Duration::from_secs(3600);
 
 /// A listening endpoint.
 #[derive(Debug, Clone)]
@@ -64,6 +72,8 @@ pub struct Server {
     pub state: Arc<AppState>,
     handle: Handle,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    /// The feed follower and the feed's compaction, stopped at shutdown.
+    background: Vec<JoinHandle<()>>,
     grace: Duration,
     /// Holds the data directory's lock until the server is dropped.
     _lock: std::fs::File,
@@ -98,8 +108,21 @@ impl Server {
             .await?
             .map(AccountId::from_trusted)
             .context("the database names no first account")?;
+        let identities = Arc::new(
+            IdentityCache::load(Arc::clone(&store), dir.master.clone())
+                .await
+                .context("cannot load the identity cache")?,
+        );
+        let background = vec![
+            tokio::spawn(identity::follow(
+                Arc::clone(&identities),
+                Arc::clone(&store),
+            )),
+            tokio::spawn(compact_feed(Arc::clone(&store), config.change_retention)),
+        ];
         let state = Arc::new(AppState::new(
             store,
+            identities,
             dir.master.clone(),
             clock,
             config.limits.clone(),
@@ -148,6 +171,7 @@ impl Server {
             handle,
             tasks,
             grace: config.shutdown_grace,
+            background,
             _lock: dir.lock,
         })
     }
@@ -160,6 +184,9 @@ impl Server {
             t.await
                 .context("a listener task failed")?
                 .context("a listener failed")?;
+        }
+        for t in self.background {
+            t.abort();
         }
         self.state
             .store
@@ -180,11 +207,11 @@ pub(crate) async fn ensure_token_key(
     master: &crate::keys::MasterKey,
     now: i64,
 ) -> anyhow::Result<()> {
-    let records = store
-        .identities()
+    let token_keys = store
+        .token_keys()
         .await
         .context("cannot read the token keys")?;
-    if !records.token_keys.iter().any(|k| k.retired.is_none()) {
+    if !token_keys.iter().any(|k| k.retired.is_none()) {
         let sealed = crate::tokens::new_sealed_key(master)?;
         let id = store
             .add_token_key(&sealed, now)
@@ -200,6 +227,19 @@ pub(crate) async fn ensure_token_key(
         tracing::info!(dropped, "dropped retired token keys");
     }
     Ok(())
+}
+
+/// Drops the feed's entries older than the retention, once a minute.
+async fn compact_feed(store: Arc<dyn Store>, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.compact_changes(retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(dropped = n, "compacted the change feed"),
+            Err(e) => tracing::warn!(error = %e, "cannot compact the change feed"),
+        }
+    }
 }
 
 fn serve_plain(

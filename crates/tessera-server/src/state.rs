@@ -39,8 +39,8 @@ impl Default for Limits {
 pub struct AppState {
     /// Persistent state.
     pub store: Arc<dyn Store>,
-    /// AccessKeys in memory.
-    pub identities: IdentityCache,
+    /// What authentication and authorization read, in memory, following the store's feed.
+    pub identities: Arc<IdentityCache>,
     /// Replay protection.
     pub nonces: NonceCache,
     /// Seals secrets.
@@ -58,13 +58,14 @@ impl AppState {
     /// Assembles the state.
     pub fn new(
         store: Arc<dyn Store>,
+        identities: Arc<IdentityCache>,
         master: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         limits: Limits,
         operator: AccountId,
     ) -> Self {
         AppState {
-            identities: IdentityCache::new(Arc::clone(&store), Arc::clone(&master)),
+            identities,
             nonces: NonceCache::new(limits.nonce_capacity),
             store,
             master,

@@ -217,8 +217,10 @@ pub struct Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<u32> = self.keys.keys().copied().collect();
+        ids.sort_unstable();
         f.debug_struct("Keyring")
-            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("key_ids", &ids)
             .field("current", &self.current)
             .finish()
     }

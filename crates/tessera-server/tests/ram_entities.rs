@@ -59,6 +59,7 @@ impl Harness {
             tls: None,
             limits: Limits::default(),
             shutdown_grace: Duration::from_secs(5),
+            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
         };
         let server = Server::start(config, clock).await.unwrap();
         let url = server.endpoints[0].url();

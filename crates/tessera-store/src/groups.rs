@@ -5,7 +5,7 @@ use crate::ids::{AccountId, GroupId, GroupName, UserName};
 use async_trait::async_trait;
 
 /// A RAM user group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupRecord {
     /// The account that owns the group.
     pub account: AccountId,

@@ -9,7 +9,8 @@ use std::fmt;
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -19,6 +20,13 @@ macro_rules! string_id {
             }
             /// The identifier as a string.
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Lets maps keyed by the id be searched with a borrowed `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }

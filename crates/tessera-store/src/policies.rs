@@ -7,7 +7,9 @@ use crate::ids::{AccountId, PolicyName};
 use async_trait::async_trait;
 
 /// Whether a policy is Alibaba-managed or the account's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PolicyType {
     /// Built in, read-only.
     System,
@@ -34,7 +36,7 @@ impl PolicyType {
 }
 
 /// A custom policy (its documents are versions).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomPolicyRecord {
     /// The owning account.
     pub account: AccountId,
@@ -62,7 +64,7 @@ pub struct PolicyVersionRecord {
 }
 
 /// What a policy can be attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TargetKind {
     /// A RAM user.
     User,
@@ -93,7 +95,7 @@ impl TargetKind {
 }
 
 /// An attachment target: a user, group or role, by id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     /// What it is.
     pub kind: TargetKind,
@@ -102,7 +104,7 @@ pub struct Target {
 }
 
 /// A policy attached to a target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attachment {
     /// The target.
     pub target: Target,

@@ -5,7 +5,7 @@ use crate::ids::{AccountId, RoleId, RoleName};
 use async_trait::async_trait;
 
 /// A RAM role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleRecord {
     /// The account that owns the role.
     pub account: AccountId,

@@ -15,7 +15,8 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
-    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, nonce_capacity).
+    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, nonce_capacity,
+    /// change_retention).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -58,6 +59,18 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "TESSERA_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// How long the change feed keeps each entry, e.g. 1h or 30m [default: 1h]. A reader (the
+    /// identity cache, another node) further behind than this reloads from a snapshot.
+    #[arg(long, env = "TESSERA_CHANGE_RETENTION", value_name = "DURATION", value_parser = parse_retention)]
+    change_retention: Option<Duration>,
+}
+
+fn parse_retention(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 90s, 15m, 1h, 2d)"))?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least one second".into());
+    }
+    Ok(d)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -90,6 +103,7 @@ struct FileSettings {
     log_level: Option<String>,
     max_body_bytes: Option<usize>,
     nonce_capacity: Option<usize>,
+    change_retention: Option<String>,
 }
 
 struct Settings {
@@ -135,6 +149,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             _ => bail!("--tls files needs both --tls-cert and --tls-key"),
         },
     };
+    let change_retention = match (args.change_retention, file.change_retention) {
+        (Some(d), _) => d,
+        (None, Some(text)) => parse_retention(&text)
+            .map_err(|e| anyhow::anyhow!("change_retention = {text:?}: {e}"))?,
+        (None, None) => tessera_server::server::DEFAULT_CHANGE_RETENTION,
+    };
     let mut limits = Limits::default();
     if let Some(n) = args.max_body_bytes.or(file.max_body_bytes) {
         limits.max_body_bytes = n;
@@ -153,6 +173,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             tls,
             limits,
             shutdown_grace: Duration::from_secs(30),
+            change_retention,
         },
         log_format: args
             .log_format

@@ -54,6 +54,7 @@ impl TestServer {
             }),
             limits: Limits::default(),
             shutdown_grace: Duration::from_secs(1),
+            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
         };
         let server = Server::start(config, clock.clone()).await.unwrap();
         let https = server.endpoints[0].url();

@@ -164,7 +164,7 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         (None, old) => old,
     };
 
-    let snap = state.identities.snapshot().await?;
+    let snap = &*state.identities;
     let role = snap
         .role_named(&account, &role_name)
         .ok_or(ApiError::StsRoleNotFound)?;

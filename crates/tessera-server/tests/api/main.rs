@@ -93,6 +93,7 @@ impl Harness {
             }),
             limits,
             shutdown_grace: Duration::from_secs(5),
+            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
         };
         let server = Server::start(config, clock.clone()).await.unwrap();
         let https = server.endpoints[0].url();
@@ -1263,6 +1264,7 @@ async fn one_data_directory_serves_one_process() {
         tls: None,
         limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
+        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
     };
     let err = Server::start(config, Arc::new(SystemClock))
         .await
@@ -1352,6 +1354,7 @@ async fn https_from_the_operators_own_certificate() {
         }),
         limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
+        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
     };
     let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
     let url = server.endpoints[0].url();
@@ -1377,6 +1380,7 @@ async fn https_from_the_operators_own_certificate() {
         }),
         limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
+        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
     };
     assert!(Server::start(bad, Arc::new(SystemClock)).await.is_err());
 }

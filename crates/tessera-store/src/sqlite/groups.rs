@@ -1,13 +1,14 @@
 //! [`GroupStore`] on SQLite: tables `groups` and `group_members` (migration 2).
 
-use super::{backend, exists, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
-use crate::ids::{AccountId, GroupId, GroupName, UserName};
+use super::{all, backend, exists, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
+use crate::feed::{Changed, MembershipRecord};
+use crate::ids::{AccountId, GroupId, GroupName, UserId, UserName};
 use crate::{
     Conflict, Entity, GroupMember, GroupMembership, GroupRecord, GroupStore, GroupUpdate, Page,
     StoreError, StoreResult,
 };
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const GROUP_COLUMNS: &str = "account_id, id, name, comments, created, updated";
 
@@ -76,23 +77,32 @@ pub(super) fn has_attachments(
     Ok(n > 0)
 }
 
+/// Every group membership of every account (for the identity snapshot).
+pub(super) fn load_all_memberships(c: &Connection) -> StoreResult<Vec<MembershipRecord>> {
+    all(
+        c,
+        "SELECT account_id, group_id, user_id, joined FROM group_members",
+        |r| {
+            Ok(MembershipRecord {
+                account: AccountId::from_trusted(r.get::<_, String>(0)?),
+                group: GroupId::from_trusted(r.get::<_, String>(1)?),
+                user: UserId::from_trusted(r.get::<_, String>(2)?),
+                joined: r.get(3)?,
+            })
+        },
+    )
+}
+
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn create_group(&self, group: &GroupRecord, max_groups: usize) -> StoreResult<()> {
         let g = group.clone();
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |tx| {
             let a = g.account.as_str();
-            if exists(get_group(&tx, a, g.name.as_str()))? {
+            if exists(get_group(tx, a, g.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Group));
             }
-            let n = count(
-                &tx,
-                "SELECT COUNT(*) FROM groups WHERE account_id = ?1",
-                [a],
-            )?;
+            let n = count(tx, "SELECT COUNT(*) FROM groups WHERE account_id = ?1", [a])?;
             if n >= max_groups {
                 return Err(StoreError::LimitExceeded(Entity::Group));
             }
@@ -108,14 +118,22 @@ impl GroupStore for SqliteStore {
                 ],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            let account = g.account.clone();
+            tx.changed(
+                Some(&account),
+                Changed::Group {
+                    id: g.id.clone(),
+                    row: Some(g),
+                },
+            );
+            Ok(())
         })
         .await
     }
 
     async fn group(&self, account: &AccountId, name: &GroupName) -> StoreResult<GroupRecord> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(false, move |c| get_group(c, &a, &n)).await
+        self.read(move |c| get_group(c, &a, &n)).await
     }
 
     async fn update_group(
@@ -130,14 +148,11 @@ impl GroupStore for SqliteStore {
             name.as_str().to_string(),
             update.clone(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let mut g = get_group(&tx, &a, &n)?;
+        self.write(move |tx| {
+            let mut g = get_group(tx, &a, &n)?;
             if let Some(new_name) = up.name {
                 if new_name != g.name {
-                    if exists(get_group(&tx, &a, new_name.as_str()))? {
+                    if exists(get_group(tx, &a, new_name.as_str()))? {
                         return Err(StoreError::AlreadyExists(Entity::Group));
                     }
                     g.name = new_name;
@@ -152,7 +167,13 @@ impl GroupStore for SqliteStore {
                 params![a, g.id.as_str(), g.name.as_str(), g.comments, g.updated],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            tx.changed(
+                Some(&g.account),
+                Changed::Group {
+                    id: g.id.clone(),
+                    row: Some(g.clone()),
+                },
+            );
             Ok(g)
         })
         .await
@@ -168,7 +189,7 @@ impl GroupStore for SqliteStore {
             account.as_str().to_string(),
             after.unwrap_or("").to_string(),
         );
-        self.run(false, move |c| {
+        self.read(move |c| {
             page(c, &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"), &a, &after, limit, group_from_row)
         })
         .await
@@ -176,20 +197,17 @@ impl GroupStore for SqliteStore {
 
     async fn delete_group(&self, account: &AccountId, name: &GroupName) -> StoreResult<()> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let g = get_group(&tx, &a, &n)?;
+        self.write(move |tx| {
+            let g = get_group(tx, &a, &n)?;
             let members = count(
-                &tx,
+                tx,
                 "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND group_id = ?2",
                 params![a, g.id.as_str()],
             )?;
             if members > 0 {
                 return Err(StoreError::DeleteConflict(Conflict::GroupHasUsers));
             }
-            if has_attachments(&tx, &a, "Group", g.id.as_str())? {
+            if has_attachments(tx, &a, "Group", g.id.as_str())? {
                 return Err(StoreError::DeleteConflict(Conflict::GroupHasPolicies));
             }
             tx.execute(
@@ -197,7 +215,14 @@ impl GroupStore for SqliteStore {
                 params![a, g.id.as_str()],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&g.account),
+                Changed::Group {
+                    id: g.id,
+                    row: None,
+                },
+            );
+            Ok(())
         })
         .await
     }
@@ -215,12 +240,9 @@ impl GroupStore for SqliteStore {
             group.as_str().to_string(),
             user.as_str().to_string(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let group = get_group(&tx, &a, &g)?;
-            let user = get_user(&tx, &a, &u)?;
+        self.write(move |tx| {
+            let group = get_group(tx, &a, &g)?;
+            let user = get_user(tx, &a, &u)?;
             let member = tx
                 .query_row(
                     "SELECT 1 FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
@@ -234,7 +256,7 @@ impl GroupStore for SqliteStore {
                 return Err(StoreError::AlreadyExists(Entity::GroupMembership));
             }
             let joined = count(
-                &tx,
+                tx,
                 "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND user_id = ?2",
                 params![a, user.id.as_str()],
             )?;
@@ -246,7 +268,20 @@ impl GroupStore for SqliteStore {
                 params![a, group.id.as_str(), user.id.as_str(), now],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&group.account),
+                Changed::Membership {
+                    group: group.id.clone(),
+                    user: user.id.clone(),
+                    row: Some(MembershipRecord {
+                        account: group.account.clone(),
+                        group: group.id,
+                        user: user.id,
+                        joined: now,
+                    }),
+                },
+            );
+            Ok(())
         })
         .await
     }
@@ -262,12 +297,9 @@ impl GroupStore for SqliteStore {
             group.as_str().to_string(),
             user.as_str().to_string(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let group = get_group(&tx, &a, &g)?;
-            let user = get_user(&tx, &a, &u)?;
+        self.write(move |tx| {
+            let group = get_group(tx, &a, &g)?;
+            let user = get_user(tx, &a, &u)?;
             let n = tx
                 .execute(
                     "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
@@ -277,7 +309,15 @@ impl GroupStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound(Entity::GroupMembership));
             }
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&group.account),
+                Changed::Membership {
+                    group: group.id,
+                    user: user.id,
+                    row: None,
+                },
+            );
+            Ok(())
         })
         .await
     }
@@ -288,7 +328,7 @@ impl GroupStore for SqliteStore {
         user: &UserName,
     ) -> StoreResult<Vec<GroupMembership>> {
         let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let user = get_user(&tx, &a, &u)?;
             let mut st = tx
@@ -323,7 +363,7 @@ impl GroupStore for SqliteStore {
             group.as_str().to_string(),
             after.unwrap_or("").to_string(),
         );
-        self.run(false, move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let group = get_group(&tx, &a, &g)?;
             let mut st = tx
@@ -349,110 +389,5 @@ impl GroupStore for SqliteStore {
             Ok(Page { items, truncated })
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::fixtures::store_with_users;
-    use super::*;
-    use crate::Store;
-
-    fn group(account: &AccountId, name: &str) -> GroupRecord {
-        GroupRecord {
-            account: account.clone(),
-            id: GroupId::generate(),
-            name: GroupName::from_trusted(name),
-            comments: String::new(),
-            created: 1,
-            updated: 1,
-        }
-    }
-
-    fn n(s: &str) -> GroupName {
-        GroupName::from_trusted(s)
-    }
-
-    fn u(s: &str) -> UserName {
-        UserName::from_trusted(s)
-    }
-
-    #[tokio::test]
-    async fn groups_memberships_and_conflicts() {
-        let (_d, s, a) = store_with_users(&["ann", "bob"]).await;
-        s.create_group(&group(&a, "g1"), 2).await.unwrap();
-        assert!(matches!(
-            s.create_group(&group(&a, "g1"), 2).await,
-            Err(StoreError::AlreadyExists(Entity::Group))
-        ));
-        s.create_group(&group(&a, "g2"), 2).await.unwrap();
-        assert!(matches!(
-            s.create_group(&group(&a, "g3"), 2).await,
-            Err(StoreError::LimitExceeded(Entity::Group))
-        ));
-
-        s.add_user_to_group(&a, &n("g1"), &u("ann"), 7, 1)
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.add_user_to_group(&a, &n("g1"), &u("ann"), 8, 5).await,
-            Err(StoreError::AlreadyExists(Entity::GroupMembership))
-        ));
-        assert!(matches!(
-            s.add_user_to_group(&a, &n("g2"), &u("ann"), 8, 1).await,
-            Err(StoreError::LimitExceeded(Entity::GroupMembership))
-        ));
-        let joined = s.groups_for_user(&a, &u("ann")).await.unwrap();
-        assert_eq!(joined.len(), 1);
-        assert_eq!((joined[0].group.name.as_str(), joined[0].joined), ("g1", 7));
-
-        assert!(matches!(
-            s.delete_group(&a, &n("g1")).await,
-            Err(StoreError::DeleteConflict(Conflict::GroupHasUsers))
-        ));
-        assert!(matches!(
-            s.delete_user(&a, &u("ann")).await,
-            Err(StoreError::DeleteConflict(Conflict::UserInGroup))
-        ));
-        // Renaming the group keeps its members.
-        let up = GroupUpdate {
-            name: Some(n("g1b")),
-            comments: None,
-        };
-        s.update_group(&a, &n("g1"), &up, 9).await.unwrap();
-        let members = s.users_for_group(&a, &n("g1b"), None, 10).await.unwrap();
-        assert_eq!(members.items.len(), 1);
-        assert_eq!(members.items[0].user.name.as_str(), "ann");
-        s.remove_user_from_group(&a, &n("g1b"), &u("ann"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.remove_user_from_group(&a, &n("g1b"), &u("ann")).await,
-            Err(StoreError::NotFound(Entity::GroupMembership))
-        ));
-        s.delete_user(&a, &u("ann")).await.unwrap();
-        s.delete_group(&a, &n("g1b")).await.unwrap();
-        assert!(matches!(
-            s.group(&a, &n("g1b")).await,
-            Err(StoreError::NotFound(Entity::Group))
-        ));
-    }
-
-    #[tokio::test]
-    async fn members_are_paged_by_user_name() {
-        let (_d, s, a) = store_with_users(&["c", "a", "d", "b"]).await;
-        s.create_group(&group(&a, "g"), 5).await.unwrap();
-        for name in ["c", "a", "d", "b"] {
-            s.add_user_to_group(&a, &n("g"), &u(name), 1, 5)
-                .await
-                .unwrap();
-        }
-        let p1 = s.users_for_group(&a, &n("g"), None, 3).await.unwrap();
-        assert!(p1.truncated);
-        let names: Vec<_> = p1.items.iter().map(|m| m.user.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        let p2 = s.users_for_group(&a, &n("g"), Some("c"), 3).await.unwrap();
-        assert!(!p2.truncated);
-        assert_eq!(p2.items[0].user.name.as_str(), "d");
     }
 }

@@ -2,13 +2,14 @@
 //! profile follows its user through renames.
 
 use super::{backend, get_user, SqliteStore};
+use crate::feed::Changed;
 use crate::ids::{AccountId, UserName};
 use crate::{
     Conflict, Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile,
     StoreError, StoreResult, UserRecord,
 };
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 fn get_profile(c: &Connection, user: &UserRecord) -> StoreResult<LoginProfileRecord> {
     c.query_row(
@@ -66,12 +67,9 @@ impl LoginProfileStore for SqliteStore {
             user.as_str().to_string(),
             profile.clone(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let user = get_user(&tx, &a, &u)?;
-            match get_profile(&tx, &user) {
+        self.write(move |tx| {
+            let user = get_user(tx, &a, &u)?;
+            match get_profile(tx, &user) {
                 Ok(_) => return Err(StoreError::AlreadyExists(Entity::LoginProfile)),
                 Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -81,8 +79,14 @@ impl LoginProfileStore for SqliteStore {
                 params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.created],
             )
             .map_err(backend)?;
-            let record = get_profile(&tx, &user)?;
-            tx.commit().map_err(backend)?;
+            let record = get_profile(tx, &user)?;
+            tx.changed(
+                Some(&user.account),
+                Changed::LoginProfile {
+                    user: user.id,
+                    exists: true,
+                },
+            );
             Ok(record)
         })
         .await
@@ -94,7 +98,7 @@ impl LoginProfileStore for SqliteStore {
         user: &UserName,
     ) -> StoreResult<LoginProfileRecord> {
         let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let user = get_user(&tx, &a, &u)?;
             get_profile(&tx, &user)
@@ -114,12 +118,9 @@ impl LoginProfileStore for SqliteStore {
             user.as_str().to_string(),
             update.clone(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let user = get_user(&tx, &a, &u)?;
-            let mut p = get_profile(&tx, &user)?;
+        self.write(move |tx| {
+            let user = get_user(tx, &a, &u)?;
+            let mut p = get_profile(tx, &user)?;
             if let Some(v) = up.password_hash {
                 p.password_hash = v;
             }
@@ -135,7 +136,13 @@ impl LoginProfileStore for SqliteStore {
                 params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.updated],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            tx.changed(
+                Some(&user.account),
+                Changed::LoginProfile {
+                    user: user.id,
+                    exists: true,
+                },
+            );
             Ok(p)
         })
         .await
@@ -143,11 +150,8 @@ impl LoginProfileStore for SqliteStore {
 
     async fn delete_login_profile(&self, account: &AccountId, user: &UserName) -> StoreResult<()> {
         let (a, u) = (account.as_str().to_string(), user.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let user = get_user(&tx, &a, &u)?;
+        self.write(move |tx| {
+            let user = get_user(tx, &a, &u)?;
             let n = tx
                 .execute(
                     "DELETE FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
@@ -157,81 +161,15 @@ impl LoginProfileStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound(Entity::LoginProfile));
             }
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&user.account),
+                Changed::LoginProfile {
+                    user: user.id,
+                    exists: false,
+                },
+            );
+            Ok(())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::fixtures::store_with_users;
-    use super::*;
-    use crate::Store;
-
-    fn profile(hash: &str) -> NewLoginProfile {
-        NewLoginProfile {
-            password_hash: hash.into(),
-            password_reset_required: false,
-            mfa_bind_required: true,
-            created: 3,
-        }
-    }
-
-    #[tokio::test]
-    async fn one_profile_per_user_and_it_blocks_deleting_the_user() {
-        let (_d, s, a) = store_with_users(&["lee"]).await;
-        let lee = UserName::from_trusted("lee");
-        let ghost = UserName::from_trusted("ghost");
-        assert!(matches!(
-            s.login_profile(&a, &lee).await,
-            Err(StoreError::NotFound(Entity::LoginProfile))
-        ));
-        assert!(matches!(
-            s.create_login_profile(&a, &ghost, &profile("h")).await,
-            Err(StoreError::NotFound(Entity::User))
-        ));
-        let p = s
-            .create_login_profile(&a, &lee, &profile("h1"))
-            .await
-            .unwrap();
-        assert_eq!(
-            (
-                p.user_name.as_str(),
-                p.password_hash.as_str(),
-                p.mfa_bind_required,
-                p.created
-            ),
-            ("lee", "h1", true, 3)
-        );
-        assert!(!format!("{p:?}").contains("h1"), "Debug hides the hash");
-        assert!(matches!(
-            s.create_login_profile(&a, &lee, &profile("h2")).await,
-            Err(StoreError::AlreadyExists(Entity::LoginProfile))
-        ));
-        let up = LoginProfileUpdate {
-            password_reset_required: Some(true),
-            ..Default::default()
-        };
-        let p = s.update_login_profile(&a, &lee, &up, 9).await.unwrap();
-        assert_eq!(
-            (
-                p.password_hash.as_str(),
-                p.password_reset_required,
-                p.mfa_bind_required,
-                p.updated
-            ),
-            ("h1", true, true, 9)
-        );
-        assert!(matches!(
-            s.delete_user(&a, &lee).await,
-            Err(StoreError::DeleteConflict(Conflict::UserHasLoginProfile))
-        ));
-        s.delete_login_profile(&a, &lee).await.unwrap();
-        assert!(matches!(
-            s.delete_login_profile(&a, &lee).await,
-            Err(StoreError::NotFound(Entity::LoginProfile))
-        ));
-        s.delete_user(&a, &lee).await.unwrap();
     }
 }

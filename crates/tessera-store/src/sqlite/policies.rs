@@ -1,10 +1,11 @@
 //! [`PolicyStore`] on SQLite.
 
-use super::{backend, exists, SqliteStore};
+use super::{all, backend, exists, SqliteStore, Write};
+use crate::feed::{Changed, PolicyHead};
 use crate::ids::{AccountId, PolicyName};
 use crate::*;
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 fn policy_from_row(r: &Row<'_>) -> rusqlite::Result<CustomPolicyRecord> {
     Ok(CustomPolicyRecord {
@@ -104,6 +105,21 @@ fn target_entity(kind: TargetKind) -> Entity {
     }
 }
 
+/// Records the policy's state after a write to it or its versions.
+fn changed_policy(w: &mut Write<'_>, account: &str, name: &str) -> StoreResult<()> {
+    let record = get_policy(w, account, name)?;
+    let document = get_version(w, account, name, record.default_version)?.document;
+    let account = record.account.clone();
+    w.changed(
+        Some(&account),
+        Changed::Policy {
+            name: record.name.clone(),
+            row: Some(PolicyHead { record, document }),
+        },
+    );
+    Ok(())
+}
+
 /// Every attachment of every account (for the identity snapshot).
 pub(super) fn load_all_attachments(c: &Connection) -> StoreResult<Vec<(AccountId, Attachment)>> {
     let mut st = c
@@ -121,26 +137,19 @@ pub(super) fn load_all_attachments(c: &Connection) -> StoreResult<Vec<(AccountId
     .map_err(backend)
 }
 
-/// The default version of every custom policy (for the identity snapshot).
-pub(super) fn load_default_documents(
-    c: &Connection,
-) -> StoreResult<Vec<(AccountId, PolicyName, u32, String)>> {
-    let mut st = c
-        .prepare(
-            "SELECT p.account_id, p.name, v.version, v.document FROM policies p
-             JOIN policy_versions v ON v.account_id = p.account_id AND v.policy_name = p.name AND v.version = p.default_version",
-        )
-        .map_err(backend)?;
-    st.query_map([], |r| {
-        Ok((
-            AccountId::from_trusted(r.get::<_, String>(0)?),
-            PolicyName::from_trusted(r.get::<_, String>(1)?),
-            r.get(2)?,
-            r.get(3)?,
-        ))
-    })
-    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-    .map_err(backend)
+/// Every custom policy with its default document (for the identity snapshot).
+pub(super) fn load_all_heads(c: &Connection) -> StoreResult<Vec<PolicyHead>> {
+    all(
+        c,
+        "SELECT p.account_id, p.name, p.description, p.default_version, p.created, p.updated, v.document FROM policies p
+         JOIN policy_versions v ON v.account_id = p.account_id AND v.policy_name = p.name AND v.version = p.default_version",
+        |r| {
+            Ok(PolicyHead {
+                record: policy_from_row(r)?,
+                document: r.get(6)?,
+            })
+        },
+    )
 }
 
 #[async_trait]
@@ -152,10 +161,9 @@ impl PolicyStore for SqliteStore {
         max_policies: usize,
     ) -> StoreResult<()> {
         let (p, doc) = (policy.clone(), document.to_string());
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        self.write(move |tx| {
             let a = p.account.as_str();
-            if exists(get_policy(&tx, a, p.name.as_str()))? {
+            if exists(get_policy(tx, a, p.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Policy));
             }
             let count: i64 = tx.query_row("SELECT COUNT(*) FROM policies WHERE account_id = ?1", [a], |r| r.get(0)).map_err(backend)?;
@@ -172,7 +180,7 @@ impl PolicyStore for SqliteStore {
                 params![a, p.name.as_str(), doc, p.created],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            changed_policy(tx, a, p.name.as_str())
         })
         .await
     }
@@ -183,7 +191,7 @@ impl PolicyStore for SqliteStore {
         name: &PolicyName,
     ) -> StoreResult<(CustomPolicyRecord, PolicyVersionRecord)> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let p = get_policy(&tx, &a, &n)?;
             let v = get_version(&tx, &a, &n, p.default_version)?;
@@ -194,7 +202,7 @@ impl PolicyStore for SqliteStore {
 
     async fn custom_policies(&self, account: &AccountId) -> StoreResult<Vec<CustomPolicyRecord>> {
         let a = account.as_str().to_string();
-        self.run(false, move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {POLICY_COLUMNS} FROM policies WHERE account_id = ?1 ORDER BY name"
@@ -219,13 +227,11 @@ impl PolicyStore for SqliteStore {
             name.as_str().to_string(),
             description.to_string(),
         );
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            get_policy(&tx, &a, &n)?;
+        self.write(move |tx| {
+            get_policy(tx, &a, &n)?;
             tx.execute("UPDATE policies SET description = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, d, now]).map_err(backend)?;
-            let p = get_policy(&tx, &a, &n)?;
-            tx.commit().map_err(backend)?;
-            Ok(p)
+            changed_policy(tx, &a, &n)?;
+            get_policy(tx, &a, &n)
         })
         .await
     }
@@ -237,9 +243,8 @@ impl PolicyStore for SqliteStore {
         cascade: bool,
     ) -> StoreResult<()> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let p = get_policy(&tx, &a, &n)?;
+        self.write(move |tx| {
+            let p = get_policy(tx, &a, &n)?;
             let kinds: Vec<String> = {
                 let mut st = tx
                     .prepare("SELECT DISTINCT target_kind FROM attachments WHERE account_id = ?1 AND policy_type = 'Custom' AND policy_name = ?2")
@@ -264,7 +269,8 @@ impl PolicyStore for SqliteStore {
             }
             tx.execute("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2", params![a, n]).map_err(backend)?;
             tx.execute("DELETE FROM policies WHERE account_id = ?1 AND name = ?2", params![a, n]).map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.changed(Some(&p.account), Changed::Policy { name: p.name, row: None });
+            Ok(())
         })
         .await
     }
@@ -283,10 +289,9 @@ impl PolicyStore for SqliteStore {
             max_versions,
             now,
         } = new.clone();
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let p = get_policy(&tx, &a, &n)?;
-            let existing = versions(&tx, &a, &n)?;
+        self.write(move |tx| {
+            let p = get_policy(tx, &a, &n)?;
+            let existing = versions(tx, &a, &n)?;
             if existing.len() >= max_versions {
                 let oldest = existing.iter().find(|v| v.version != p.default_version).map(|v| v.version);
                 match (rotate, oldest) {
@@ -311,7 +316,7 @@ impl PolicyStore for SqliteStore {
                 params![a, n, next + 1, default, if set_default { now } else { p.updated }],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            changed_policy(tx, &a, &n)?;
             Ok(PolicyVersionRecord { version: next, document: doc, created: now })
         })
         .await
@@ -323,7 +328,7 @@ impl PolicyStore for SqliteStore {
         name: &PolicyName,
     ) -> StoreResult<(CustomPolicyRecord, Vec<PolicyVersionRecord>)> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let p = get_policy(&tx, &a, &n)?;
             let v = versions(&tx, &a, &n)?;
@@ -340,13 +345,12 @@ impl PolicyStore for SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            get_policy(&tx, &a, &n)?;
-            get_version(&tx, &a, &n, version)?;
+        self.write(move |tx| {
+            get_policy(tx, &a, &n)?;
+            get_version(tx, &a, &n, version)?;
             tx.execute("UPDATE policies SET default_version = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, version, now])
                 .map_err(backend)?;
-            tx.commit().map_err(backend)
+            changed_policy(tx, &a, &n)
         })
         .await
     }
@@ -358,16 +362,15 @@ impl PolicyStore for SqliteStore {
         version: u32,
     ) -> StoreResult<()> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let p = get_policy(&tx, &a, &n)?;
-            get_version(&tx, &a, &n, version)?;
+        self.write(move |tx| {
+            let p = get_policy(tx, &a, &n)?;
+            get_version(tx, &a, &n, version)?;
             if p.default_version == version {
                 return Err(StoreError::DefaultPolicyVersion);
             }
             tx.execute("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3", params![a, n, version])
                 .map_err(backend)?;
-            tx.commit().map_err(backend)
+            changed_policy(tx, &a, &n)
         })
         .await
     }
@@ -378,14 +381,14 @@ impl PolicyStore for SqliteStore {
         attachment: &Attachment,
         limits: AttachLimits,
     ) -> StoreResult<()> {
-        let (a, at) = (account.as_str().to_string(), attachment.clone());
-        self.run(true, move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            if !target_exists(&tx, &a, &at.target)? {
+        let (account, at) = (account.clone(), attachment.clone());
+        self.write(move |tx| {
+            let a = account.as_str();
+            if !target_exists(tx, a, &at.target)? {
                 return Err(StoreError::NotFound(target_entity(at.target.kind)));
             }
             if at.policy_type == PolicyType::Custom {
-                get_policy(&tx, &a, at.policy_name.as_str())?;
+                get_policy(tx, a, at.policy_name.as_str())?;
             }
             let kind = at.target.kind.as_str();
             let already = tx
@@ -419,7 +422,16 @@ impl PolicyStore for SqliteStore {
                 params![a, kind, at.target.id, at.policy_type.as_str(), at.policy_name.as_str(), at.attached],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&account),
+                Changed::Attachment {
+                    target: at.target.clone(),
+                    policy_type: at.policy_type,
+                    policy_name: at.policy_name.clone(),
+                    row: Some(at),
+                },
+            );
+            Ok(())
         })
         .await
     }
@@ -431,23 +443,27 @@ impl PolicyStore for SqliteStore {
         policy_type: PolicyType,
         name: &PolicyName,
     ) -> StoreResult<()> {
-        let (a, t, n) = (
-            account.as_str().to_string(),
-            target.clone(),
-            name.as_str().to_string(),
-        );
-        self.run(true, move |c| {
-            let n_deleted = c
+        let (account, target, name) = (account.clone(), target.clone(), name.clone());
+        self.write(move |w| {
+            let n_deleted = w
                 .execute(
                     "DELETE FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3 AND policy_type = ?4 AND policy_name = ?5",
-                    params![a, t.kind.as_str(), t.id, policy_type.as_str(), n],
+                    params![account.as_str(), target.kind.as_str(), target.id, policy_type.as_str(), name.as_str()],
                 )
                 .map_err(backend)?;
             if n_deleted == 0 {
-                Err(StoreError::NotFound(Entity::Attachment(t.kind)))
-            } else {
-                Ok(())
+                return Err(StoreError::NotFound(Entity::Attachment(target.kind)));
             }
+            w.changed(
+                Some(&account),
+                Changed::Attachment {
+                    target,
+                    policy_type,
+                    policy_name: name,
+                    row: None,
+                },
+            );
+            Ok(())
         })
         .await
     }
@@ -458,7 +474,7 @@ impl PolicyStore for SqliteStore {
         target: &Target,
     ) -> StoreResult<Vec<Attachment>> {
         let (a, t) = (account.as_str().to_string(), target.clone());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3 ORDER BY attached, rowid"
@@ -478,7 +494,7 @@ impl PolicyStore for SqliteStore {
         name: &PolicyName,
     ) -> StoreResult<Vec<AttachedEntity>> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT a.target_kind, a.target_id, a.policy_type, a.policy_name, a.attached,
@@ -507,7 +523,7 @@ impl PolicyStore for SqliteStore {
         name: &str,
     ) -> StoreResult<Target> {
         let (a, n) = (account.as_str().to_string(), name.to_string());
-        self.run(false, move |c| {
+        self.read(move |c| {
             let sql = match kind {
                 TargetKind::User => "SELECT id FROM users WHERE account_id = ?1 AND name = ?2",
                 TargetKind::Group => "SELECT id FROM groups WHERE account_id = ?1 AND name = ?2",
@@ -526,7 +542,7 @@ impl PolicyStore for SqliteStore {
 
     async fn all_attachments(&self, account: &AccountId) -> StoreResult<Vec<Attachment>> {
         let a = account.as_str().to_string();
-        self.run(false, move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare_cached(&format!(
                     "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE account_id = ?1"

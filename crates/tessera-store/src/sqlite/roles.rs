@@ -3,23 +3,23 @@
 //! order use the same collation, so they agree with that index.
 
 use super::groups::has_attachments;
-use super::{backend, exists, page, SqliteStore};
+use super::{all, backend, exists, page, SqliteStore};
+use crate::feed::Changed;
 use crate::ids::{AccountId, RoleId, RoleName};
 use crate::{Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult};
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ROLE_COLUMNS: &str =
     "account_id, id, name, description, trust_policy, max_session_duration, created, updated";
 
 /// Every role of every account (for the identity snapshot).
-pub(super) fn load_all_roles(c: &rusqlite::Connection) -> StoreResult<Vec<RoleRecord>> {
-    let mut st = c
-        .prepare(&format!("SELECT {ROLE_COLUMNS} FROM roles"))
-        .map_err(backend)?;
-    st.query_map([], role_from_row)
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(backend)
+pub(super) fn load_all_roles(c: &Connection) -> StoreResult<Vec<RoleRecord>> {
+    all(
+        c,
+        &format!("SELECT {ROLE_COLUMNS} FROM roles"),
+        role_from_row,
+    )
 }
 
 fn role_from_row(r: &Row<'_>) -> rusqlite::Result<RoleRecord> {
@@ -52,12 +52,9 @@ fn get_role(c: &Connection, account: &str, name: &str) -> StoreResult<RoleRecord
 impl RoleStore for SqliteStore {
     async fn create_role(&self, role: &RoleRecord, max_roles: usize) -> StoreResult<()> {
         let r = role.clone();
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |tx| {
             let a = r.account.as_str();
-            if exists(get_role(&tx, a, r.name.as_str()))? {
+            if exists(get_role(tx, a, r.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Role));
             }
             let n: i64 = tx
@@ -86,14 +83,22 @@ impl RoleStore for SqliteStore {
                 ],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            let account = r.account.clone();
+            tx.changed(
+                Some(&account),
+                Changed::Role {
+                    id: r.id.clone(),
+                    row: Some(r),
+                },
+            );
+            Ok(())
         })
         .await
     }
 
     async fn role(&self, account: &AccountId, name: &RoleName) -> StoreResult<RoleRecord> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(false, move |c| get_role(c, &a, &n)).await
+        self.read(move |c| get_role(c, &a, &n)).await
     }
 
     async fn update_role(
@@ -108,11 +113,8 @@ impl RoleStore for SqliteStore {
             name.as_str().to_string(),
             update.clone(),
         );
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let mut r = get_role(&tx, &a, &n)?;
+        self.write(move |tx| {
+            let mut r = get_role(tx, &a, &n)?;
             if let Some(v) = up.trust_policy {
                 r.trust_policy = v;
             }
@@ -128,7 +130,13 @@ impl RoleStore for SqliteStore {
                 params![a, r.id.as_str(), r.description, r.trust_policy, r.max_session_duration, r.updated],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            tx.changed(
+                Some(&r.account),
+                Changed::Role {
+                    id: r.id.clone(),
+                    row: Some(r.clone()),
+                },
+            );
             Ok(r)
         })
         .await
@@ -144,7 +152,7 @@ impl RoleStore for SqliteStore {
             account.as_str().to_string(),
             after.unwrap_or("").to_string(),
         );
-        self.run(false, move |c| {
+        self.read(move |c| {
             page(c, &format!("SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = ?1 AND name > ?2 COLLATE NOCASE ORDER BY name COLLATE NOCASE LIMIT ?3"), &a, &after, limit, role_from_row)
         })
         .await
@@ -152,12 +160,9 @@ impl RoleStore for SqliteStore {
 
     async fn delete_role(&self, account: &AccountId, name: &RoleName) -> StoreResult<()> {
         let (a, n) = (account.as_str().to_string(), name.as_str().to_string());
-        self.run(true, move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let r = get_role(&tx, &a, &n)?;
-            if has_attachments(&tx, &a, "Role", r.id.as_str())? {
+        self.write(move |tx| {
+            let r = get_role(tx, &a, &n)?;
+            if has_attachments(tx, &a, "Role", r.id.as_str())? {
                 return Err(StoreError::DeleteConflict(Conflict::RoleHasPolicies));
             }
             tx.execute(
@@ -165,74 +170,15 @@ impl RoleStore for SqliteStore {
                 params![a, r.id.as_str()],
             )
             .map_err(backend)?;
-            tx.commit().map_err(backend)
+            tx.changed(
+                Some(&r.account),
+                Changed::Role {
+                    id: r.id,
+                    row: None,
+                },
+            );
+            Ok(())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::fixtures::store_with_users;
-    use super::*;
-
-    fn role(account: &AccountId, name: &str) -> RoleRecord {
-        RoleRecord {
-            account: account.clone(),
-            id: RoleId::generate(),
-            name: RoleName::from_trusted(name),
-            description: String::new(),
-            trust_policy: "{}".into(),
-            max_session_duration: 3600,
-            created: 1,
-            updated: 1,
-        }
-    }
-
-    fn n(s: &str) -> RoleName {
-        RoleName::from_trusted(s)
-    }
-
-    #[tokio::test]
-    async fn names_ignore_case_but_keep_it() {
-        let (_d, s, a) = store_with_users(&[]).await;
-        s.create_role(&role(&a, "Admin"), 3).await.unwrap();
-        assert!(matches!(
-            s.create_role(&role(&a, "ADMIN"), 3).await,
-            Err(StoreError::AlreadyExists(Entity::Role))
-        ));
-        assert_eq!(
-            s.role(&a, &n("aDmIn")).await.unwrap().name.as_str(),
-            "Admin"
-        );
-        for name in ["beta", "Charlie"] {
-            s.create_role(&role(&a, name), 3).await.unwrap();
-        }
-        assert!(matches!(
-            s.create_role(&role(&a, "delta"), 3).await,
-            Err(StoreError::LimitExceeded(Entity::Role))
-        ));
-        let p1 = s.list_roles(&a, None, 2).await.unwrap();
-        let names: Vec<_> = p1.items.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["Admin", "beta"]);
-        assert!(p1.truncated);
-        let p2 = s.list_roles(&a, Some("beta"), 2).await.unwrap();
-        assert_eq!(p2.items[0].name.as_str(), "Charlie");
-        assert!(!p2.truncated);
-
-        let up = RoleUpdate {
-            max_session_duration: Some(7200),
-            ..Default::default()
-        };
-        let r = s.update_role(&a, &n("ADMIN"), &up, 5).await.unwrap();
-        assert_eq!(
-            (r.max_session_duration, r.updated, r.trust_policy.as_str()),
-            (7200, 5, "{}")
-        );
-        s.delete_role(&a, &n("admin")).await.unwrap();
-        assert!(matches!(
-            s.role(&a, &n("Admin")).await,
-            Err(StoreError::NotFound(Entity::Role))
-        ));
     }
 }

@@ -133,4 +133,26 @@ CREATE TABLE revocations (
     PRIMARY KEY (account_id, kind, target_id)
 );
 "#,
+    // 4: the change feed. `feed` holds the newest revision (one per write transaction) and how
+    // far the feed has been compacted; `changes` holds each write's entries, the entity's new row
+    // (or a tombstone) as JSON, so readers apply them without reading the tables again.
+    r#"
+CREATE TABLE feed (
+    id                INTEGER PRIMARY KEY CHECK (id = 1),
+    revision          INTEGER NOT NULL,
+    compacted_through INTEGER NOT NULL
+);
+INSERT INTO feed (id, revision, compacted_through) VALUES (1, 0, 0);
+CREATE TABLE changes (
+    revision   INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    account_id TEXT,
+    kind       TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    committed  INTEGER NOT NULL,
+    PRIMARY KEY (revision, seq)
+) WITHOUT ROWID;
+CREATE INDEX changes_committed ON changes(committed);
+"#,
 ];
