@@ -9,27 +9,10 @@ ratio to /health measured in the same run.
 Only the standard library: requests for the setup are signed here (RPC v1) from the root
 credentials the server writes on first start.
 """
-import argparse, base64, hashlib, hmac, json, os, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request, uuid
+import argparse, json, os, statistics, sys, tempfile
 
-def enc(s):
-    return urllib.parse.quote(s, safe="-_.~")
-
-def call(url, ak, secret, version, action, params=None, token=None):
-    p = {"Action": action, "Version": version, "Format": "JSON", "AccessKeyId": ak, "SignatureMethod": "HMAC-SHA1",
-         "SignatureVersion": "1.0", "SignatureNonce": uuid.uuid4().hex, "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if token:
-        p["SecurityToken"] = token
-    p.update(params or {})
-    canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(p.items()))
-    sts = "GET&%2F&" + enc(canonical)
-    p["Signature"] = base64.b64encode(hmac.new((secret + "&").encode(), sts.encode(), hashlib.sha1).digest()).decode()
-    with urllib.request.urlopen(f"{url}/?{urllib.parse.urlencode(p, quote_via=urllib.parse.quote)}") as r:
-        return json.loads(r.read())
-
-def loadgen(binary, url, args, extra):
-    cmd = [binary, "--url", url, "--connections", str(args.connections), "--duration", str(args.duration), "--warmup", str(args.warmup), "--quiet"] + extra
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()
-    return json.loads(out[-1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_client import Client, binaries, loadgen, start_server  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
@@ -39,22 +22,15 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
     args = ap.parse_args()
-    tessera = os.path.join(args.target_dir, "release", "tessera")
-    lg = os.path.join(args.target_dir, "release", "tessera-loadgen")
+    tessera, lg = binaries(args.target_dir)
     data = tempfile.mkdtemp(prefix="tessera-bench-")
     # Every signed request's nonce is kept 15 minutes; the whole benchmark must fit.
-    server = subprocess.Popen([tessera, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn", "--nonce-capacity", "40000000"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = None
-    for line in server.stdout:
-        if line.startswith("tessera: listening on "):
-            url = line.split()[-1]
-        if line.strip() == "tessera: ready":
-            break
+    server, url, _ = start_server(tessera, data, ["--nonce-capacity", "40000000"])
     try:
         root = json.load(open(os.path.join(data, "root-credentials.json")))
         acct, rid, rsec = root["AccountId"], root["AccessKeyId"], root["AccessKeySecret"]
-        ram = lambda action, **p: call(url, rid, rsec, "2015-05-01", action, p)
+        client = Client(url)
+        ram = lambda action, **p: client.ram((rid, rsec), action, **p)
         ram("CreateUser", UserName="bench")
         key = ram("CreateAccessKey", UserName="bench")["AccessKey"]
         ram("AttachPolicyToUser", PolicyType="System", PolicyName="AliyunSTSAssumeRoleAccess", UserName="bench")
@@ -62,8 +38,8 @@ def main():
         ram("CreateRole", RoleName="bench-role", AssumeRolePolicyDocument=trust, MaxSessionDuration="43200")
         ram("AttachPolicyToRole", PolicyType="System", PolicyName="AliyunRAMReadOnlyAccess", RoleName="bench-role")
         role_arn = f"acs:ram::{acct}:role/bench-role"
-        session = call(url, key["AccessKeyId"], key["AccessKeySecret"], "2015-04-01", "AssumeRole",
-                       {"RoleArn": role_arn, "RoleSessionName": "bench", "DurationSeconds": "43200"})["Credentials"]
+        session = client.sts((key["AccessKeyId"], key["AccessKeySecret"]), "AssumeRole",
+                             RoleArn=role_arn, RoleSessionName="bench", DurationSeconds="43200")["Credentials"]
         user = ["--access-key-id", key["AccessKeyId"], "--access-key-secret", key["AccessKeySecret"]]
         rootc = ["--access-key-id", rid, "--access-key-secret", rsec]
         sess = ["--access-key-id", session["AccessKeyId"], "--access-key-secret", session["AccessKeySecret"], "--security-token", session["SecurityToken"]]
@@ -78,7 +54,7 @@ def main():
         # Interleaved runs, so drift of the machine hits every scenario alike.
         for run in range(args.runs):
             for name, extra in scenarios:
-                r = loadgen(lg, url, args, extra)
+                r = loadgen(lg, url, args.connections, args.duration, args.warmup, extra)
                 results[name].append(r)
                 print(f"run {run + 1} {name}: {r['requests_per_second']:.0f} req/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms errors {r['errors']}", file=sys.stderr)
         health = statistics.median(r["requests_per_second"] for r in results["health"])

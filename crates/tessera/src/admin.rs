@@ -31,6 +31,9 @@ pub enum AdminCommand {
     /// account of the credentials used; needs ram:RevokeRoleSessions / ram:RevokeUserSessions
     /// unless they are the account root's).
     RevokeSessions(Revoke),
+    /// Compare the server's in-memory identity cache with its store (the operator's root only);
+    /// prints {"Consistent": true, ...}, and exits non-zero when they differ.
+    VerifyCache(Target),
 }
 
 /// What `tessera admin revoke-sessions` ends.
@@ -72,6 +75,7 @@ pub fn run_admin(cmd: AdminCommand) -> anyhow::Result<()> {
             ),
             (None, None) => bail!("name a --role or a --user"),
         },
+        AdminCommand::VerifyCache(t) => call(&t, ADMIN_VERSION, "VerifyIdentityCache", &[]),
     }
 }
 
@@ -134,5 +138,8 @@ fn call(t: &Target, version: &str, action: &str, extra: &[(&str, &str)]) -> anyh
         .block_on(client.call(product, action, version, extra.iter().copied()))
         .with_context(|| format!("{action} at {endpoint}"))?;
     print_json(&answer);
+    if answer.get("Consistent") == Some(&serde_json::Value::Bool(false)) {
+        bail!("the server's identity cache differs from its store");
+    }
     Ok(())
 }

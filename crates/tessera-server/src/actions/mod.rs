@@ -105,6 +105,7 @@ actions! {
     Ram RevokeUserSessions true,
     Admin CreateAccount true,
     Admin RotateTokenKeys true,
+    Admin VerifyIdentityCache true,
     Ram CreateUser true,
     Ram GetUser true,
     Ram UpdateUser true,
@@ -222,7 +223,7 @@ impl Action {
             RevokeRoleSessions => vec![role(&param("RoleName"))],
             RevokeUserSessions => vec![user(&param("UserName"))],
             // Operator-only: never granted by a policy.
-            CreateAccount | RotateTokenKeys => vec![],
+            CreateAccount | RotateTokenKeys | VerifyIdentityCache => vec![],
             // The target role, normalised; an unparsable ARN is evaluated as given (and then
             // refused by the action's own validation if allowed at all).
             AssumeRole => vec![sts::parse_role_arn(&param("RoleArn"))
@@ -305,6 +306,7 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         Action::RevokeUserSessions => ram_sessions::revoke_user(state, call).await,
         Action::CreateAccount => admin::create_account(state, call).await,
         Action::RotateTokenKeys => admin::rotate_token_keys(state, call).await,
+        Action::VerifyIdentityCache => admin::verify_identity_cache(state).await,
         Action::CreateUser => ram_users::create(state, call).await,
         Action::GetUser => ram_users::get(state, call).await,
         Action::UpdateUser => ram_users::update(state, call).await,
