@@ -389,6 +389,29 @@ mod tests {
         }
 
         #[test]
+        fn encoders_agree_with_the_percent_encoding_crate(s in "\\PC*", bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+            // RFC 3986's unreserved characters stay; encodeURIComponent also keeps !'()*.
+            const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+            const URI_COMPONENT: &AsciiSet = &RFC3986.remove(b'!').remove(b'\'').remove(b'(').remove(b')').remove(b'*');
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for input in [s.as_str(), lossy.as_str()] {
+                let rfc = utf8_percent_encode(input, RFC3986).to_string();
+                prop_assert_eq!(encode(input), rfc.clone());
+                let mut e = String::new();
+                encode_into(&mut e, input, Canonicalization::UriComponent);
+                prop_assert_eq!(e, utf8_percent_encode(input, URI_COMPONENT).to_string());
+                // Python's quote_plus: RFC 3986 with the space as '+'.
+                let mut e = String::new();
+                encode_into(&mut e, input, Canonicalization::QuotePlus);
+                prop_assert_eq!(e, rfc.replace("%20", "+"));
+                // And decoding agrees with the crate's decoder on what the encoder made.
+                let decoded = percent_encoding::percent_decode_str(&rfc).decode_utf8().unwrap();
+                prop_assert_eq!(decode(&rfc), decoded);
+            }
+        }
+
+        #[test]
         fn variants_round_trip_through_form_decoding(s in "\\PC*") {
             for style in Canonicalization::FALLBACKS {
                 let mut e = String::new();

@@ -258,6 +258,7 @@ fn xml_elem(out: &mut String, name: &str, v: &Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn users() -> Vec<(&'static str, Node)> {
         vec![
@@ -359,5 +360,77 @@ mod tests {
         assert_eq!(Format::from_accept("application/json"), Format::Json);
         assert_eq!(Format::from_accept("text/xml"), Format::Xml);
         assert_eq!(Format::from_accept("*/*"), Format::Json);
+    }
+
+    /// The text of the element at `path` (names from the root), read by a real XML parser.
+    fn xml_text_at(body: &str, path: &[&str]) -> Option<String> {
+        let doc = roxmltree::Document::parse(body).expect("well-formed XML");
+        let mut node = doc.root_element();
+        assert_eq!(node.tag_name().name(), path[0]);
+        for name in &path[1..] {
+            node = node.children().find(|c| c.tag_name().name() == *name)?;
+        }
+        Some(node.text().unwrap_or("").to_string())
+    }
+
+    #[test]
+    fn xml_parses_and_reads_back() {
+        let body = success(Format::Xml, "ListUsers", "R-1", &users());
+        assert_eq!(
+            xml_text_at(&body, &["ListUsersResponse", "RequestId"]).as_deref(),
+            Some("R-1")
+        );
+        assert_eq!(
+            xml_text_at(&body, &["ListUsersResponse", "Users", "User", "UserName"]).as_deref(),
+            Some("a<b")
+        );
+        assert_eq!(
+            xml_text_at(&body, &["ListUsersResponse", "IsTruncated"]).as_deref(),
+            Some("false")
+        );
+        let mut e = WireError::new(400, "Code.X", "it's <bad> & \"wrong\"");
+        e.extra.push((
+            "AccessDeniedDetail",
+            Node::Obj(vec![("AuthAction", "a&b".into())]),
+        ));
+        let body = error(Format::Xml, &e, "R", "h", "https://x/?a=1&b=]]>");
+        assert_eq!(
+            xml_text_at(&body, &["Error", "Message"]).as_deref(),
+            Some("it's <bad> & \"wrong\"")
+        );
+        assert_eq!(
+            xml_text_at(&body, &["Error", "Recommend"]).as_deref(),
+            Some("https://x/?a=1&b=]]>"),
+            "CDATA split around ]]> reads back whole"
+        );
+        assert_eq!(
+            xml_text_at(&body, &["Error", "AccessDeniedDetail", "AuthAction"]).as_deref(),
+            Some("a&b")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_survives_json_and_xml(text in "\\PC*", id in "[A-F0-9-]{0,36}") {
+            let fields = [("Comments", Node::Str(text.clone())), ("N", Node::Int(-7))];
+            let j: serde_json::Value =
+                serde_json::from_str(&success(Format::Json, "GetUser", &id, &fields)).unwrap();
+            prop_assert_eq!(j["Comments"].as_str(), Some(text.as_str()));
+            prop_assert_eq!(j["RequestId"].as_str(), Some(id.as_str()));
+            let body = success(Format::Xml, "GetUser", &id, &fields);
+            // XML 1.0 cannot carry these characters at all; they come back as U+FFFD.
+            let expected: String = text
+                .chars()
+                .map(|c| match c {
+                    '\t' | '\n' | '\r' => c,
+                    c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+                    c => c,
+                })
+                .collect();
+            // A parser normalises a bare CR to LF (XML 1.0 §2.11).
+            let expected = expected.replace("\r\n", "\n").replace('\r', "\n");
+            prop_assert_eq!(xml_text_at(&body, &["GetUserResponse", "Comments"]), Some(expected));
+            prop_assert_eq!(xml_text_at(&body, &["GetUserResponse", "N"]), Some("-7".to_string()));
+        }
     }
 }

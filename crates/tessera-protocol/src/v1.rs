@@ -184,6 +184,8 @@ mod tests {
             .collect()
     }
 
+    /// Source: Alibaba Cloud's RPC signature documentation, test vector 1 (AK `testid`, secret
+    /// `testsecret`), as recorded in `shared/spec/sts-ram.md` §3.
     #[test]
     fn published_vector_1_ram_create_user() {
         let params = p(&[
@@ -213,6 +215,8 @@ mod tests {
         );
     }
 
+    /// Source: Alibaba Cloud's IMS signature example (`@` → `%40` → `%2540`), as recorded in
+    /// `shared/spec/sts-ram.md` §3.
     #[test]
     fn published_vector_2_ims_create_user() {
         let params = p(&[
@@ -236,6 +240,8 @@ mod tests {
         assert_eq!(sign("testsecret", &sts), "02heLegtw4+BFamznl1Ltj+vJ4A=");
     }
 
+    /// Source: not published; computed with the official Tea `Utils.get_rpcsignature` and an
+    /// independent implementation, which agree (`shared/spec/sts-ram.md` §3, vector 3).
     #[test]
     fn computed_vector_3_assume_role_post() {
         let params = p(&[

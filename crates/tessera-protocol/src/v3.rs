@@ -185,6 +185,8 @@ mod tests {
     const SIGNED: &str =
         "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version";
 
+    /// Source: Alibaba Cloud's V3 signature documentation, the ECS RunInstances example with
+    /// `YourAccessKeySecret`, as recorded in `shared/spec/sts-ram.md` §4.
     #[test]
     fn published_ecs_example() {
         let q = canonical_query([
@@ -230,6 +232,8 @@ mod tests {
         assert!(!signature_matches("YourAccessKeySecret", &sts, "zz"));
     }
 
+    /// Source: not published; the same recipe as the ECS example applied to STS AssumeRole, and
+    /// cross-checked with the official Tea `Utils.get_authorization` (`shared/spec/sts-ram.md` §4).
     #[test]
     fn computed_sts_vector() {
         let q = canonical_query([

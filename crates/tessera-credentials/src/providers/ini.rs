@@ -21,10 +21,14 @@ pub struct IniProfileProvider {
 
 type Section = HashMap<String, String>;
 
-/// Parses INI text: `[section]`, `key = value`, `#` and `;` comments.
+/// Parses INI text: `[section]`, `key = value`, `#` and `;` comments (whole lines, or after
+/// whitespace at the end of a value), values in matching double or single quotes (the quotes
+/// dropped, as Go's and Node's readers do), CRLF line ends, and a leading UTF-8 byte-order mark
+/// (which Windows editors write).
 pub(crate) fn parse_ini(text: &str) -> HashMap<String, Section> {
     let mut out: HashMap<String, Section> = HashMap::new();
     let mut current: Option<String> = None;
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
@@ -37,10 +41,33 @@ pub(crate) fn parse_ini(text: &str) -> HashMap<String, Section> {
         } else if let (Some(section), Some((k, v))) = (&current, line.split_once('=')) {
             out.entry(section.clone())
                 .or_default()
-                .insert(k.trim().to_string(), v.trim().to_string());
+                .insert(k.trim().to_string(), ini_value(v).to_string());
         }
     }
     out
+}
+
+/// A value as written after `=`: quoted, or up to an inline comment.
+fn ini_value(raw: &str) -> &str {
+    let v = raw.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q) {
+            if let Some(end) = inner.find(q) {
+                return &inner[..end];
+            }
+        }
+    }
+    // An inline comment starts with `#` or `;` after whitespace; secrets and ARNs never hold
+    // a space, so no value is cut short.
+    let cut = v
+        .char_indices()
+        .zip(v.chars().skip(1))
+        .find(|((_, c), next)| c.is_whitespace() && matches!(next, '#' | ';'))
+        .map(|((i, _), _)| i);
+    match cut {
+        Some(i) => v[..i].trim_end(),
+        None => v,
+    }
 }
 
 impl IniProfileProvider {
@@ -272,5 +299,32 @@ mod tests {
         assert_eq!(ini["default"]["type"], "access_key");
         assert_eq!(ini["default"]["access_key_id"], "a");
         assert_eq!(ini["other"]["enable"], "false");
+    }
+
+    #[test]
+    fn byte_order_mark_crlf_quotes_and_inline_comments() {
+        let ini = parse_ini(
+            "\u{FEFF}[default]\r\ntype = access_key\r\naccess_key_id = \"LTAIquoted\"\r\n\
+             access_key_secret = 'se=cret' ; the secret\r\nrole_arn = acs:ram::1:role/a # note\r\n\
+             policy = {\"a\": 1}\r\nempty =\r\nunmatched = \"abc\r\n; comment line\r\n# another\r\n\
+             [ spaced ]\r\nk=v#not-a-comment\r\n",
+        );
+        let d = &ini["default"];
+        assert_eq!(
+            d["type"], "access_key",
+            "the BOM does not hide the first section"
+        );
+        assert_eq!(d["access_key_id"], "LTAIquoted");
+        assert_eq!(d["access_key_secret"], "se=cret");
+        assert_eq!(d["role_arn"], "acs:ram::1:role/a");
+        assert_eq!(d["policy"], "{\"a\": 1}");
+        assert_eq!(d["empty"], "");
+        assert_eq!(d["unmatched"], "\"abc", "an unmatched quote is kept");
+        assert_eq!(d.len(), 7, "comment lines are not keys: {d:?}");
+        assert_eq!(
+            ini["spaced"]["k"], "v#not-a-comment",
+            "a comment needs whitespace before it"
+        );
+        assert!(!d.values().any(|v| v.ends_with('\r')));
     }
 }
