@@ -2,6 +2,8 @@
 //!
 //! - `raw/siphash13_128`: SipHash-1-3 (128-bit) of an (AccessKeyId, nonce) pair, plus the
 //!   64-bit SipHash-1-3 of the AccessKeyId alone: the two hashes every check computes;
+//! - `raw/random_read_128MiB`: one read at a random place in 128 MiB, i.e. a cache and TLB miss
+//!   (independent reads, so they may overlap as the window's read-ahead does);
 //! - `window/nearly_empty`: `check_and_insert` with time moving on (100 requests a simulated
 //!   second, each nonce expiring a second later, so kept to the end of its two-minute bucket):
 //!   at most 12,000 live nonces, buckets created and dropped as time goes;
@@ -17,6 +19,10 @@
 //! own accounting, the process's resident memory grown over the same inserts, and the slots
 //! read per check.
 //!
+//! With the argument `sustain` (`cargo bench -p tessera-server --bench replay -- sustain`) it only
+//! simulates 40 minutes of 60,000 signed requests a second from one AccessKey against the
+//! server's default budget, and fails if any is refused.
+//!
 //! Run with `cargo bench -p tessera-server --bench replay`; medians land in
 //! `target/criterion/<group>/<name>/new/estimates.json`.
 
@@ -25,7 +31,8 @@ use siphasher::sip::SipHasher13 as KeyHasher;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::hash::Hasher;
 use std::hint::black_box;
-use tessera_server::nonce::{NonceError, ReplayWindow, BUCKET_SECS};
+use tessera_server::nonce::{NonceError, ReplayWindow, Stats, BUCKET_SECS};
+use tessera_server::state::DEFAULT_REPLAY_MEMORY;
 
 const NOW: i64 = 1_800_000_000;
 const TTL: i64 = 1801;
@@ -118,6 +125,19 @@ fn raw(c: &mut Criterion) {
             black_box((h.finish128(), k.finish()))
         })
     });
+    // One read at a random place in 128 MiB (about what 10 M nonces take): a cache and TLB
+    // miss, the unit a check at a full window pays a few of.
+    let big = vec![1u64; 16 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    g.bench_function("random_read_128MiB", |b| {
+        b.iter(|| {
+            // xorshift64: the next place does not depend on what was read.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            black_box(big[(x % big.len() as u64) as usize])
+        })
+    });
     g.finish();
 }
 
@@ -174,7 +194,57 @@ fn window(c: &mut Criterion) {
     g.finish();
 }
 
+/// Simulates 60,000 signed requests a second from one AccessKey, clocks right, for 40 minutes
+/// (more than twice the longest a nonce is kept) against the server's default budget: no
+/// request may be refused. Prints the peak held, the bytes each and the resident memory.
+fn sustain() {
+    const RATE: u64 = 60_000;
+    let w = ReplayWindow::new(DEFAULT_REPLAY_MEMORY, TTL);
+    let before = resident_bytes();
+    let (mut refused, mut peak, mut peak_rss) = (0u64, Stats::default(), 0);
+    let mut buf = [0u8; 32];
+    let mut i = 0u64;
+    for sec in 0..2400 {
+        let now = NOW + sec;
+        for _ in 0..RATE {
+            i += 1;
+            if w.check_and_insert(AK, nonce(&mut buf, 6, i), now + 901, now)
+                .is_err()
+            {
+                refused += 1;
+            }
+        }
+        if sec % 60 == 59 {
+            let s = w.stats();
+            if s.nonces > peak.nonces {
+                peak = s;
+            }
+            peak_rss = peak_rss.max(resident_bytes().saturating_sub(before));
+            println!(
+                "sustain: {} min, {} nonces, {} bytes accounted, {} refused",
+                (sec + 1) / 60,
+                s.nonces,
+                s.allocated,
+                refused
+            );
+        }
+    }
+    println!(
+        "sustain: {i} requests at {RATE}/s from one key, {refused} refused; peak {} nonces in {} bytes accounted ({:.2} B/nonce), resident +{peak_rss} bytes ({:.2} B/nonce)",
+        peak.nonces,
+        peak.allocated,
+        peak.allocated as f64 / peak.nonces as f64,
+        peak_rss as f64 / peak.nonces as f64,
+    );
+    assert_eq!(refused, 0);
+}
+
 fn main() {
+    // `cargo bench --bench replay -- sustain`: the 40-minute simulation only (about 3 minutes).
+    if std::env::args().any(|a| a == "sustain") {
+        sustain();
+        return;
+    }
     footprint();
     let mut c = Criterion::default().configure_from_args();
     raw(&mut c);
