@@ -42,8 +42,9 @@ def main():
     tessera = os.path.join(args.target_dir, "release", "tessera")
     lg = os.path.join(args.target_dir, "release", "tessera-loadgen")
     data = tempfile.mkdtemp(prefix="tessera-bench-")
-    # Every signed request's nonce is kept 15 minutes; the whole benchmark must fit.
-    server = subprocess.Popen([tessera, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn", "--nonce-capacity", "40000000"],
+    # Every signed request's nonce is kept ~16 minutes; the default --replay-memory (1536MiB: at
+    # least 130 million nonces, half of them for one AccessKey) holds the whole benchmark.
+    server = subprocess.Popen([tessera, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = None
     for line in server.stdout:
