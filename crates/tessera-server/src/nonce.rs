@@ -10,15 +10,15 @@
 //! tables.
 //!
 //! Inside a shard, nonces are grouped by expiry into time buckets of [`BUCKET_SECS`]: a bucket
-//! holds every nonce whose expiry falls in its two minutes, in one Robin Hood linear-probing table of
-//! fingerprints (home slot = the fingerprint scaled to the table size, so the table stays sorted
-//! and a miss stops after a few slots). Tables are only ever inserted into, never deleted from;
-//! expiry is by dropping a whole bucket once the last expiry it can hold has passed. A check
-//! probes each live bucket of its shard once: with the ±15-minute window at most 17 buckets are
-//! live (about 9 when clients' clocks are right), plus the old table of any bucket that is
-//! growing, whatever the number of nonces held; nothing is ever rescanned. The home slots of
-//! all those tables are read first, in one tight loop, so that their cache and TLB misses
-//! overlap instead of following one another.
+//! holds every nonce whose expiry falls in its two minutes, in one Robin Hood linear-probing
+//! table of fingerprints (home slot = the fingerprint scaled to the table size, so the table
+//! stays sorted and a miss stops after a few slots). Tables are only ever inserted into, never
+//! deleted from; expiry is by dropping a whole bucket once the last expiry it can hold has
+//! passed. A check probes each live bucket of its shard once: with the ±15-minute window at
+//! most 17 buckets are live (about 9 when clients' clocks are right), plus the old table of any
+//! bucket that is growing, whatever the number of nonces held; nothing is ever rescanned. The
+//! home slots of all those tables are read first, in one tight loop, so that their cache and
+//! TLB misses overlap instead of following one another.
 //!
 //! Tables grow by a quarter (doubling below 1024 slots) when 7/8 full. The new table is filled
 //! incrementally: every check on the shard moves the next [`MIGRATE_STEP`] slots of any old
