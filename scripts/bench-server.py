@@ -24,8 +24,9 @@ def main():
     args = ap.parse_args()
     tessera, lg = binaries(args.target_dir)
     data = tempfile.mkdtemp(prefix="tessera-bench-")
-    # Every signed request's nonce is kept 15 minutes; the whole benchmark must fit.
-    server, url, _ = start_server(tessera, data, ["--nonce-capacity", "40000000"])
+    # Every signed request's nonce is kept ~16 minutes; the default --replay-memory (1536MiB: at
+    # least 130 million nonces, half of them for one AccessKey) holds the whole benchmark.
+    server, url, _ = start_server(tessera, data)
     try:
         root = json.load(open(os.path.join(data, "root-credentials.json")))
         acct, rid, rsec = root["AccountId"], root["AccessKeyId"], root["AccessKeySecret"]

@@ -11,7 +11,7 @@
 # Settings (environment): RUNS (3), DURATION (10), WARMUP (2), CONNECTIONS (64), THREADS (1,
 # the load generator's runtime threads), PIN (unset; 1 = server on core 1, load generator on
 # core 0, as in shared/notes/limits.md), SERVER_PER_RUN (1 = a fresh server process for every
-# run; 0 = one server for everything, see the README about the nonce cache), SERVER_ARGS (extra
+# run; 0 = one server for everything, see the README about the replay window), SERVER_ARGS (extra
 # `tessera serve` flags, e.g. "--log-level warn"), IDLE_WAIT (120: seconds to wait before each
 # run for the machine to be >= 90 % idle; 0 = do not wait), MAX_OTHERS (0.2: a run during which
 # other processes used more cores than this is repeated, up to RETRIES (3) times, then kept and

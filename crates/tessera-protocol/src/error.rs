@@ -130,6 +130,9 @@ pub enum GatewayError {
     /// Too many requests in flight or remembered.
     #[error("throttled")]
     Throttling,
+    /// This AccessKey alone has made too many requests (its share of a shared limit).
+    #[error("throttled for this user")]
+    ThrottlingUser,
     /// Something broke on the server; details go to the log, never to the client.
     #[error("internal error")]
     InternalError,
@@ -205,6 +208,7 @@ impl GatewayError {
             UnsupportedHttpMethod => WireError::new(400, "UnsupportedHTTPMethod", "This http method is not supported."),
             RequestTooLarge => WireError::new(413, "RequestTooLarge", "The request is larger than the server accepts."),
             Throttling => WireError::new(400, "Throttling", "Request was denied due to request throttling."),
+            ThrottlingUser => WireError::new(400, "Throttling.User", "Request was denied due to user flow control."),
             InternalError => WireError::new(
                 500,
                 "InternalError",
@@ -262,6 +266,16 @@ mod tests {
         assert_eq!(GatewayError::AccessKeyNotFound.to_wire().status, 404);
         assert_eq!(GatewayError::InvalidAction.to_wire().status, 404);
         assert_eq!(GatewayError::NonceUsed.to_wire().code, "SignatureNonceUsed");
+        let w = GatewayError::ThrottlingUser.to_wire();
+        assert_eq!(
+            (w.status, w.code.as_ref(), w.message.as_ref()),
+            (
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control."
+            )
+        );
+        assert_eq!(GatewayError::Throttling.to_wire().code, "Throttling");
         assert_eq!(
             GatewayError::MissingParameter("AccessKeyId").to_wire().code,
             "MissingAccessKeyId"

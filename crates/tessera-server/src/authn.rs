@@ -201,8 +201,17 @@ fn remember_nonce(
     {
         Ok(()) => Ok(()),
         Err(NonceError::Used) => Err(GatewayError::NonceUsed),
+        Err(NonceError::KeyShareFull) => {
+            tracing::warn!(
+                access_key_id,
+                "this AccessKey holds its whole share of the replay window; throttling it"
+            );
+            Err(GatewayError::ThrottlingUser)
+        }
         Err(NonceError::Full) => {
-            tracing::warn!("nonce cache full of live nonces; throttling");
+            tracing::warn!(
+                "replay window memory (--replay-memory) full of live nonces; throttling"
+            );
             Err(GatewayError::Throttling)
         }
     }

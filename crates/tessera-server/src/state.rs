@@ -4,9 +4,14 @@ use crate::clock::Clock;
 use crate::identity::IdentityCache;
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
-use crate::nonce::NonceCache;
+use crate::nonce::ReplayWindow;
 use std::sync::Arc;
 use tessera_store::Store;
+
+/// The default of [`Limits::replay_memory`]: 1.5 GiB, enough for about 130 million nonces, or
+/// 60,000 signed requests a second from a single AccessKey indefinitely (its share being half).
+/// Taken only as requests come: an idle server holds a few hundred KiB of it.
+pub const DEFAULT_REPLAY_MEMORY: usize = 1536 << 20;
 
 /// Request-size and memory limits.
 #[derive(Debug, Clone)]
@@ -16,10 +21,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest request target (path and query) accepted.
     pub max_uri_bytes: usize,
-    /// Live nonces remembered at most (about 30 bytes each). Each is kept for the 15-minute
-    /// timestamp window, so this bounds the sustained signed request rate: 4M is about 4,400
-    /// requests per second; beyond it requests get `Throttling` rather than replays a chance.
-    pub nonce_capacity: usize,
+    /// Bytes replay protection may use to remember nonces (about 10 each, taken as needed).
+    /// Each nonce is kept until its timestamp leaves the window, so this bounds the sustained
+    /// signed request rate: see [`crate::nonce::Capacity`]. Beyond it requests get `Throttling`
+    /// rather than replays a chance; one AccessKey beyond its share gets `Throttling.User`.
+    pub replay_memory: usize,
     /// How long a client may take to send its body once the headers are in.
     pub body_timeout: std::time::Duration,
 }
@@ -29,11 +35,15 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1024 * 1024,
             max_uri_bytes: 32 * 1024,
-            nonce_capacity: 4_000_000,
+            replay_memory: DEFAULT_REPLAY_MEMORY,
             body_timeout: std::time::Duration::from_secs(20),
         }
     }
 }
+
+/// The longest a nonce is kept: a timestamp may be up to the window ahead of the clock, and its
+/// nonce is kept until the window after it (see `authn::remember_nonce`).
+const REPLAY_TTL: i64 = 2 * tessera_protocol::TIMESTAMP_WINDOW_SECS + 1;
 
 /// The server's shared state.
 pub struct AppState {
@@ -42,7 +52,7 @@ pub struct AppState {
     /// What authentication and authorization read, in memory, following the store's feed.
     pub identities: Arc<IdentityCache>,
     /// Replay protection.
-    pub nonces: NonceCache,
+    pub nonces: ReplayWindow,
     /// Seals secrets.
     pub master: Arc<MasterKey>,
     /// The time.
@@ -66,7 +76,7 @@ impl AppState {
     ) -> Self {
         AppState {
             identities,
-            nonces: NonceCache::new(limits.nonce_capacity),
+            nonces: ReplayWindow::new(limits.replay_memory, REPLAY_TTL),
             store,
             master,
             clock,

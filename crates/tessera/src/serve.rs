@@ -8,14 +8,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_protocol::TIMESTAMP_WINDOW_SECS;
 use tessera_server::clock::SystemClock;
+use tessera_server::nonce::Capacity;
 use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 
 /// Flags of `tessera serve`. Each can also come from its `TESSERA_*` variable or the TOML file.
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
-    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, nonce_capacity,
+    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
     /// change_retention).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -52,10 +54,14 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or tessera_server=debug [default: info].
     #[arg(long, env = "TESSERA_LOG_LEVEL")]
     log_level: Option<String>,
-    /// Signed requests remembered for replay protection, 15 minutes each [default: 4000000].
-    /// Bounds the sustained signed request rate (capacity / 900 per second); ~30 bytes each.
-    #[arg(long, env = "TESSERA_NONCE_CAPACITY")]
-    nonce_capacity: Option<usize>,
+    /// Memory for replay protection, e.g. 512MiB, 2GiB or a number of bytes [default: 1536MiB].
+    /// Each signed request's nonce is kept ~16 minutes at ~10-12 bytes: 1536MiB sustains about
+    /// 130,000 signed requests per second, half of it for one AccessKey. Taken only as needed.
+    #[arg(long, env = "TESSERA_REPLAY_MEMORY", value_name = "SIZE")]
+    replay_memory: Option<ByteSize>,
+    /// Replaced by --replay-memory; refused with a pointer to it.
+    #[arg(long, env = "TESSERA_NONCE_CAPACITY", hide = true)]
+    nonce_capacity: Option<String>,
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "TESSERA_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
@@ -88,6 +94,101 @@ enum LogFormat {
     Json,
 }
 
+/// A size in bytes, written as a number of bytes or with a unit: `512MiB`, `1GiB`, `64KiB`,
+/// `1.5GiB`, `500MB` (KB, MB, GB and TB are powers of 1000; KiB, MiB, GiB and TiB of 1024).
+/// In the TOML file, a string such as `"512MiB"` or a plain integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let unit_bytes: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "t" | "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            _ => {
+                return Err(format!(
+                    "unknown unit in {s:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"
+                ))
+            }
+        };
+        let invalid = || format!("{s:?} is not a size such as 512MiB, 2GiB or 1048576");
+        let bytes = match number.split_once('.') {
+            None => number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit_bytes)),
+            // A fraction only with a unit, and only to whole bytes: 1.5GiB, not 1.5 bytes.
+            Some((whole, frac)) if unit_bytes > 1 && !frac.is_empty() && frac.len() <= 6 => {
+                let whole: u64 = if whole.is_empty() {
+                    0
+                } else {
+                    whole.parse().map_err(|_| invalid())?
+                };
+                let frac_digits: u64 = frac.parse().map_err(|_| invalid())?;
+                let scale = 10u64.pow(frac.len() as u32);
+                whole.checked_mul(unit_bytes).and_then(|w| {
+                    u128::from(frac_digits)
+                        .checked_mul(u128::from(unit_bytes))
+                        .map(|f| f / u128::from(scale))
+                        .and_then(|f| u64::try_from(f).ok())
+                        .and_then(|f| w.checked_add(f))
+                })
+            }
+            Some(_) => None,
+        }
+        .ok_or_else(invalid)?;
+        usize::try_from(bytes).map(ByteSize).map_err(|_| invalid())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => usize::try_from(n)
+                .map(ByteSize)
+                .map_err(|_| serde::de::Error::custom("size too large")),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0 as u64;
+        for (unit, size) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if n >= size && n.is_multiple_of(size) {
+                return write!(f, "{}{unit}", n / size);
+            }
+        }
+        write!(f, "{n}B")
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
@@ -102,7 +203,9 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     log_level: Option<String>,
     max_body_bytes: Option<usize>,
-    nonce_capacity: Option<usize>,
+    replay_memory: Option<ByteSize>,
+    /// Replaced by replay_memory; refused with a pointer to it.
+    nonce_capacity: Option<toml::Value>,
     change_retention: Option<String>,
 }
 
@@ -159,8 +262,14 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     if let Some(n) = args.max_body_bytes.or(file.max_body_bytes) {
         limits.max_body_bytes = n;
     }
-    if let Some(n) = args.nonce_capacity.or(file.nonce_capacity) {
-        limits.nonce_capacity = n;
+    if args.nonce_capacity.is_some() || file.nonce_capacity.is_some() {
+        bail!(
+            "nonce_capacity (--nonce-capacity, TESSERA_NONCE_CAPACITY) was replaced by a memory \
+             budget: replay_memory (--replay-memory, TESSERA_REPLAY_MEMORY), e.g. 1GiB"
+        );
+    }
+    if let Some(n) = args.replay_memory.or(file.replay_memory) {
+        limits.replay_memory = n.0;
     }
     Ok(Settings {
         server: ServerConfig {
@@ -214,6 +323,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let tls_self_signed = matches!(config.tls, Some(TlsSource::SelfSigned { .. }));
+    let replay = Capacity::of(config.limits.replay_memory, TIMESTAMP_WINDOW_SECS);
     // Handlers first: a SIGTERM that arrives right after "ready" must stop the server cleanly,
     // not kill it with the default action.
     let stop = stop_signals()?;
@@ -264,7 +374,15 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         }
     }
     println!("tessera: ready");
-    tracing::info!(endpoints = ?server.endpoints.iter().map(|e| e.url()).collect::<Vec<_>>(), "tessera started");
+    tracing::info!(
+        endpoints = ?server.endpoints.iter().map(|e| e.url()).collect::<Vec<_>>(),
+        replay_memory = %ByteSize(replay.budget),
+        replay_nonces = replay.nonces,
+        replay_sustained_rps = replay.sustained_rate,
+        replay_sustained_rps_clocks_15min_ahead = replay.sustained_rate_worst,
+        replay_per_key_nonces = replay.per_key_nonces,
+        "tessera started"
+    );
 
     stop.await;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -324,6 +442,76 @@ mod tests {
         let s = resolve(T::try_parse_from(["t"]).unwrap().a).unwrap();
         assert_eq!(s.server.listen.port(), 8080);
         assert!(s.server.tls.is_none());
+    }
+
+    #[test]
+    fn sizes_parse_with_or_without_units() {
+        let ok = |s: &str| s.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(ok("1048576"), Ok(1 << 20));
+        assert_eq!(ok("512MiB"), Ok(512 << 20));
+        assert_eq!(ok("1GiB"), Ok(1 << 30));
+        assert_eq!(ok("1gib"), Ok(1 << 30));
+        assert_eq!(ok("1.5GiB"), Ok(1536 << 20));
+        assert_eq!(ok(" 64 KiB "), Ok(64 << 10));
+        assert_eq!(ok("2G"), Ok(2 << 30));
+        assert_eq!(ok("500MB"), Ok(500_000_000));
+        assert_eq!(ok("10B"), Ok(10));
+        for bad in [
+            "",
+            "MiB",
+            "1.5",
+            "1.2.3GiB",
+            "-1GiB",
+            "12parsecs",
+            "99999999999TiB",
+            "1.GiB",
+        ] {
+            assert!(ok(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(ByteSize(1536 << 20).to_string(), "1536MiB");
+        assert_eq!(ByteSize(1 << 30).to_string(), "1GiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn replay_memory_from_flag_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(&f, "replay_memory = \"256MiB\"\n").unwrap();
+        let cfg = f.to_str().unwrap();
+        let s = resolve(T::try_parse_from(["t", "--config", cfg]).unwrap().a).unwrap();
+        assert_eq!(s.server.limits.replay_memory, 256 << 20);
+        let s = resolve(
+            T::try_parse_from(["t", "--config", cfg, "--replay-memory", "2GiB"])
+                .unwrap()
+                .a,
+        )
+        .unwrap();
+        assert_eq!(s.server.limits.replay_memory, 2 << 30);
+        std::fs::write(&f, "replay_memory = 1000000\n").unwrap();
+        let s = resolve(T::try_parse_from(["t", "--config", cfg]).unwrap().a).unwrap();
+        assert_eq!(s.server.limits.replay_memory, 1_000_000);
+        let s = resolve(T::try_parse_from(["t"]).unwrap().a).unwrap();
+        assert_eq!(
+            s.server.limits.replay_memory,
+            tessera_server::state::DEFAULT_REPLAY_MEMORY
+        );
+        assert!(T::try_parse_from(["t", "--replay-memory", "lots"]).is_err());
+
+        // The old capacity setting is refused, with a pointer to the new one.
+        std::fs::write(&f, "nonce_capacity = 4000000\n").unwrap();
+        let e = resolve(T::try_parse_from(["t", "--config", cfg]).unwrap().a)
+            .err()
+            .unwrap();
+        assert!(format!("{e:#}").contains("--replay-memory"), "{e:#}");
+        let e = resolve(
+            T::try_parse_from(["t", "--nonce-capacity", "4000000"])
+                .unwrap()
+                .a,
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{e:#}").contains("replay_memory"), "{e:#}");
     }
 
     #[test]

@@ -277,6 +277,60 @@ fn settings_from_a_file_and_the_environment() {
 }
 
 #[test]
+fn replay_memory_is_reported_at_startup_and_the_old_setting_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(dir.path().join("data"))
+        .env("TESSERA_REPLAY_MEMORY", "64MiB")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if line.trim() == "tessera: ready" {
+            break;
+        }
+    }
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let started: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "tessera started")
+        .unwrap_or_else(|| panic!("no startup line in {text}"));
+    assert_eq!(started["replay_memory"], "64MiB", "{started}");
+    // About 10-12 bytes a nonce, each held 15 to 17 minutes.
+    let nonces = started["replay_nonces"].as_u64().unwrap();
+    assert!((5_000_000..(64 << 20) / 8).contains(&nonces), "{started}");
+    let rate = started["replay_sustained_rps"].as_u64().unwrap();
+    assert!((nonces / 1100..nonces / 900).contains(&rate), "{started}");
+    assert_eq!(started["replay_per_key_nonces"].as_u64(), Some(nonces / 2));
+
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env("TESSERA_NONCE_CAPACITY", "4000000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--replay-memory"), "{err}");
+}
+
+#[test]
 fn no_secret_reaches_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");

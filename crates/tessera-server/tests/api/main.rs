@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_protocol::encoding::Canonicalization;
-use tessera_protocol::{timestamp, v1, v3};
+use tessera_protocol::{timestamp, v1, v3, TIMESTAMP_WINDOW_SECS};
 use tessera_server::clock::{Clock, ManualClock, SystemClock};
+use tessera_server::nonce::Capacity;
 use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 
 struct Harness {
@@ -1252,6 +1253,127 @@ async fn a_replay_in_the_last_second_of_the_window_is_refused() {
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
     );
+}
+
+#[tokio::test]
+async fn a_v3_replay_in_the_last_second_of_the_window_is_refused() {
+    let h = Harness::start().await;
+    let root = h.root.clone();
+    // One signed V3 request, sent again unchanged.
+    let host = h.http.trim_start_matches("http://").to_string();
+    let date = timestamp::format(h.clock.now());
+    let n = nonce();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-acs-action", "GetCallerIdentity"),
+        ("x-acs-content-sha256", v3::EMPTY_SHA256),
+        ("x-acs-date", date.as_str()),
+        ("x-acs-signature-nonce", n.as_str()),
+        ("x-acs-version", "2015-04-01"),
+    ];
+    let signed: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
+    let cr = v3::canonical_request(
+        "POST",
+        "/",
+        "",
+        &signed,
+        |name| {
+            headers
+                .iter()
+                .filter(|(h, _)| *h == name)
+                .map(|(_, v)| *v)
+                .collect::<Vec<_>>()
+        },
+        v3::EMPTY_SHA256,
+    );
+    let sig = v3::sign(&root.secret, &v3::string_to_sign(&cr));
+    let send = || async {
+        let mut rb = h.http_client.post(format!("{}/", h.http)).header(
+            "authorization",
+            format!(
+                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
+                root.id,
+                signed.join(";")
+            ),
+        );
+        for (k, v) in &headers[1..] {
+            rb = rb.header(*k, *v);
+        }
+        let resp = rb
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json::<Value>().await.unwrap())
+    };
+    let (s, v) = send().await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    h.clock.advance(900);
+    let (s, v) = send().await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "SignatureNonceUsed"),
+        "at exactly +900 s the timestamp is still valid"
+    );
+    h.clock.advance(1);
+    let (s, v) = send().await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
+    );
+}
+
+#[tokio::test]
+async fn an_access_key_holding_its_share_of_the_replay_window_is_throttled_alone() {
+    // The smallest budget whose per-key share is 100 nonces (the share is kept per shard, so a
+    // key is stopped a little below it).
+    let mut budget = 0;
+    while Capacity::of(budget, TIMESTAMP_WINDOW_SECS).per_key_nonces < 100 {
+        budget += 256;
+    }
+    let h = Harness::start_with(Limits {
+        replay_memory: budget,
+        ..Limits::default()
+    })
+    .await;
+    let root = h.root.clone();
+    let hog = h.user_with_key("hog").await;
+    let other = h.user_with_key("other").await;
+    let (mut accepted, mut throttled) = (0, 0);
+    for _ in 0..500 {
+        let (s, v) = h.sts(&hog, "GetCallerIdentity").await;
+        if s == StatusCode::OK {
+            accepted += 1;
+            continue;
+        }
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&v), "Throttling.User", "{v}");
+        assert_eq!(v["Message"], "Request was denied due to user flow control.");
+        throttled += 1;
+    }
+    assert!((80..=100).contains(&accepted), "{accepted} accepted");
+    assert_eq!(accepted + throttled, 500);
+    // V3 requests count against the same share.
+    let (s, v) = h
+        .send_v3(
+            &hog,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "Throttling.User"));
+    // Every other key is served (a few requests each: they have shares of 100 too).
+    for k in [&root, &other] {
+        for _ in 0..5 {
+            let (s, v) = h.sts(k, "GetCallerIdentity").await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+    }
 }
 
 #[tokio::test]
