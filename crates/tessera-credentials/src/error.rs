@@ -151,6 +151,30 @@ impl Error {
         }
     }
 
+    /// Names the file and section in a configuration error raised by an inner provider.
+    pub(crate) fn attributed_to(self, src: &str) -> Self {
+        match self {
+            Error::InvalidConfig { message, .. } => Error::config(src, message),
+            e => e,
+        }
+    }
+
+    /// A profile that was selected but whose source has nothing (an EcsRamRole profile off
+    /// ECS) is a failure of that profile, not "not configured": the chain must stop rather than
+    /// move on to another identity.
+    pub(crate) fn configured_but_failed(
+        self,
+        describe: impl FnOnce() -> Result<String, Error>,
+    ) -> Self {
+        match self {
+            Error::NotConfigured(why) => Error::config(
+                describe().unwrap_or_else(|_| "the selected profile".into()),
+                why,
+            ),
+            e => e,
+        }
+    }
+
     pub(crate) fn in_provider(self, provider: &str) -> Self {
         match self {
             e @ (Error::NotConfigured(_) | Error::Provider { .. }) => e,

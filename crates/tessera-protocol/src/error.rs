@@ -14,7 +14,7 @@ pub struct WireError {
     /// The `Message` field, human readable; clients parse some of them.
     pub message: Cow<'static, str>,
     /// More members after the standard ones, e.g. `AccessDeniedDetail`.
-    pub extra: Vec<(&'static str, crate::render::Node)>,
+    pub extra: Vec<(&'static str, crate::node::Node)>,
 }
 
 impl WireError {

@@ -9,11 +9,13 @@
 //! - [`v3`]: `ACS3-HMAC-SHA256`: `Authorization` parsing, canonical request, signing.
 //! - [`timestamp`]: the ISO 8601 timestamps of the protocol.
 //! - [`error`]: the gateway error catalogue (HTTP status, code, message).
-//! - [`render`]: one response tree rendered as JSON or XML.
+//! - [`node`]: the response tree every action builds.
+//! - [`render`]: that tree rendered as JSON or XML.
 //! - [`secret`]: a string secret that is zeroized on drop and redacted in `Debug`.
 
 pub mod encoding;
 pub mod error;
+pub mod node;
 pub mod render;
 pub mod secret;
 pub mod timestamp;

@@ -1,6 +1,5 @@
 //! A profile of the aliyun CLI's `~/.aliyun/config.json`, in any of its modes.
 
-use super::ini::reattribute;
 use super::{
     CredentialsUriProvider, EcsRamRoleProvider, ExternalProcessProvider, OidcRoleArnProvider,
     RamRoleArnProvider, StaticProvider,
@@ -190,7 +189,7 @@ impl CliProfileProvider {
                 if p.enable_vpc {
                     b = b.enable_vpc(true);
                 }
-                Ok(Box::new(b.build().map_err(|e| reattribute(e, &src))?))
+                Ok(Box::new(b.build().map_err(|e| e.attributed_to(&src))?))
             };
         let provider: Box<dyn ProvideCredentials> = match p.mode.as_str() {
             "AK" | "" => Box::new(StaticProvider::new(ak()?)),
@@ -255,7 +254,7 @@ impl CliProfileProvider {
             }
             "CredentialsURI" => Box::new(
                 CredentialsUriProvider::new(&self.ctx, need(&p.credentials_uri, "credentials_uri")?)
-                    .map_err(|e| reattribute(e, &src))?,
+                    .map_err(|e| e.attributed_to(&src))?,
             ),
             "External" => Box::new(ExternalProcessProvider::new(
                 &self.ctx,
@@ -299,7 +298,10 @@ impl ProvideCredentials for CliProfileProvider {
             .provide()
             .await
             .map(|c| c.nested_in("cli_profile"))
-            .map_err(|e| configured_but_failed(e, || self.describe()).in_provider("cli_profile"))
+            .map_err(|e| {
+                e.configured_but_failed(|| self.describe())
+                    .in_provider("cli_profile")
+            })
     }
 
     fn name(&self) -> &str {
@@ -339,22 +341,6 @@ impl ProvideCredentials for ProfileToken {
 
     fn name(&self) -> &str {
         "static_sts"
-    }
-}
-
-/// A profile that was selected but whose source has nothing (an EcsRamRole profile off ECS) is
-/// a failure of that profile, not "not configured": the chain must stop rather than move on to
-/// another identity.
-pub(crate) fn configured_but_failed(
-    e: Error,
-    describe: impl FnOnce() -> Result<String, Error>,
-) -> Error {
-    match e {
-        Error::NotConfigured(why) => Error::config(
-            describe().unwrap_or_else(|_| "the selected profile".into()),
-            why,
-        ),
-        e => e,
     }
 }
 

@@ -209,7 +209,7 @@ impl IniProfileProvider {
                 } else if let Some(r) = opt("sts_region").or_else(|| opt("region_id")) {
                     b = b.sts_region(r);
                 }
-                Box::new(b.build().map_err(|e| reattribute(e, &src))?)
+                Box::new(b.build().map_err(|e| e.attributed_to(&src))?)
             }
             "oidc_role_arn" => {
                 let mut p = OidcRoleArnProvider::new(
@@ -246,14 +246,6 @@ impl IniProfileProvider {
     }
 }
 
-/// Names the file and section in a configuration error raised by an inner provider.
-pub(crate) fn reattribute(e: Error, src: &str) -> Error {
-    match e {
-        Error::InvalidConfig { message, .. } => Error::config(src, message),
-        e => e,
-    }
-}
-
 #[async_trait]
 impl ProvideCredentials for IniProfileProvider {
     async fn provide(&self) -> Result<Credential, Error> {
@@ -277,7 +269,7 @@ impl ProvideCredentials for IniProfileProvider {
                 }
             })
             .map_err(|e| {
-                super::cli_profile::configured_but_failed(e, || self.describe())
+                e.configured_but_failed(|| self.describe())
                     .in_provider("profile")
             })
     }
