@@ -173,19 +173,10 @@ impl GroupStore for PgStore {
         );
         self.write(move |w| {
             Box::pin(async move {
-                let mut g = get_group(&w.tx, &a, &n).await?;
-                if let Some(new_name) = up.name {
-                    if new_name != g.name {
-                        if exists(get_group(&w.tx, &a, new_name.as_str()).await)? {
-                            return Err(StoreError::AlreadyExists(Entity::Group));
-                        }
-                        g.name = new_name;
-                    }
+                let (g, renamed) = up.applied(get_group(&w.tx, &a, &n).await?, now);
+                if renamed && exists(get_group(&w.tx, &a, g.name.as_str()).await)? {
+                    return Err(StoreError::AlreadyExists(Entity::Group));
                 }
-                if let Some(v) = up.comments {
-                    g.comments = v;
-                }
-                g.updated = now;
                 execute(
                     &w.tx,
                     "UPDATE groups SET name = $3, comments = $4, updated = $5 WHERE account_id = $1 AND id = $2",

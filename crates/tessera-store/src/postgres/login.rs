@@ -131,17 +131,7 @@ impl LoginProfileStore for PgStore {
         self.write(move |w| {
             Box::pin(async move {
                 let user = get_user(&w.tx, &a, &u).await?;
-                let mut p = get_profile(&w.tx, &user).await?;
-                if let Some(v) = up.password_hash {
-                    p.password_hash = v;
-                }
-                if let Some(v) = up.password_reset_required {
-                    p.password_reset_required = v;
-                }
-                if let Some(v) = up.mfa_bind_required {
-                    p.mfa_bind_required = v;
-                }
-                p.updated = now;
+                let p = up.applied(get_profile(&w.tx, &user).await?, now);
                 execute(
                     &w.tx,
                     "UPDATE login_profiles SET password_hash = $3, password_reset_required = $4, mfa_bind_required = $5, updated = $6 WHERE account_id = $1 AND user_id = $2",

@@ -128,17 +128,7 @@ impl RoleStore for PgStore {
         );
         self.write(move |w| {
             Box::pin(async move {
-                let mut r = get_role(&w.tx, &a, &n).await?;
-                if let Some(v) = up.trust_policy {
-                    r.trust_policy = v;
-                }
-                if let Some(v) = up.description {
-                    r.description = v;
-                }
-                if let Some(v) = up.max_session_duration {
-                    r.max_session_duration = v;
-                }
-                r.updated = now;
+                let r = up.applied(get_role(&w.tx, &a, &n).await?, now);
                 execute(
                     &w.tx,
                     "UPDATE roles SET description = $3, trust_policy = $4, max_session_duration = $5, updated = $6 WHERE account_id = $1 AND id = $2",
