@@ -344,13 +344,17 @@ const LOCK_FEED: &str = "SELECT revision FROM feed WHERE id = 1 FOR UPDATE";
 
 /// Takes the next revision, inserts the feed entries (passed as arrays: one statement, one round
 /// trip, however many changes) and notifies listeners, all in the write's transaction.
+///
+/// Entries are stamped with the database's clock, not the node's: compaction compares them with
+/// that clock too, so nodes whose clocks disagree still agree on what is old.
 const RECORD: &str =
     "WITH r AS (UPDATE feed SET revision = revision + 1 WHERE id = 1 RETURNING revision),
      i AS (INSERT INTO changes (revision, seq, account_id, kind, entity_id, payload, committed)
-           SELECT r.revision, c.seq, c.account_id, c.kind, c.entity_id, c.payload, $6
+           SELECT r.revision, c.seq, c.account_id, c.kind, c.entity_id, c.payload,
+                  floor(extract(epoch FROM now()))::bigint
            FROM r, unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
                 AS c(seq, account_id, kind, entity_id, payload))
-SELECT r.revision, pg_notify($7, r.revision::text) FROM r";
+SELECT r.revision, pg_notify($6, r.revision::text) FROM r";
 
 async fn record(
     tx: &Transaction<'_>,
@@ -372,15 +376,7 @@ async fn record(
     let row = query_one(
         tx,
         RECORD,
-        &[
-            &seqs,
-            &accounts,
-            &kinds,
-            &ids,
-            &payloads,
-            &unix_now(),
-            &channel,
-        ],
+        &[&seqs, &accounts, &kinds, &ids, &payloads, &channel],
     )
     .await?;
     revision_from(get(&row, 0)?)
@@ -627,16 +623,20 @@ impl Store for PgStore {
     }
 
     async fn compact_changes(&self, retention: Duration) -> StoreResult<usize> {
-        let cutoff =
-            unix_now().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
+        // Bounded so that the database's `now - retention` cannot overflow.
+        let retention = i64::try_from(retention.as_secs())
+            .unwrap_or(i64::MAX)
+            .min(i64::MAX / 2);
         // A write that records nothing: it takes the feed lock, so it never races a writer.
         self.write(move |w| {
             Box::pin(async move {
                 // The newest revision always stays, so the feed's end is never in doubt.
                 let row = query_one(
                     &w.tx,
-                    "SELECT MAX(revision) FROM changes WHERE committed <= $1 AND revision < (SELECT revision FROM feed WHERE id = 1)",
-                    &[&cutoff],
+                    "SELECT MAX(revision) FROM changes
+                     WHERE committed <= floor(extract(epoch FROM now()))::bigint - $1
+                       AND revision < (SELECT revision FROM feed WHERE id = 1)",
+                    &[&retention],
                 )
                 .await?;
                 let Some(through) = get::<Option<i64>>(&row, 0)? else {
