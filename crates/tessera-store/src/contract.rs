@@ -65,6 +65,8 @@ macro_rules! contract_tests {
             racing_writers_one_name_one_winner,
             concurrent_writers_keep_the_feed_dense,
             reads_see_the_writes_before_them,
+            names_sort_bytewise,
+            attachments_keep_their_order,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -959,6 +961,8 @@ pub async fn compacted_feed_asks_for_a_reload(f: Fixture) {
         s.compact_changes(Duration::from_secs(3600)).await.unwrap(),
         0
     );
+    // A retention longer than time itself keeps everything (and overflows nothing).
+    assert_eq!(s.compact_changes(Duration::MAX).await.unwrap(), 0);
 }
 
 /// A snapshot names the revision it is as of: it holds every write up to it, and the feed after
@@ -1145,4 +1149,113 @@ pub async fn reads_see_the_writes_before_them(f: Fixture) {
             "the feed shows the write as soon as it returns"
         );
     }
+}
+
+/// The names of a listing, in order.
+fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| name(i).to_string()).collect()
+}
+
+/// Listings order names byte by byte (digits, then upper case, then `_`, then lower case, as
+/// SQLite's BINARY collation does, whatever a database's locale would say), role names by their
+/// ASCII lower case; markers compare the same way as the order.
+pub async fn names_sort_bytewise(f: Fixture) {
+    let s = f.store.as_ref();
+    let users = ["b", "B", "a", "A", "_z", "0", ".x", "-y"];
+    let a = account_with_users(s, &users).await;
+    let bytewise = ["-y", ".x", "0", "A", "B", "_z", "a", "b"];
+    let mut listed = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let p = s.list_users(&a, after.as_deref(), 3).await.unwrap();
+        listed.extend(names(&p.items, |u| u.name.as_str()));
+        if !p.truncated {
+            break;
+        }
+        after = listed.last().cloned();
+    }
+    assert_eq!(listed, bytewise);
+
+    s.create_group(&group(&a, "g"), 10).await.unwrap();
+    for name in users {
+        s.add_user_to_group(&a, &gn("g"), &un(name), 1, 10)
+            .await
+            .unwrap();
+    }
+    let members = s
+        .users_for_group(&a, &gn("g"), Some("B"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&members.items, |m| m.user.name.as_str()),
+        ["_z", "a", "b"]
+    );
+    for name in ["G", "_g"] {
+        s.create_group(&group(&a, name), 10).await.unwrap();
+        s.add_user_to_group(&a, &gn(name), &un("a"), 1, 10)
+            .await
+            .unwrap();
+    }
+    let groups = s.list_groups(&a, None, 10).await.unwrap();
+    assert_eq!(names(&groups.items, |g| g.name.as_str()), ["G", "_g", "g"]);
+    let joined = s.groups_for_user(&a, &un("a")).await.unwrap();
+    assert_eq!(names(&joined, |m| m.group.name.as_str()), ["G", "_g", "g"]);
+
+    for name in ["beta", "Alpha", "-r", "Zed", ".q"] {
+        s.create_role(&role(&a, name), 10).await.unwrap();
+    }
+    let roles = s.list_roles(&a, None, 10).await.unwrap();
+    assert_eq!(
+        names(&roles.items, |r| r.name.as_str()),
+        ["-r", ".q", "Alpha", "beta", "Zed"]
+    );
+    let roles = s.list_roles(&a, Some("ALPHA"), 10).await.unwrap();
+    assert_eq!(names(&roles.items, |r| r.name.as_str()), ["beta", "Zed"]);
+
+    for name in ["p-b", "P-a", "p-a"] {
+        s.create_policy(&policy(&a, name), "{}", 10).await.unwrap();
+    }
+    let policies = s.custom_policies(&a).await.unwrap();
+    assert_eq!(names(&policies, |p| p.name.as_str()), ["P-a", "p-a", "p-b"]);
+}
+
+/// A target's policies, and a policy's targets, come in attachment time, then in the order
+/// they were attached.
+pub async fn attachments_keep_their_order(f: Fixture) {
+    let s = f.store.as_ref();
+    let a = account_with_users(s, &["u0", "u1", "u2"]).await;
+    let limits = AttachLimits {
+        system: 10,
+        custom: 10,
+    };
+    let u0 = s.resolve_target(&a, TargetKind::User, "u0").await.unwrap();
+    for (name, at) in [("Zeta", 5), ("Alpha", 3), ("Mid", 5)] {
+        let at = Attachment {
+            target: u0.clone(),
+            policy_type: PolicyType::System,
+            policy_name: pn(name),
+            attached: at,
+        };
+        s.attach_policy(&a, &at, limits).await.unwrap();
+    }
+    let of = s.attachments_of(&a, &u0).await.unwrap();
+    assert_eq!(
+        names(&of, |at| at.policy_name.as_str()),
+        ["Alpha", "Zeta", "Mid"]
+    );
+    for (user, at) in [("u2", 5), ("u1", 3), ("u0", 5)] {
+        let target = s.resolve_target(&a, TargetKind::User, user).await.unwrap();
+        let at = Attachment {
+            target,
+            policy_type: PolicyType::System,
+            policy_name: pn("Shared"),
+            attached: at,
+        };
+        s.attach_policy(&a, &at, limits).await.unwrap();
+    }
+    let entities = s
+        .entities_for_policy(&a, PolicyType::System, &pn("Shared"))
+        .await
+        .unwrap();
+    assert_eq!(names(&entities, |e| e.name.as_str()), ["u1", "u2", "u0"]);
 }

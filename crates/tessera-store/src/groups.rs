@@ -48,6 +48,24 @@ pub struct GroupMember {
     pub joined: i64,
 }
 
+impl GroupUpdate {
+    /// `group` with this update applied at `now`, and whether it renames the group: the backend
+    /// checks the new name is free before it writes.
+    pub(crate) fn applied(self, mut group: GroupRecord, now: i64) -> (GroupRecord, bool) {
+        let GroupUpdate { name, comments } = self;
+        let renamed = name.is_some_and(|n| {
+            let differs = n != group.name;
+            group.name = n;
+            differs
+        });
+        if let Some(v) = comments {
+            group.comments = v;
+        }
+        group.updated = now;
+        (group, renamed)
+    }
+}
+
 /// Groups and memberships. Each method is one transaction.
 #[async_trait]
 pub trait GroupStore: Send + Sync {

@@ -3,7 +3,8 @@
 //! Tessera's persistent state behind one [`Store`] trait, so that SQLite (embedded, the default)
 //! and PostgreSQL (for several nodes) are interchangeable: the records, the traits by entity
 //! (accounts, users, AccessKeys, groups, roles, login profiles, policies, STS token keys and
-//! revocations), the [change feed](feed), and the [SQLite backend](sqlite).
+//! revocations), the [change feed](feed), the [SQLite backend](sqlite) and, behind the `postgres`
+//! feature, the PostgreSQL backend (`postgres`) for deployments of several nodes.
 //!
 //! Each method is one transaction, so invariants such as "at most two AccessKeys per user" hold
 //! under concurrency on any backend. Every committed write also records what it changed in the
@@ -26,6 +27,8 @@ pub mod ids;
 mod keys;
 mod login;
 pub mod policies;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod roles;
 pub mod sqlite;
 mod tokens;

@@ -89,6 +89,28 @@ impl fmt::Debug for LoginProfileUpdate {
     }
 }
 
+impl LoginProfileUpdate {
+    /// `profile` with this update applied at `now`.
+    pub(crate) fn applied(self, mut profile: LoginProfileRecord, now: i64) -> LoginProfileRecord {
+        let LoginProfileUpdate {
+            password_hash,
+            password_reset_required,
+            mfa_bind_required,
+        } = self;
+        if let Some(v) = password_hash {
+            profile.password_hash = v;
+        }
+        if let Some(v) = password_reset_required {
+            profile.password_reset_required = v;
+        }
+        if let Some(v) = mfa_bind_required {
+            profile.mfa_bind_required = v;
+        }
+        profile.updated = now;
+        profile
+    }
+}
+
 /// Login profiles, one at most per user, addressed by the user's name. Each method is one
 /// transaction.
 #[async_trait]

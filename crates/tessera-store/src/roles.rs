@@ -36,6 +36,28 @@ pub struct RoleUpdate {
     pub max_session_duration: Option<i64>,
 }
 
+impl RoleUpdate {
+    /// `role` with this update applied at `now`.
+    pub(crate) fn applied(self, mut role: RoleRecord, now: i64) -> RoleRecord {
+        let RoleUpdate {
+            trust_policy,
+            description,
+            max_session_duration,
+        } = self;
+        if let Some(v) = trust_policy {
+            role.trust_policy = v;
+        }
+        if let Some(v) = description {
+            role.description = v;
+        }
+        if let Some(v) = max_session_duration {
+            role.max_session_duration = v;
+        }
+        role.updated = now;
+        role
+    }
+}
+
 /// Roles. Names are looked up without regard to case. Each method is one transaction.
 #[async_trait]
 pub trait RoleStore: Send + Sync {

@@ -43,6 +43,40 @@ pub struct UserUpdate {
     pub comments: Option<String>,
 }
 
+impl UserUpdate {
+    /// `user` with this update applied at `now`, and whether it renames the user: the backend
+    /// checks the new name is free before it writes. Every backend applies updates here, so they
+    /// cannot disagree on a field.
+    pub(crate) fn applied(self, mut user: UserRecord, now: i64) -> (UserRecord, bool) {
+        let UserUpdate {
+            name,
+            display_name,
+            mobile_phone,
+            email,
+            comments,
+        } = self;
+        let renamed = name.is_some_and(|n| {
+            let differs = n != user.name;
+            user.name = n;
+            differs
+        });
+        if let Some(v) = display_name {
+            user.display_name = v;
+        }
+        if let Some(v) = mobile_phone {
+            user.mobile_phone = v;
+        }
+        if let Some(v) = email {
+            user.email = v;
+        }
+        if let Some(v) = comments {
+            user.comments = v;
+        }
+        user.updated = now;
+        (user, renamed)
+    }
+}
+
 /// Users. Each method is one transaction.
 #[async_trait]
 pub trait UserStore: Send + Sync {

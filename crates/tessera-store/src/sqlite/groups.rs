@@ -149,19 +149,10 @@ impl GroupStore for SqliteStore {
             update.clone(),
         );
         self.write(move |tx| {
-            let mut g = get_group(tx, &a, &n)?;
-            if let Some(new_name) = up.name {
-                if new_name != g.name {
-                    if exists(get_group(tx, &a, new_name.as_str()))? {
-                        return Err(StoreError::AlreadyExists(Entity::Group));
-                    }
-                    g.name = new_name;
-                }
+            let (g, renamed) = up.applied(get_group(tx, &a, &n)?, now);
+            if renamed && exists(get_group(tx, &a, g.name.as_str()))? {
+                return Err(StoreError::AlreadyExists(Entity::Group));
             }
-            if let Some(v) = up.comments {
-                g.comments = v;
-            }
-            g.updated = now;
             tx.execute(
                 "UPDATE groups SET name = ?3, comments = ?4, updated = ?5 WHERE account_id = ?1 AND id = ?2",
                 params![a, g.id.as_str(), g.name.as_str(), g.comments, g.updated],

@@ -120,17 +120,7 @@ impl LoginProfileStore for SqliteStore {
         );
         self.write(move |tx| {
             let user = get_user(tx, &a, &u)?;
-            let mut p = get_profile(tx, &user)?;
-            if let Some(v) = up.password_hash {
-                p.password_hash = v;
-            }
-            if let Some(v) = up.password_reset_required {
-                p.password_reset_required = v;
-            }
-            if let Some(v) = up.mfa_bind_required {
-                p.mfa_bind_required = v;
-            }
-            p.updated = now;
+            let p = up.applied(get_profile(tx, &user)?, now);
             tx.execute(
                 "UPDATE login_profiles SET password_hash = ?3, password_reset_required = ?4, mfa_bind_required = ?5, updated = ?6 WHERE account_id = ?1 AND user_id = ?2",
                 params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.updated],

@@ -114,17 +114,7 @@ impl RoleStore for SqliteStore {
             update.clone(),
         );
         self.write(move |tx| {
-            let mut r = get_role(tx, &a, &n)?;
-            if let Some(v) = up.trust_policy {
-                r.trust_policy = v;
-            }
-            if let Some(v) = up.description {
-                r.description = v;
-            }
-            if let Some(v) = up.max_session_duration {
-                r.max_session_duration = v;
-            }
-            r.updated = now;
+            let r = up.applied(get_role(tx, &a, &n)?, now);
             tx.execute(
                 "UPDATE roles SET description = ?3, trust_policy = ?4, max_session_duration = ?5, updated = ?6 WHERE account_id = ?1 AND id = ?2",
                 params![a, r.id.as_str(), r.description, r.trust_policy, r.max_session_duration, r.updated],

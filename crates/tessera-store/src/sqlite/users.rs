@@ -98,28 +98,10 @@ impl UserStore for SqliteStore {
             update.clone(),
         );
         self.write(move |w| {
-            let mut u = get_user(w, &a, &n)?;
-            if let Some(new_name) = up.name {
-                if new_name != u.name {
-                    if exists(get_user(w, &a, new_name.as_str()))? {
-                        return Err(StoreError::AlreadyExists(Entity::User));
-                    }
-                    u.name = new_name;
-                }
+            let (u, renamed) = up.applied(get_user(w, &a, &n)?, now);
+            if renamed && exists(get_user(w, &a, u.name.as_str()))? {
+                return Err(StoreError::AlreadyExists(Entity::User));
             }
-            if let Some(v) = up.display_name {
-                u.display_name = v;
-            }
-            if let Some(v) = up.mobile_phone {
-                u.mobile_phone = v;
-            }
-            if let Some(v) = up.email {
-                u.email = v;
-            }
-            if let Some(v) = up.comments {
-                u.comments = v;
-            }
-            u.updated = now;
             w.execute(
                 "UPDATE users SET name = ?3, display_name = ?4, mobile_phone = ?5, email = ?6, comments = ?7, updated = ?8 WHERE account_id = ?1 AND id = ?2",
                 params![a, u.id.as_str(), u.name.as_str(), u.display_name, u.mobile_phone, u.email, u.comments, u.updated],
