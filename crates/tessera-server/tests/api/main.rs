@@ -1196,6 +1196,7 @@ async fn graceful_shutdown_closes_the_store() {
 }
 
 mod authorization;
+mod connections;
 mod policies;
 
 #[tokio::test]
