@@ -13,10 +13,11 @@
 //!
 //! A watchdog ([`Activity`]) sees requests start and end (through the service) and the bytes
 //! that start a request head (through the I/O), and knows which deadline applies. When it
-//! passes, an HTTP/1 connection is closed (nothing is in progress: closing is all hyper would
-//! do); an HTTP/2 connection gets a GOAWAY and one more [`Limits::keep_alive_timeout`] to wind
-//! down (a response the client never reads must not hold it open), then is closed. While a
-//! request is in progress no connection deadline runs: the handler bounds its own work.
+//! passes, the connection is shut down gracefully (an idle HTTP/1 connection closes at once,
+//! one still writing a response closes after it; HTTP/2 sends a GOAWAY) and closed outright one
+//! more [`Limits::keep_alive_timeout`] later, so that a response the client never reads cannot
+//! hold it open. While a request is in progress no connection deadline runs: the handler
+//! bounds its own work.
 //!
 //! HTTP/2 is further bounded by a stream limit, a header-list size, and keep-alive pings that
 //! close a connection whose peer stops answering.
@@ -151,13 +152,13 @@ where
     match protocol {
         Protocol::Http1 => {
             let conn = ctx.settings.h1.serve_connection(io, service);
-            drive(conn, &activity, &ctx, Protocol::Http1).await
+            drive(conn, &activity, &ctx).await
         }
         Protocol::Http2 => {
             // HTTP/2 frames (pings, window updates) arrive between requests: only streams count.
             activity.stop_timing_heads();
             let conn = ctx.settings.h2.serve_connection(io, service);
-            drive(conn, &activity, &ctx, Protocol::Http2).await
+            drive(conn, &activity, &ctx).await
         }
     }
 }
@@ -186,6 +187,10 @@ async fn detect<S: AsyncRead + Unpin>(io: &mut Observed<S>) -> io::Result<Protoc
 
 /// The two protocols' connections, as [`drive`] needs them.
 trait Graceful: Future<Output = hyper::Result<()>> {
+    /// Whether a graceful shutdown ends a connection that has had no request yet (an HTTP/2
+    /// GOAWAY does; hyper's HTTP/1 keeps waiting for the first request).
+    const ENDS_UNUSED: bool;
+
     fn graceful_shutdown(self: Pin<&mut Self>);
 }
 
@@ -193,6 +198,8 @@ impl<S> Graceful for http1::Connection<TokioIo<Observed<S>>, ConnService>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    const ENDS_UNUSED: bool = false;
+
     fn graceful_shutdown(self: Pin<&mut Self>) {
         http1::Connection::graceful_shutdown(self)
     }
@@ -202,13 +209,15 @@ impl<S> Graceful for http2::Connection<TokioIo<Observed<S>>, ConnService, Stream
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    const ENDS_UNUSED: bool = true;
+
     fn graceful_shutdown(self: Pin<&mut Self>) {
         http2::Connection::graceful_shutdown(self)
     }
 }
 
 /// Runs a connection until it ends, its deadline passes, or the server stops.
-async fn drive<C: Graceful>(conn: C, activity: &Activity, ctx: &Context, protocol: Protocol) {
+async fn drive<C: Graceful>(conn: C, activity: &Activity, ctx: &Context) {
     tokio::pin!(conn);
     let mut goodbye_sent = false;
     let mut close_at: Option<tokio::time::Instant> = None;
@@ -224,9 +233,11 @@ async fn drive<C: Graceful>(conn: C, activity: &Activity, ctx: &Context, protoco
             }
             _ = sleep_until(close_at), if close_at.is_some() => return,
             _ = activity.expired(), if close_at.is_none() => {
-                if protocol == Protocol::Http1 {
+                if !C::ENDS_UNUSED && activity.unused() {
                     return;
                 }
+                // HTTP/1 closes at once unless a response is still being written; HTTP/2 sends
+                // a GOAWAY so that the client opens no more streams here.
                 if !goodbye_sent {
                     conn.as_mut().graceful_shutdown();
                     goodbye_sent = true;
@@ -234,8 +245,7 @@ async fn drive<C: Graceful>(conn: C, activity: &Activity, ctx: &Context, protoco
                 close_at = Some(tokio::time::Instant::now() + ctx.settings.keep_alive);
             }
             _ = ctx.drain.cancelled(), if !goodbye_sent => {
-                // hyper keeps waiting for the first request of a connection that has had none.
-                if activity.unused() {
+                if !C::ENDS_UNUSED && activity.unused() {
                     return;
                 }
                 conn.as_mut().graceful_shutdown();

@@ -159,16 +159,47 @@ async fn an_idle_keep_alive_connection_is_closed() {
     still_serving(&h).await;
 }
 
-/// HTTP/2 frames in `bytes` as (type, flags, stream id); a trailing partial frame is ignored.
-fn h2_frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+/// An HTTP/2 frame as (type, flags, stream id, payload).
+type Frame = (u8, u8, u32, Vec<u8>);
+
+/// HTTP/2 frames in `bytes`; a trailing partial frame is ignored.
+fn h2_frames(mut bytes: &[u8]) -> Vec<Frame> {
     let mut frames = Vec::new();
     while bytes.len() >= 9 {
         let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
         let id = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
-        frames.push((bytes[3], bytes[4], id));
-        bytes = &bytes[(9 + len).min(bytes.len())..];
+        let end = (9 + len).min(bytes.len());
+        frames.push((bytes[3], bytes[4], id, bytes[9..end].to_vec()));
+        bytes = &bytes[end..];
     }
     frames
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HPACK string literal (no Huffman coding).
+fn hpack_string(s: &[u8]) -> Vec<u8> {
+    // Integer with a 7-bit prefix (RFC 7541 §5.1).
+    let mut out = Vec::new();
+    if s.len() < 127 {
+        out.push(s.len() as u8);
+    } else {
+        out.push(127);
+        let mut rest = s.len() - 127;
+        while rest >= 128 {
+            out.push((rest % 128) as u8 | 0x80);
+            rest /= 128;
+        }
+        out.push(rest as u8);
+    }
+    out.extend_from_slice(s);
+    out
 }
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -176,6 +207,10 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 const GOAWAY: u8 = 7;
 const HEADERS: u8 = 1;
+const SETTINGS: u8 = 4;
+const CONTINUATION: u8 = 9;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
 
 #[tokio::test]
 async fn idle_http2_connections_and_unfinished_streams_end() {
@@ -185,10 +220,10 @@ async fn idle_http2_connections_and_unfinished_streams_end() {
     c.write_all(H2_PREFACE).await.unwrap();
     c.write_all(H2_SETTINGS).await.unwrap();
     let sent = until_closed(&mut c, almost(DEADLINE), "h2 without a stream").await;
+    let frames = h2_frames(&sent);
     assert!(
-        h2_frames(&sent).iter().any(|f| f.0 == GOAWAY),
-        "the server says goodbye: {:?}",
-        h2_frames(&sent)
+        frames.iter().any(|f| f.0 == GOAWAY),
+        "the server says goodbye: {frames:?}"
     );
 
     // A POST stream whose body never comes: answered when the body deadline passes, after which
@@ -293,5 +328,53 @@ async fn the_connection_cap_holds_and_signed_requests_still_get_through() {
     for mut c in idlers {
         until_closed(&mut c, Duration::ZERO, "an idler").await;
     }
+    still_serving(&h).await;
+}
+
+#[tokio::test]
+async fn http2_is_bounded_but_takes_requests_as_long_as_http1_does() {
+    let h = Harness::start_with(quick()).await;
+    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    c.write_all(H2_PREFACE).await.unwrap();
+    c.write_all(H2_SETTINGS).await.unwrap();
+    // GET /health with a 20 KiB query (HTTP/1 takes up to 32 KiB): more than hyper's default
+    // header list (16 KiB) and than one frame (16 KiB), so it continues in a second frame.
+    let path = format!("/health?pad={}", "x".repeat(20 * 1024));
+    let mut block = vec![0x82, 0x86, 0x41];
+    block.extend(hpack_string(b"x"));
+    // :path (static 4), literal without indexing.
+    block.push(0x04);
+    block.extend(hpack_string(path.as_bytes()));
+    let (first, rest) = block.split_at(16 * 1024);
+    c.write_all(&frame(HEADERS, END_STREAM, 1, first))
+        .await
+        .unwrap();
+    c.write_all(&frame(CONTINUATION, END_HEADERS, 1, rest))
+        .await
+        .unwrap();
+    let sent = until_closed(&mut c, Duration::ZERO, "h2 after one request").await;
+    let frames = h2_frames(&sent);
+    let settings = frames
+        .iter()
+        .find(|f| f.0 == SETTINGS && f.1 & 0x1 == 0)
+        .expect("the server's SETTINGS");
+    let setting = |id: u16| {
+        settings.3.chunks(6).find_map(|e| {
+            (u16::from_be_bytes([e[0], e[1]]) == id)
+                .then(|| u32::from_be_bytes([e[2], e[3], e[4], e[5]]))
+        })
+    };
+    assert_eq!(setting(0x3), Some(100), "SETTINGS_MAX_CONCURRENT_STREAMS");
+    assert_eq!(
+        setting(0x6),
+        Some(32 * 1024 + 16 * 1024),
+        "SETTINGS_MAX_HEADER_LIST_SIZE: the request-target limit and room for headers"
+    );
+    let response = frames
+        .iter()
+        .find(|f| f.0 == HEADERS && f.2 == 1)
+        .unwrap_or_else(|| panic!("the request is answered: {frames:?}"));
+    // HPACK static index 8 is `:status: 200`.
+    assert_eq!(response.3.first(), Some(&0x88), "{response:?}");
     still_serving(&h).await;
 }
