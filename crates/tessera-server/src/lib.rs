@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod authn;
 pub mod authz;
+pub mod bound;
 pub mod clock;
 mod conn;
 pub mod datadir;

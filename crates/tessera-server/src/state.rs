@@ -5,6 +5,7 @@ use crate::identity::IdentityCache;
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
 use crate::nonce::NonceCache;
+use crate::password::Passwords;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +109,8 @@ pub struct AppState {
     pub identities: IdentityCache,
     /// Replay protection.
     pub nonces: NonceCache,
+    /// Password hashing, bounded.
+    pub passwords: Passwords,
     /// Seals secrets.
     pub master: Arc<MasterKey>,
     /// The time.
@@ -131,6 +134,7 @@ impl AppState {
         AppState {
             identities: IdentityCache::new(Arc::clone(&store), Arc::clone(&master)),
             nonces: NonceCache::new(limits.nonce_capacity),
+            passwords: Passwords::new(limits.password_hash_workers, limits.password_hash_queue),
             store,
             master,
             clock,
