@@ -38,21 +38,6 @@ pub(crate) struct Listener {
     pub(crate) app: Router,
 }
 
-impl Listener {
-    /// A listener on a bound, non-blocking socket.
-    pub(crate) fn new(
-        socket: std::net::TcpListener,
-        tls: Option<TlsAcceptor>,
-        app: Router,
-    ) -> io::Result<Self> {
-        Ok(Listener {
-            socket: TcpListener::from_std(socket)?,
-            tls,
-            app,
-        })
-    }
-}
-
 /// Every connection of a server, over all its listeners: the cap, the tasks, and the shutdown
 /// signals.
 pub(crate) struct Connections {

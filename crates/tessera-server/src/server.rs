@@ -68,11 +68,26 @@ pub struct Server {
     _lock: std::fs::File,
 }
 
-fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
-    let l =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    l.set_nonblocking(true)?;
-    Ok(l)
+/// Connections the kernel completes and queues for us while we are not accepting (at the
+/// connection cap they wait here, costing no descriptor); the kernel caps it at
+/// `net.core.somaxconn`. The standard library's 128 is small for a burst.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .context("cannot create a socket")?;
+    // As std and tokio do: a restarted server can bind while old connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 impl Server {
@@ -120,7 +135,11 @@ impl Server {
         };
         let secure = tls.is_some();
         let app = router(Arc::clone(&state), Transport { secure });
-        listeners.push(Listener::new(main, tls, app)?);
+        listeners.push(Listener {
+            socket: main,
+            tls,
+            app,
+        });
         endpoints.push(Endpoint {
             addr: main_addr,
             secure,
@@ -132,7 +151,11 @@ impl Server {
                 secure: false,
             });
             let app = router(Arc::clone(&state), Transport { secure: false });
-            listeners.push(Listener::new(l, None, app)?);
+            listeners.push(Listener {
+                socket: l,
+                tls: None,
+                app,
+            });
         }
         let accept_loop = connections.serve(listeners, settings);
         Ok(Server {
