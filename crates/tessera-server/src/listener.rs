@@ -1,7 +1,7 @@
 //! Accepting connections: one loop over every listening socket, a connection cap shared by
 //! all of them, and the shutdown that first drains connections and then closes what is left.
 //!
-//! The cap is enforced before `accept(2)`: a loop takes a slot, then accepts. At the cap it stops
+//! The cap is enforced before `accept(2)`: the loop takes a slot, then accepts. At the cap it stops
 //! accepting, so new connections wait in the kernel's listen backlog (where they hold no
 //! descriptor of ours) until an open connection ends, by its client or by one of its deadlines
 //! ([`crate::conn`]). Existing clients keep being served, descriptors are never exhausted, and
