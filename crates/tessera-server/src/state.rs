@@ -55,12 +55,15 @@ pub struct Limits {
 /// 64, is left for the store, the logs and outgoing connections), at most 8,192 (each open
 /// connection costs tens of KiB of buffers), at least 16.
 pub fn default_max_connections() -> usize {
-    let soft = nofile_soft_limit().unwrap_or(1024);
-    let reserve = (soft / 4).max(64);
-    soft.saturating_sub(reserve).clamp(16, 8192)
+    max_connections_for(nofile_soft_limit().unwrap_or(1024))
 }
 
-/// The soft limit on open file descriptors, if it can be read and is finite.
+fn max_connections_for(open_files: usize) -> usize {
+    let reserve = (open_files / 4).max(64);
+    open_files.saturating_sub(reserve).clamp(16, 8192)
+}
+
+/// The soft limit on open file descriptors, if it can be read (`usize::MAX` when unlimited).
 pub fn nofile_soft_limit() -> Option<usize> {
     let mut rl = libc::rlimit {
         rlim_cur: 0,
@@ -70,10 +73,8 @@ pub fn nofile_soft_limit() -> Option<usize> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
         return None;
     }
-    if rl.rlim_cur == libc::RLIM_INFINITY {
-        return None;
-    }
-    usize::try_from(rl.rlim_cur).ok()
+    // RLIM_INFINITY is the largest value, so it saturates.
+    Some(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX))
 }
 
 /// The default number of password-hashing workers: one per core the process may use.
@@ -141,5 +142,20 @@ impl AppState {
             limits,
             operator,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_for_the_rest() {
+        assert_eq!(max_connections_for(1024), 768);
+        assert_eq!(max_connections_for(200), 136, "at least 64 left");
+        assert_eq!(max_connections_for(20_000), 8192, "at most 8,192");
+        assert_eq!(max_connections_for(usize::MAX), 8192, "unlimited");
+        assert_eq!(max_connections_for(40), 16, "at least 16");
+        assert!(nofile_soft_limit().is_some_and(|n| n > 0));
     }
 }

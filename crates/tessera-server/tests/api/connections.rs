@@ -68,10 +68,11 @@ async fn still_serving(h: &Harness) {
     assert_eq!(s, 200, "{v}");
 }
 
-/// A little below the deadline, for the "not closed too early" check (timers never fire early,
-/// but the client starts its clock before the server does).
+/// Well below the deadline, for the "not closed too early" check: timers never fire early, but
+/// the server starts its clock a little before the client does (at accept, or at the end of
+/// the TLS handshake), and a loaded machine can stretch that.
 fn almost(d: Duration) -> Duration {
-    d.mul_f32(0.8)
+    d / 2
 }
 
 #[tokio::test]
