@@ -11,9 +11,9 @@
 //! 5. the wait between requests ([`Limits::keep_alive_timeout`]): an HTTP/1 connection with no
 //!    request in progress, or an HTTP/2 connection with no open stream.
 //!
-//! A watchdog ([`Activity`]) sees requests start and end (through the service) and the bytes
-//! that start a request head (through the I/O), and knows which deadline applies. When it
-//! passes, the connection is shut down gracefully (an idle HTTP/1 connection closes at once,
+//! A watchdog ([`Activity`], run as a task of its own so that requests do not pay for it)
+//! sees requests start and end (through the service) and the bytes that start a request head
+//! (through the I/O), and knows which deadline applies. When it passes, the connection is shut down gracefully (an idle HTTP/1 connection closes at once,
 //! one still writing a response closes after it; HTTP/2 sends a GOAWAY) and closed outright one
 //! more [`Limits::keep_alive_timeout`] later, so that a response the client never reads cannot
 //! hold it open. While a request is in progress no connection deadline runs: the handler
@@ -39,7 +39,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -131,17 +131,21 @@ where
 {
     let activity = Arc::new(Activity::new(&ctx.settings));
     let mut io = Observed::new(io, Arc::clone(&activity));
+    let mut event = watch(&activity, &ctx);
     let protocol = tokio::select! {
+        biased;
         protocol = detect(&mut io) => match protocol {
             Ok(p) => p,
             // The client left before sending enough to tell.
             Err(_) => return,
         },
-        _ = activity.expired() => {
-            tracing::debug!(peer = %ctx.peer, "closed a connection that sent no request in time");
+        // A deadline passed, or the server is stopping: nothing has been asked yet.
+        event = &mut event => {
+            if event == Ok(Event::Expired) {
+                tracing::debug!(peer = %ctx.peer, "closed a connection that sent no request in time");
+            }
             return;
         }
-        _ = ctx.drain.cancelled() => return,
     };
     let service = ConnService {
         app: ctx.app.clone(),
@@ -152,13 +156,13 @@ where
     match protocol {
         Protocol::Http1 => {
             let conn = ctx.settings.h1.serve_connection(io, service);
-            drive(conn, &activity, &ctx).await
+            drive(conn, &activity, &ctx, event).await
         }
         Protocol::Http2 => {
             // HTTP/2 frames (pings, window updates) arrive between requests: only streams count.
             activity.stop_timing_heads();
             let conn = ctx.settings.h2.serve_connection(io, service);
-            drive(conn, &activity, &ctx).await
+            drive(conn, &activity, &ctx, event).await
         }
     }
 }
@@ -216,41 +220,81 @@ where
     }
 }
 
+/// What the watchdog reports first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// The connection's deadline passed.
+    Expired,
+    /// The server is shutting down gracefully.
+    Drain,
+    /// The server is closing every connection now.
+    Stop,
+}
+
+/// Starts the connection's watchdog: a task of its own that reports the first of its deadline,
+/// a drain or a stop. The connection's hot path then polls one cheap receiver besides hyper,
+/// rather than timers and shutdown signals on every wake-up. The task ends once it has
+/// reported, or when the connection ends (dropping the receiver).
+fn watch(activity: &Arc<Activity>, ctx: &Context) -> oneshot::Receiver<Event> {
+    let (mut report, event) = oneshot::channel();
+    let (activity, drain, stop) = (Arc::clone(activity), ctx.drain.clone(), ctx.stop.clone());
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            biased;
+            _ = stop.cancelled() => Event::Stop,
+            _ = drain.cancelled() => Event::Drain,
+            _ = activity.expired() => Event::Expired,
+            _ = report.closed() => return,
+        };
+        let _ = report.send(first);
+    });
+    event
+}
+
 /// Runs a connection until it ends, its deadline passes, or the server stops.
-async fn drive<C: Graceful>(conn: C, activity: &Activity, ctx: &Context) {
+async fn drive<C: Graceful>(
+    conn: C,
+    activity: &Activity,
+    ctx: &Context,
+    mut event: oneshot::Receiver<Event>,
+) {
     tokio::pin!(conn);
-    let mut goodbye_sent = false;
-    let mut close_at: Option<tokio::time::Instant> = None;
+    let ended = |ended: hyper::Result<()>| {
+        if let Err(e) = ended {
+            tracing::debug!(peer = %ctx.peer, error = %e, "connection ended with an error");
+        }
+    };
+    // Serving: hyper, and the watchdog's report.
+    let first = tokio::select! {
+        biased;
+        done = conn.as_mut() => return ended(done),
+        // No report (the runtime is going away) counts as a stop.
+        first = &mut event => first.unwrap_or(Event::Stop),
+    };
+    if first == Event::Stop {
+        return;
+    }
+    // hyper's HTTP/1 keeps waiting for the first request of a connection that has had none.
+    if !C::ENDS_UNUSED && activity.unused() {
+        return;
+    }
+    // HTTP/1 closes at once unless a response is still being written; HTTP/2 sends a GOAWAY
+    // so that the client opens no more streams here. Past a deadline, the rest must end
+    // within one more keep-alive period; when draining, within the shutdown grace period.
+    conn.as_mut().graceful_shutdown();
+    let wind_down = || Some(tokio::time::Instant::now() + ctx.settings.keep_alive);
+    let mut close_at = if first == Event::Expired {
+        wind_down()
+    } else {
+        None
+    };
     loop {
         tokio::select! {
             biased;
             _ = ctx.stop.cancelled() => return,
-            ended = conn.as_mut() => {
-                if let Err(e) = ended {
-                    tracing::debug!(peer = %ctx.peer, error = %e, "connection ended with an error");
-                }
-                return;
-            }
+            done = conn.as_mut() => return ended(done),
             _ = sleep_until(close_at), if close_at.is_some() => return,
-            _ = activity.expired(), if close_at.is_none() => {
-                if !C::ENDS_UNUSED && activity.unused() {
-                    return;
-                }
-                // HTTP/1 closes at once unless a response is still being written; HTTP/2 sends
-                // a GOAWAY so that the client opens no more streams here.
-                if !goodbye_sent {
-                    conn.as_mut().graceful_shutdown();
-                    goodbye_sent = true;
-                }
-                close_at = Some(tokio::time::Instant::now() + ctx.settings.keep_alive);
-            }
-            _ = ctx.drain.cancelled(), if !goodbye_sent => {
-                if !C::ENDS_UNUSED && activity.unused() {
-                    return;
-                }
-                conn.as_mut().graceful_shutdown();
-                goodbye_sent = true;
-            }
+            _ = activity.expired(), if close_at.is_none() => close_at = wind_down(),
         }
     }
 }
@@ -263,123 +307,159 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// What a connection is doing, for its deadlines. Times are milliseconds since `origin` (the
-/// connection established); 0 in `head_started` means none.
+/// connection established).
+///
+/// The watchdog ([`Activity::expired`]) sleeps until `armed` and then looks again; a change
+/// wakes it early only if it makes the deadline earlier than `armed`, which requests never do
+/// (see [`Activity::next_look`]). Requests therefore cost a few atomic operations, not a
+/// wake-up and a timer reset each.
 struct Activity {
     origin: Instant,
-    first_byte: Duration,
-    header_read: Duration,
-    keep_alive: Duration,
+    first_byte: u64,
+    header_read: u64,
+    keep_alive: u64,
     in_flight: AtomicUsize,
     served: AtomicBool,
     idle_since: AtomicU64,
-    /// When the first byte of the pending request head arrived, plus one.
+    /// When the first byte of the pending request head arrived, plus one (0: none).
     head_started: AtomicU64,
     /// The next byte read starts a request head.
     awaiting_head: AtomicBool,
     /// HTTP/1 (and detection) time request heads; HTTP/2 does not.
     times_heads: AtomicBool,
+    /// When the watchdog will next look.
+    armed: AtomicU64,
     changed: Notify,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Activity {
     fn new(settings: &ConnSettings) -> Self {
         Activity {
             origin: Instant::now(),
-            first_byte: settings.first_byte,
-            header_read: settings.header_read,
-            keep_alive: settings.keep_alive,
+            first_byte: millis(settings.first_byte),
+            header_read: millis(settings.header_read),
+            keep_alive: millis(settings.keep_alive),
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             idle_since: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             awaiting_head: AtomicBool::new(true),
             times_heads: AtomicBool::new(true),
+            armed: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
 
     fn now_ms(&self) -> u64 {
-        self.origin.elapsed().as_millis() as u64
+        millis(self.origin.elapsed())
+    }
+
+    /// Wakes the watchdog if the deadline is now earlier than when it will look.
+    fn deadline_moved_to(&self, deadline: u64) {
+        if deadline < self.armed.load(Ordering::SeqCst) {
+            self.changed.notify_waiters();
+        }
     }
 
     /// Bytes arrived from the client.
     fn on_read(&self) {
         // One relaxed load on every read; the rest only for a head's first byte.
         if self.awaiting_head.load(Ordering::Relaxed)
-            && self.awaiting_head.swap(false, Ordering::AcqRel)
+            && self.awaiting_head.swap(false, Ordering::SeqCst)
         {
-            self.head_started
-                .store(self.now_ms() + 1, Ordering::Release);
-            self.changed.notify_waiters();
+            let now = self.now_ms();
+            self.head_started.store(now + 1, Ordering::SeqCst);
+            self.deadline_moved_to(now.saturating_add(self.header_read));
         }
     }
 
     fn stop_timing_heads(&self) {
-        self.times_heads.store(false, Ordering::Release);
-        self.awaiting_head.store(false, Ordering::Release);
-        self.head_started.store(0, Ordering::Release);
+        self.times_heads.store(false, Ordering::SeqCst);
+        self.awaiting_head.store(false, Ordering::SeqCst);
+        self.head_started.store(0, Ordering::SeqCst);
         self.changed.notify_waiters();
     }
 
-    /// A request's head is in and its handler starts; the returned guard ends it.
+    /// A request's head is in and its handler starts; the returned guard ends it. No deadline
+    /// runs while it is in progress, so the watchdog need not hear of it.
     fn request_started(self: &Arc<Self>) -> Busy {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.served.store(true, Ordering::Release);
-        self.awaiting_head.store(false, Ordering::Release);
-        self.head_started.store(0, Ordering::Release);
-        self.changed.notify_waiters();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.served.store(true, Ordering::SeqCst);
+        self.awaiting_head.store(false, Ordering::SeqCst);
+        self.head_started.store(0, Ordering::SeqCst);
         Busy(Arc::clone(self))
     }
 
     fn request_finished(&self) {
-        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle_since.store(self.now_ms(), Ordering::Release);
-            if self.times_heads.load(Ordering::Acquire) {
-                self.awaiting_head.store(true, Ordering::Release);
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let now = self.now_ms();
+            self.idle_since.store(now, Ordering::SeqCst);
+            if self.times_heads.load(Ordering::SeqCst) {
+                self.awaiting_head.store(true, Ordering::SeqCst);
             }
-            self.changed.notify_waiters();
+            self.deadline_moved_to(now.saturating_add(self.keep_alive));
         }
     }
 
     /// No request has started on this connection.
     fn unused(&self) -> bool {
-        !self.served.load(Ordering::Acquire) && self.in_flight.load(Ordering::Acquire) == 0
+        !self.served.load(Ordering::SeqCst) && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
     /// When the connection must close if nothing changes; `None` while a request is in progress.
-    fn deadline(&self) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+    fn deadline(&self) -> Option<u64> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
             return None;
         }
-        let head = self.head_started.load(Ordering::Acquire);
+        let head = self.head_started.load(Ordering::SeqCst);
         if head != 0 {
-            return Some(self.origin + Duration::from_millis(head - 1) + self.header_read);
+            return Some((head - 1).saturating_add(self.header_read));
         }
-        let idle = self.origin + Duration::from_millis(self.idle_since.load(Ordering::Acquire));
-        let wait = if self.served.load(Ordering::Acquire) {
+        let wait = if self.served.load(Ordering::SeqCst) {
             self.keep_alive
         } else {
             self.first_byte
         };
-        Some(idle + wait)
+        Some(self.idle_since.load(Ordering::SeqCst).saturating_add(wait))
+    }
+
+    /// When the watchdog should look next: the deadline, but no later than the shorter of the
+    /// head and keep-alive periods from now. Every deadline that a request can bring (its head
+    /// starting, its handler finishing) then lies at or beyond that look, so a busy connection
+    /// never has to wake its watchdog; an idle one is looked at about once a period.
+    fn next_look(&self, now: u64) -> u64 {
+        let soon = now.saturating_add(self.header_read.min(self.keep_alive));
+        self.deadline().map_or(soon, |d| d.min(soon))
     }
 
     /// Completes once the connection's deadline has passed.
     async fn expired(&self) {
+        let sleep = tokio::time::sleep_until(self.origin.into());
+        tokio::pin!(sleep);
         loop {
-            // Registered before the state is read, so no change between the two is missed.
+            // Registered before the state is read, so no wake-up between the two is missed.
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            match self.deadline() {
-                None => changed.await,
-                Some(at) if Instant::now() >= at => return,
-                Some(at) => {
-                    tokio::select! {
-                        _ = changed => {}
-                        _ = tokio::time::sleep_until(at.into()) => {}
-                    }
-                }
+            let now = self.now_ms();
+            if self.deadline().is_some_and(|d| now >= d) {
+                return;
+            }
+            let at = self.next_look(now);
+            self.armed.store(at, Ordering::SeqCst);
+            // A change made before `armed` was visible to it did not wake us: look again.
+            if self.next_look(now) < at {
+                continue;
+            }
+            let deadline = self.origin + Duration::from_millis(at);
+            sleep.as_mut().reset(deadline.into());
+            tokio::select! {
+                _ = changed => {}
+                _ = &mut sleep => {}
             }
         }
     }
@@ -486,23 +566,32 @@ struct ConnService {
     activity: Arc<Activity>,
 }
 
-type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<axum::response::Response, Infallible>> + Send>>;
+/// The router's response future, holding the request's [`Busy`] until it is dropped (once the
+/// response is ready, or when the request is abandoned).
+struct Tracked<F> {
+    response: F,
+    _busy: Busy,
+}
+
+impl<F: Future + Unpin> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        Pin::new(&mut self.response).poll(cx)
+    }
+}
 
 impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = ResponseFuture;
+    type Future = Tracked<tower::util::Oneshot<Router, hyper::Request<Incoming>>>;
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        let busy = self.activity.request_started();
-        let response = tower::ServiceExt::oneshot(self.app.clone(), request);
-        Box::pin(async move {
-            let response = response.await;
-            drop(busy);
-            response
-        })
+        Tracked {
+            _busy: self.activity.request_started(),
+            response: tower::ServiceExt::oneshot(self.app.clone(), request),
+        }
     }
 }
 

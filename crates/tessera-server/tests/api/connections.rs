@@ -136,13 +136,17 @@ async fn a_silent_tls_connection_is_closed() {
     still_serving(&h).await;
 }
 
-#[tokio::test]
-async fn an_idle_keep_alive_connection_is_closed() {
-    let h = Harness::start_with(quick()).await;
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
-    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+/// Sends `GET /health` on `c` and reads the whole answer.
+async fn health_over(c: &mut TcpStream) {
+    health_in_parts(c, Duration::ZERO).await
+}
+
+/// [`health_over`], with a pause after the request line (so that the server is waiting for
+/// the rest of the head when it comes).
+async fn health_in_parts(c: &mut TcpStream, pause: Duration) {
+    c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(pause).await;
+    c.write_all(b"Host: x\r\n\r\n").await.unwrap();
     let mut got = Vec::new();
     let answered = async {
         let mut buf = [0u8; 4096];
@@ -156,7 +160,40 @@ async fn an_idle_keep_alive_connection_is_closed() {
         .await
         .expect("the request is answered");
     assert!(got.starts_with(b"HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let h = Harness::start_with(quick()).await;
+    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    health_over(&mut c).await;
     until_closed(&mut c, almost(DEADLINE), "idle keep-alive").await;
+
+    // The keep-alive deadline is shorter than the ones that ran before the request.
+    let h = Harness::start_with(Limits {
+        first_byte_timeout: Duration::from_secs(60),
+        header_read_timeout: Duration::from_secs(60),
+        ..quick()
+    })
+    .await;
+    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    health_in_parts(&mut c, Duration::from_millis(100)).await;
+    until_closed(&mut c, almost(DEADLINE), "keep-alive after long deadlines").await;
+    still_serving(&h).await;
+}
+
+#[tokio::test]
+async fn a_stalled_head_on_a_kept_alive_connection_is_closed() {
+    // The head deadline is shorter than the keep-alive deadline it interrupts.
+    let h = Harness::start_with(Limits {
+        keep_alive_timeout: Duration::from_secs(60),
+        ..quick()
+    })
+    .await;
+    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    health_over(&mut c).await;
+    c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    until_closed(&mut c, almost(DEADLINE), "a stalled second head").await;
     still_serving(&h).await;
 }
 
