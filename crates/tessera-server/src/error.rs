@@ -176,6 +176,16 @@ pub enum ApiError {
     Internal(anyhow::Error),
 }
 
+impl From<crate::password::HashError> for ApiError {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            // Too many hashes running and waiting: the service as a whole is at its limit.
+            crate::password::HashError::Busy => ApiError::Gateway(GatewayError::Throttling),
+            crate::password::HashError::Failed(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -510,6 +520,19 @@ mod tests {
                 .to_wire()
                 .status,
             409
+        );
+    }
+
+    #[test]
+    fn password_hashing_at_capacity_is_throttling() {
+        let w = ApiError::from(crate::password::HashError::Busy).to_wire();
+        assert_eq!(
+            (w.status, w.code.as_ref(), w.message.as_ref()),
+            (
+                400,
+                "Throttling",
+                "Request was denied due to request throttling."
+            )
         );
     }
 }

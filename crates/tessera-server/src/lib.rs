@@ -10,12 +10,15 @@
 //!
 //! Long-term AccessKeys are served from the in-memory [`identity`] cache, so authenticating a
 //! request reads no disk. Their secrets are sealed at rest with the data directory's master key
-//! ([`keys`]). [`datadir`] creates or reopens the data directory; [`server`] runs the listeners.
+//! ([`keys`]). [`datadir`] creates or reopens the data directory; [`server`] runs the listeners, whose
+//! connections are capped and given a deadline in every phase (`listener`, `conn`).
 
 pub mod actions;
 pub mod authn;
 pub mod authz;
+pub mod bound;
 pub mod clock;
+mod conn;
 pub mod datadir;
 pub mod error;
 mod fsutil;
@@ -23,6 +26,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod keys;
+mod listener;
 pub mod nonce;
 pub mod password;
 pub mod policy_docs;

@@ -4,7 +4,12 @@
 //! (`$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>`) is stored, and a password is checked only by
 //! recomputing it ([`verify`]). The plaintext is held in a [`Secret`], which is zeroed on drop
 //! and never printed.
+//!
+//! Each hash takes 19 MiB and tens of milliseconds of one core, so the server hashes and
+//! verifies only through [`Passwords`], which bounds how many run and wait at once; [`hash`]
+//! and [`verify`] themselves are unbounded.
 
+use crate::bound::{BlockingBound, BoundError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
@@ -51,6 +56,59 @@ pub fn verify(hash: &str, password: &Secret) -> bool {
     }
 }
 
+/// Why a bounded hash or verification produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// As many hashes as allowed are running and waiting; the client should retry.
+    #[error("password hashing is at capacity")]
+    Busy,
+    /// Hashing failed inside the server.
+    #[error("password hashing failed: {0:#}")]
+    Failed(anyhow::Error),
+}
+
+impl From<BoundError> for HashError {
+    fn from(e: BoundError) -> Self {
+        match e {
+            BoundError::Busy => HashError::Busy,
+            BoundError::Failed(join) => HashError::Failed(join.into()),
+        }
+    }
+}
+
+/// Password hashing and verification off the async executor, a bounded number at a time.
+#[derive(Debug)]
+pub struct Passwords {
+    work: BlockingBound,
+}
+
+impl Passwords {
+    /// At most `workers` hashes at once and `queue` more waiting.
+    pub fn new(workers: usize, queue: usize) -> Self {
+        Passwords {
+            work: BlockingBound::new(workers, queue),
+        }
+    }
+
+    /// [`hash`], within the bound.
+    pub async fn hash(&self, password: Secret) -> Result<String, HashError> {
+        self.work
+            .run(move || hash(&password))
+            .await?
+            .map_err(HashError::Failed)
+    }
+
+    /// [`verify`], within the bound.
+    pub async fn verify(&self, hash: String, password: Secret) -> Result<bool, HashError> {
+        Ok(self.work.run(move || verify(&hash, &password)).await?)
+    }
+
+    /// The bound itself, for observing (and, in tests, filling) it.
+    pub fn work(&self) -> &BlockingBound {
+        &self.work
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +137,17 @@ mod tests {
         assert!(!verify("not a hash", &pw));
         // A fresh salt every time: the same password never hashes the same way twice.
         assert_ne!(h, hash(&pw).unwrap());
+    }
+
+    #[tokio::test]
+    async fn bounded_hash_and_verify() {
+        let p = Passwords::new(1, 0);
+        let h = p.hash(Secret::new("Correct-Horse-9")).await.unwrap();
+        assert!(p
+            .verify(h.clone(), Secret::new("Correct-Horse-9"))
+            .await
+            .unwrap());
+        assert!(!p.verify(h, Secret::new("Correct-Horse-8")).await.unwrap());
+        assert_eq!(p.work().in_use(), 0);
     }
 }

@@ -6,11 +6,10 @@ use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
 use crate::identity::{self, IdentityCache};
 use crate::ids::AccountId;
+use crate::listener::{Connections, Listener};
 use crate::state::{AppState, Limits};
 use crate::tls::{self, TlsSource};
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,8 +69,8 @@ pub struct Server {
     pub initialized: Option<Initialized>,
     /// The shared state (tests reach the clock and store through it).
     pub state: Arc<AppState>,
-    handle: Handle,
-    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    connections: Arc<Connections>,
+    accept_loop: JoinHandle<()>,
     /// The feed follower and the feed's compaction, stopped at shutdown.
     background: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -79,22 +78,26 @@ pub struct Server {
     _lock: std::fs::File,
 }
 
-/// How long a client may take to send its request headers; a slow or stalled client is cut
-/// off instead of holding a connection forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connections the kernel completes and queues for us while we are not accepting (at the
+/// connection cap they wait here, costing no descriptor); the kernel caps it at
+/// `net.core.somaxconn`. The standard library's 128 is small for a burst.
+const LISTEN_BACKLOG: u32 = 1024;
 
-fn configure(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-}
-
-fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
-    let l =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    l.set_nonblocking(true)?;
-    Ok(l)
+fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .context("cannot create a socket")?;
+    // As std and tokio do: a restarted server can bind while old connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 impl Server {
@@ -128,48 +131,62 @@ impl Server {
             config.limits.clone(),
             operator,
         ));
-        let handle = Handle::new();
+        let limits = &config.limits;
+        if let Some(soft) = crate::state::nofile_soft_limit() {
+            // The store, the logs and the listeners need descriptors too.
+            if limits.max_connections.saturating_add(64) > soft {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    open_files_limit = soft,
+                    "the connection cap leaves too few file descriptors; lower it or raise the open-files limit (ulimit -n)"
+                );
+            }
+        }
+        let connections = Connections::new(limits.max_connections);
+        let settings = connections.settings(limits);
         let mut endpoints = Vec::new();
-        let mut tasks = Vec::new();
+        let mut listeners = Vec::new();
 
         let main = bind(config.listen)?;
         let main_addr = main.local_addr()?;
-        match &config.tls {
-            Some(source) => {
-                let tls = RustlsConfig::from_config(tls::server_config(source, &config.data_dir)?);
-                let app = router(Arc::clone(&state), Transport { secure: true });
-                let mut server = axum_server::from_tcp_rustls(main, tls).handle(handle.clone());
-                configure(server.http_builder());
-                tasks.push(tokio::spawn(
-                    server.serve(app.into_make_service_with_connect_info::<SocketAddr>()),
-                ));
-                endpoints.push(Endpoint {
-                    addr: main_addr,
-                    secure: true,
-                });
-            }
-            None => {
-                tasks.push(serve_plain(main, &state, &handle));
-                endpoints.push(Endpoint {
-                    addr: main_addr,
-                    secure: false,
-                });
-            }
-        }
+        let tls = match &config.tls {
+            Some(source) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
+                source,
+                &config.data_dir,
+            )?)),
+            None => None,
+        };
+        let secure = tls.is_some();
+        let app = router(Arc::clone(&state), Transport { secure });
+        listeners.push(Listener {
+            socket: main,
+            tls,
+            app,
+        });
+        endpoints.push(Endpoint {
+            addr: main_addr,
+            secure,
+        });
         if let Some(addr) = config.http_listen {
             let l = bind(addr)?;
             endpoints.push(Endpoint {
                 addr: l.local_addr()?,
                 secure: false,
             });
-            tasks.push(serve_plain(l, &state, &handle));
+            let app = router(Arc::clone(&state), Transport { secure: false });
+            listeners.push(Listener {
+                socket: l,
+                tls: None,
+                app,
+            });
         }
+        let accept_loop = connections.serve(listeners, settings);
         Ok(Server {
             endpoints,
             initialized: dir.initialized,
             state,
-            handle,
-            tasks,
+            connections,
+            accept_loop,
             grace: config.shutdown_grace,
             background,
             _lock: dir.lock,
@@ -179,12 +196,10 @@ impl Server {
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then closes
     /// the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.handle.graceful_shutdown(Some(self.grace));
-        for t in self.tasks {
-            t.await
-                .context("a listener task failed")?
-                .context("a listener failed")?;
-        }
+        self.connections.drain();
+        // The loop returns at once when told to drain, dropping (closing) the listeners.
+        self.accept_loop.await.context("the accept loop failed")?;
+        self.connections.finish(self.grace).await;
         for t in self.background {
             t.abort();
         }
@@ -240,15 +255,4 @@ async fn compact_feed(store: Arc<dyn Store>, retention: Duration) {
             Err(e) => tracing::warn!(error = %e, "cannot compact the change feed"),
         }
     }
-}
-
-fn serve_plain(
-    listener: std::net::TcpListener,
-    state: &Arc<AppState>,
-    handle: &Handle,
-) -> JoinHandle<std::io::Result<()>> {
-    let app = router(Arc::clone(state), Transport { secure: false });
-    let mut server = axum_server::from_tcp(listener).handle(handle.clone());
-    configure(server.http_builder());
-    tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
 }

@@ -5,7 +5,9 @@ use crate::identity::IdentityCache;
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
 use crate::nonce::ReplayWindow;
+use crate::password::Passwords;
 use std::sync::Arc;
+use std::time::Duration;
 use tessera_store::Store;
 
 /// The default of [`Limits::replay_memory`]: 1.5 GiB, enough for about 130 million nonces, or
@@ -13,7 +15,14 @@ use tessera_store::Store;
 /// Taken only as requests come: an idle server holds a few hundred KiB of it.
 pub const DEFAULT_REPLAY_MEMORY: usize = 1536 << 20;
 
-/// Request-size and memory limits.
+/// Request-size, connection and memory limits (DESIGN decision 11: every resource is bounded).
+///
+/// A connection passes through these deadlines in turn: the TLS handshake
+/// ([`tls_handshake_timeout`](Self::tls_handshake_timeout)), its first byte
+/// ([`first_byte_timeout`](Self::first_byte_timeout)), the rest of each request head, protocol
+/// detection included ([`header_read_timeout`](Self::header_read_timeout)), each body
+/// ([`body_timeout`](Self::body_timeout)), and the wait between requests
+/// ([`keep_alive_timeout`](Self::keep_alive_timeout)).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request body accepted. No STS or RAM parameter needs more than a few KiB; the
@@ -27,7 +36,58 @@ pub struct Limits {
     /// rather than replays a chance; one AccessKey beyond its share gets `Throttling.User`.
     pub replay_memory: usize,
     /// How long a client may take to send its body once the headers are in.
-    pub body_timeout: std::time::Duration,
+    pub body_timeout: Duration,
+    /// Connections open at once, over every listener. At the cap the server stops accepting
+    /// (new connections wait in the kernel's listen backlog) until one closes, so it never runs
+    /// out of file descriptors. Default: [`default_max_connections`].
+    pub max_connections: usize,
+    /// How long a client may take to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// How long a new connection (after TLS) may stay silent before its first request starts.
+    pub first_byte_timeout: Duration,
+    /// How long a client may take to send a request head once its first byte has arrived (for
+    /// the first request, this includes telling HTTP/1 from HTTP/2).
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait with no request in progress after serving one (HTTP/1
+    /// keep-alive, HTTP/2 with no open stream) before the server closes it.
+    pub keep_alive_timeout: Duration,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once.
+    pub password_hash_workers: usize,
+    /// Password hashes that may wait for a worker; beyond them requests get `Throttling`.
+    pub password_hash_queue: usize,
+}
+
+/// The default connection cap: three quarters of the soft `RLIMIT_NOFILE` (the rest, at least
+/// 64, is left for the store, the logs and outgoing connections), at most 8,192 (each open
+/// connection costs tens of KiB of buffers), at least 16.
+pub fn default_max_connections() -> usize {
+    max_connections_for(nofile_soft_limit().unwrap_or(1024))
+}
+
+fn max_connections_for(open_files: usize) -> usize {
+    let reserve = (open_files / 4).max(64);
+    open_files.saturating_sub(reserve).clamp(16, 8192)
+}
+
+/// The soft limit on open file descriptors, if it can be read (`usize::MAX` when unlimited).
+pub fn nofile_soft_limit() -> Option<usize> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return None;
+    }
+    // RLIM_INFINITY is the largest value, so it saturates.
+    Some(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX))
+}
+
+/// The default number of password-hashing workers: one per core the process may use.
+pub fn default_password_hash_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 impl Default for Limits {
@@ -36,7 +96,14 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_uri_bytes: 32 * 1024,
             replay_memory: DEFAULT_REPLAY_MEMORY,
-            body_timeout: std::time::Duration::from_secs(20),
+            body_timeout: Duration::from_secs(20),
+            max_connections: default_max_connections(),
+            tls_handshake_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(20),
+            keep_alive_timeout: Duration::from_secs(25),
+            password_hash_workers: default_password_hash_workers(),
+            password_hash_queue: 2 * default_password_hash_workers(),
         }
     }
 }
@@ -53,6 +120,8 @@ pub struct AppState {
     pub identities: Arc<IdentityCache>,
     /// Replay protection.
     pub nonces: ReplayWindow,
+    /// Password hashing, bounded.
+    pub passwords: Passwords,
     /// Seals secrets.
     pub master: Arc<MasterKey>,
     /// The time.
@@ -77,11 +146,27 @@ impl AppState {
         AppState {
             identities,
             nonces: ReplayWindow::new(limits.replay_memory, REPLAY_TTL),
+            passwords: Passwords::new(limits.password_hash_workers, limits.password_hash_queue),
             store,
             master,
             clock,
             limits,
             operator,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_for_the_rest() {
+        assert_eq!(max_connections_for(1024), 768);
+        assert_eq!(max_connections_for(200), 136, "at least 64 left");
+        assert_eq!(max_connections_for(20_000), 8192, "at most 8,192");
+        assert_eq!(max_connections_for(usize::MAX), 8192, "unlimited");
+        assert_eq!(max_connections_for(40), 16, "at least 16");
+        assert!(nofile_soft_limit().is_some_and(|n| n > 0));
     }
 }

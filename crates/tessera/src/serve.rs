@@ -18,7 +18,7 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
     /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
-    /// change_retention).
+    /// change_retention, max_connections, keep_alive_timeout).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -65,6 +65,14 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "TESSERA_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Connections open at once [default: three quarters of the open-files limit, at most
+    /// 8192]. At the cap, new connections wait in the listen backlog until one closes.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a connection may wait for its next request before it is closed [default: 25].
+    /// Behind a load balancer, make it longer than the balancer's own idle timeout.
+    #[arg(long, env = "TESSERA_KEEP_ALIVE_TIMEOUT", value_name = "SECS")]
+    keep_alive_timeout: Option<u64>,
     /// How long the change feed keeps each entry, e.g. 1h or 30m [default: 1h]. A reader (the
     /// identity cache, another node) further behind than this reloads from a snapshot.
     #[arg(long, env = "TESSERA_CHANGE_RETENTION", value_name = "DURATION", value_parser = parse_retention)]
@@ -207,6 +215,8 @@ struct FileSettings {
     /// Replaced by replay_memory; refused with a pointer to it.
     nonce_capacity: Option<toml::Value>,
     change_retention: Option<String>,
+    max_connections: Option<usize>,
+    keep_alive_timeout: Option<u64>,
 }
 
 struct Settings {
@@ -270,6 +280,18 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(n) = args.replay_memory.or(file.replay_memory) {
         limits.replay_memory = n.0;
+    }
+    if let Some(n) = args.max_connections.or(file.max_connections) {
+        if n == 0 {
+            bail!("max_connections must be at least 1");
+        }
+        limits.max_connections = n;
+    }
+    if let Some(secs) = args.keep_alive_timeout.or(file.keep_alive_timeout) {
+        if secs == 0 {
+            bail!("keep_alive_timeout must be at least 1 second");
+        }
+        limits.keep_alive_timeout = Duration::from_secs(secs);
     }
     Ok(Settings {
         server: ServerConfig {
@@ -442,6 +464,40 @@ mod tests {
         let s = resolve(T::try_parse_from(["t"]).unwrap().a).unwrap();
         assert_eq!(s.server.listen.port(), 8080);
         assert!(s.server.tls.is_none());
+        assert_eq!(
+            s.server.limits.max_connections,
+            Limits::default().max_connections
+        );
+        assert_eq!(s.server.limits.keep_alive_timeout, Duration::from_secs(25));
+    }
+
+    #[test]
+    fn connection_limits_from_flags_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(&f, "max_connections = 100\nkeep_alive_timeout = 75\n").unwrap();
+        let config = ["t", "--config", f.to_str().unwrap()];
+        let s = resolve(T::try_parse_from(config).unwrap().a).unwrap();
+        assert_eq!(s.server.limits.max_connections, 100);
+        assert_eq!(s.server.limits.keep_alive_timeout, Duration::from_secs(75));
+        let flags = [
+            &config[..],
+            &["--max-connections", "7", "--keep-alive-timeout", "3"],
+        ]
+        .concat();
+        let s = resolve(T::try_parse_from(flags).unwrap().a).unwrap();
+        assert_eq!(s.server.limits.max_connections, 7);
+        assert_eq!(s.server.limits.keep_alive_timeout, Duration::from_secs(3));
+        for bad in [["--max-connections", "0"], ["--keep-alive-timeout", "0"]] {
+            let e = resolve(
+                T::try_parse_from([&["t"][..], &bad[..]].concat())
+                    .unwrap()
+                    .a,
+            )
+            .err()
+            .expect("zero is refused");
+            assert!(format!("{e:#}").contains("at least"), "{e:#}");
+        }
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! RAM console login profiles: CreateLoginProfile, GetLoginProfile, UpdateLoginProfile,
 //! DeleteLoginProfile. Passwords are checked against the password policy, hashed
-//! ([`crate::password`]) and dropped; no response ever carries a password or its hash.
+//! ([`crate::password::Passwords`], a bounded number at a time) and dropped; no response ever carries a password or its hash.
 
 use super::params::{self, required};
 use super::{Call, Fields};
 use crate::error::ApiError;
 use crate::ids::UserName;
-use crate::password;
 use crate::state::AppState;
 use tessera_protocol::render::Node;
-use tessera_protocol::{timestamp, Secret};
+use tessera_protocol::timestamp;
 use tessera_store::{LoginProfileRecord, LoginProfileUpdate, NewLoginProfile};
 
 fn profile_node(p: &LoginProfileRecord) -> Node {
@@ -25,14 +24,6 @@ fn user_name(call: &Call<'_>) -> Result<UserName, ApiError> {
     params::user_name("UserName", required(call.req, "UserName")?)
 }
 
-/// Hashes on the blocking pool: Argon2 is deliberately slow and would stall the executor.
-async fn hash(password: Secret) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(ApiError::Internal)
-}
-
 /// `CreateLoginProfile`.
 pub async fn create(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
     let user = user_name(call)?;
@@ -40,7 +31,7 @@ pub async fn create(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiErro
     let reset = params::boolean(call.req, "PasswordResetRequired")?.unwrap_or(false);
     let mfa = params::boolean(call.req, "MFABindRequired")?.unwrap_or(false);
     let profile = NewLoginProfile {
-        password_hash: hash(password).await?,
+        password_hash: state.passwords.hash(password).await?,
         password_reset_required: reset,
         mfa_bind_required: mfa,
         created: call.now,
@@ -72,7 +63,7 @@ pub async fn update(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiErro
     let reset = params::boolean(call.req, "PasswordResetRequired")?;
     let mfa = params::boolean(call.req, "MFABindRequired")?;
     let password_hash = match password {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => Some(state.passwords.hash(p).await?),
         None => None,
     };
     let update = LoginProfileUpdate {

@@ -1198,6 +1198,7 @@ async fn graceful_shutdown_closes_the_store() {
 }
 
 mod authorization;
+mod connections;
 mod policies;
 
 #[tokio::test]
@@ -1441,6 +1442,90 @@ async fn repeated_excess_and_stalled_input_is_refused() {
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("RequestTimeout"));
+}
+
+/// Fills the server's password-hashing bound with jobs that run until the returned senders
+/// release them (or are dropped).
+async fn fill_password_bound(
+    state: &Arc<tessera_server::state::AppState>,
+) -> Vec<std::sync::mpsc::Sender<()>> {
+    let work = || state.passwords.work();
+    let mut releases = Vec::new();
+    for _ in 0..work().capacity() {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        releases.push(release);
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            let _ = state.passwords.work().run(move || held.recv()).await;
+        });
+    }
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while work().in_use() < work().capacity() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the bound fills up");
+    releases
+}
+
+/// Releases the jobs of [`fill_password_bound`] and waits until they have ended.
+async fn release_password_bound(
+    state: &tessera_server::state::AppState,
+    releases: Vec<std::sync::mpsc::Sender<()>>,
+) {
+    drop(releases);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while state.passwords.work().in_use() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the bound empties");
+}
+
+#[tokio::test]
+async fn password_hashing_beyond_its_bound_is_throttled() {
+    let h = Harness::start_with(Limits {
+        password_hash_workers: 1,
+        password_hash_queue: 1,
+        ..Limits::default()
+    })
+    .await;
+    let root = h.root.clone();
+    let (s, _) = h.ram(&root, "CreateUser", &[("UserName", "u")]).await;
+    assert_eq!(s, 200);
+    let state = Arc::clone(&h.server.as_ref().unwrap().state);
+    assert_eq!(
+        state.passwords.work().capacity(),
+        2,
+        "one running, one waiting"
+    );
+    let throttled = |(s, v): (StatusCode, Value)| {
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "Throttling"),
+            "{v}"
+        );
+        assert_eq!(
+            v["Message"],
+            "Request was denied due to request throttling."
+        );
+    };
+
+    let create = [("UserName", "u"), ("Password", "Secret-Pass-1")];
+    let release = fill_password_bound(&state).await;
+    throttled(h.ram(&root, "CreateLoginProfile", &create).await);
+    release_password_bound(&state, release).await;
+    let (s, v) = h.ram(&root, "CreateLoginProfile", &create).await;
+    assert_eq!(s, 200, "served once the bound has room: {v}");
+
+    let update = [("UserName", "u"), ("Password", "Secret-Pass-2")];
+    let release = fill_password_bound(&state).await;
+    throttled(h.ram(&root, "UpdateLoginProfile", &update).await);
+    release_password_bound(&state, release).await;
+    let (s, v) = h.ram(&root, "UpdateLoginProfile", &update).await;
+    assert_eq!(s, 200, "{v}");
 }
 
 #[tokio::test]
