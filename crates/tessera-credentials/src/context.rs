@@ -142,7 +142,7 @@ impl Fs for OsFs {
     }
 }
 
-/// Opens (creating) `path` and takes an exclusive `flock` on it; `wait: false` answers `None`
+/// Opens (creating) `path` and takes an exclusive lock on it; `wait: false` answers `None`
 /// when another process holds it.
 fn lock_file(path: &Path, wait: bool) -> io::Result<Option<FileLock>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -156,27 +156,16 @@ fn lock_file(path: &Path, wait: bool) -> io::Result<Option<FileLock>> {
         opts.mode(0o600);
     }
     let file = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd;
-        let op = if wait {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_EX | libc::LOCK_NB
-        };
-        // SAFETY: flock(2) on a descriptor this function owns; the lock lives as long as the
-        // file, which the guard keeps open.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-            let e = io::Error::last_os_error();
-            return if !wait && e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
+    // The standard library's advisory lock (flock(2) on Unix, LockFileEx on Windows).
+    if wait {
+        file.lock()?;
+    } else {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
     }
-    #[cfg(not(unix))]
-    let _ = wait;
     Ok(Some(FileLock(Some(file))))
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// Why credentials could not be had or a call failed. Messages name the provider, file, field or
 /// endpoint at fault, and never carry a secret or a raw response body.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The provider has nothing to go on here (its variables or files are absent). A chain skips
     /// it and tries the next one.

@@ -143,6 +143,7 @@ impl fmt::Debug for HttpResponse {
 
 /// Why no response arrived.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum HttpError {
     /// The connection could not be made: nothing was sent.
     #[error("{0}")]

@@ -366,11 +366,21 @@ mod tests {
                 assert_eq!(get("SecurityToken"), token.then_some("tok+/="));
                 let sig = get("Signature").unwrap().to_string();
                 assert_eq!(
-                    v1::verify("secret", method.as_str(), &params, &sig),
+                    v1::verify(
+                        "secret",
+                        method.as_str(),
+                        params.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                        &sig
+                    ),
                     v1::Verification::Valid(Canonicalization::Rfc3986)
                 );
                 assert!(matches!(
-                    v1::verify("other", method.as_str(), &params, &sig),
+                    v1::verify(
+                        "other",
+                        method.as_str(),
+                        params.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                        &sig
+                    ),
                     v1::Verification::Mismatch { .. }
                 ));
             }

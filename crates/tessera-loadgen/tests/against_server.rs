@@ -2,6 +2,9 @@
 //! request it signs is accepted, and errors are counted when they happen. A correctness test:
 //! nothing here depends on how fast anything is.
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,6 +5,10 @@
 //! `cargo bench -p tessera-policy`; criterion writes the median to
 //! `target/criterion/<group>/<name>/new/estimates.json`.
 
+// criterion_group! and criterion_main! generate public items without documentation; a
+// benchmark may unwrap its own setup.
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use tessera_policy::{evaluate, parse, Context, Decision, Policy, PolicyKind, Request};

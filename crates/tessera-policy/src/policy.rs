@@ -36,6 +36,12 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether any statement has a `Condition`: a policy without one never reads the request's
+    /// context, so a caller may skip building it.
+    pub fn has_conditions(&self) -> bool {
+        self.statements.iter().any(|s| !s.conditions.is_empty())
+    }
+
     /// How many statements the document has.
     pub fn statement_count(&self) -> usize {
         self.statements.len()

@@ -1,6 +1,9 @@
 //! End-to-end behaviour through the public API: the system policies of the spec (§12), trust
 //! policies for every principal form, and parser robustness.
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use proptest::prelude::*;
 use tessera_policy::{
     evaluate, evaluate_trust, parse, Caller, Context, Decision, Explanation, Policy, PolicyKind,
@@ -499,6 +502,9 @@ mod robustness {
     }
 }
 
+// A counting allocator implements the unsafe `GlobalAlloc` trait; it only forwards to the
+// system allocator.
+#[allow(unsafe_code)]
 mod allocation {
     //! Evaluation must not allocate: a counting allocator, switched on for one thread at a time.
     use super::*;

@@ -95,6 +95,9 @@ const fn escape_table<const N: usize>(prefix: &[u8]) -> [u8; N] {
     t
 }
 
+// Evaluated at compile time only (for the constant tables): a failure is a build error, never a
+// panic at run time.
+#[allow(clippy::panic)]
 const fn ascii_str(bytes: &'static [u8]) -> &'static str {
     match std::str::from_utf8(bytes) {
         Ok(s) => s,
@@ -170,16 +173,34 @@ pub fn cmp_encoded(a: &str, b: &str, style: Canonicalization) -> std::cmp::Order
     }
 }
 
+/// Where encoded text goes: a `String`, or straight into a MAC (see
+/// [`crate::v1`]), so a signature check needs no intermediate string.
+pub trait Sink {
+    /// Appends `s`.
+    fn put(&mut self, s: &str);
+    /// Room for about `additional` more bytes is about to be needed.
+    fn reserve(&mut self, _additional: usize) {}
+}
+
+impl Sink for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn reserve(&mut self, additional: usize) {
+        String::reserve(self, additional);
+    }
+}
+
 /// Appends `s` encoded twice with `style` (the encoding of its encoding) to `out`: how a
 /// parameter name or value appears inside a version 1.0 string to sign.
-pub fn encode_twice_into(out: &mut String, s: &str, style: Canonicalization) {
+pub fn encode_twice_into(out: &mut impl Sink, s: &str, style: Canonicalization) {
     encode_with(out, s, |b| style.encoded_twice(b));
 }
 
 /// Appends `s` to `out` with each byte for which `map` gives a replacement replaced. Runs of
 /// kept bytes are copied whole; a byte is kept only if it is ASCII, so every run starts and ends
 /// on a character boundary.
-fn encode_with(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
+fn encode_with(out: &mut impl Sink, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
     out.reserve(s.len());
     let mut run = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
@@ -187,18 +208,18 @@ fn encode_with(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static st
             continue;
         };
         if run < i {
-            out.push_str(&s[run..i]);
+            out.put(&s[run..i]);
         }
-        out.push_str(replacement);
+        out.put(replacement);
         run = i + 1;
     }
     if run < s.len() {
-        out.push_str(&s[run..]);
+        out.put(&s[run..]);
     }
 }
 
 /// Appends `s` percent-encoded with `style` to `out`.
-pub fn encode_into(out: &mut String, s: &str, style: Canonicalization) {
+pub fn encode_into(out: &mut impl Sink, s: &str, style: Canonicalization) {
     encode_with(out, s, |b| style.replaced(b));
 }
 
@@ -216,38 +237,38 @@ pub fn decode(s: &str) -> Cow<'_, str> {
     if !s.bytes().any(|b| b == b'+' || b == b'%') {
         return Cow::Borrowed(s);
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => match (
-                bytes.get(i + 1).and_then(hex_val),
-                bytes.get(i + 2).and_then(hex_val),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
+    let mut out = vec![0u8; s.len()];
+    let n = decode_into(s, &mut out);
+    out.truncate(n);
     match String::from_utf8(out) {
         Ok(s) => Cow::Owned(s),
         Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
+}
+
+/// Decodes one form component into `out` (which must be at least as long as `s`: decoding never
+/// lengthens) and returns the decoded length. The same rules as [`decode`]; the bytes are not
+/// checked for UTF-8.
+pub fn decode_into(s: &str, out: &mut [u8]) -> usize {
+    let bytes = s.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < bytes.len() && n < out.len() {
+        let (b, used) = match bytes[i] {
+            b'+' => (b' ', 1),
+            b'%' => match (
+                bytes.get(i + 1).and_then(hex_val),
+                bytes.get(i + 2).and_then(hex_val),
+            ) {
+                (Some(h), Some(l)) => (h << 4 | l, 3),
+                _ => (b'%', 1),
+            },
+            b => (b, 1),
+        };
+        out[n] = b;
+        n += 1;
+        i += used;
+    }
+    n
 }
 
 fn hex_val(b: &u8) -> Option<u8> {

@@ -51,6 +51,7 @@ pub const MAX_ECHOED_STRING_TO_SIGN: usize = 8 * 1024;
 
 /// Errors of the common request checks, in the order the gateway makes them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GatewayError {
     /// A required common parameter is absent.
     #[error("missing parameter {0}")]

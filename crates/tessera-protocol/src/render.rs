@@ -3,7 +3,6 @@
 
 use crate::error::WireError;
 pub use crate::node::Node;
-use std::fmt::Write;
 
 /// The response format a client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +44,58 @@ impl Format {
     }
 }
 
+/// A field's value as a handler hands it over: borrowed, so that a hot action (GetCallerIdentity)
+/// renders without building a tree or a string.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'v> {
+    /// A string.
+    Str(&'v str),
+    /// A string given in pieces (an ARN from its parts), rendered as one.
+    Concat(&'v [&'v str]),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A tree.
+    Node(&'v Node),
+}
+
+/// Renders a success body into `out`: `RequestId` first, then `fields`.
+pub fn success_into(
+    out: &mut Vec<u8>,
+    format: Format,
+    action: &str,
+    request_id: &str,
+    fields: &[(&str, Value<'_>)],
+) {
+    match format {
+        Format::Json => {
+            out.extend_from_slice(b"{\"RequestId\":");
+            json_str(out, request_id);
+            for (k, v) in fields {
+                out.push(b',');
+                json_str(out, k);
+                out.push(b':');
+                json_value(out, v);
+            }
+            out.push(b'}');
+        }
+        Format::Xml => {
+            out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><");
+            out.extend_from_slice(action.as_bytes());
+            out.extend_from_slice(b"Response><RequestId>");
+            xml_text(out, request_id);
+            out.extend_from_slice(b"</RequestId>");
+            for (k, v) in fields {
+                xml_value(out, k, v);
+            }
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(action.as_bytes());
+            out.extend_from_slice(b"Response>");
+        }
+    }
+}
+
 /// Renders a success body: `RequestId` first, then `fields`.
 pub fn success(
     format: Format,
@@ -52,31 +103,66 @@ pub fn success(
     request_id: &str,
     fields: &[(&'static str, Node)],
 ) -> String {
+    let refs: Vec<(&str, Value<'_>)> = fields.iter().map(|(k, v)| (*k, Value::Node(v))).collect();
+    let mut out = Vec::with_capacity(256);
+    success_into(&mut out, format, action, request_id, &refs);
+    into_string(out)
+}
+
+/// Renders an error body into `out`: RequestId, HostId, Code, Message, Recommend.
+pub fn error_into(
+    out: &mut Vec<u8>,
+    format: Format,
+    err: &WireError,
+    request_id: &str,
+    host_id: &str,
+    recommend: &str,
+) {
+    let members = [
+        ("RequestId", request_id),
+        ("HostId", host_id),
+        ("Code", &*err.code),
+        ("Message", &*err.message),
+    ];
     match format {
         Format::Json => {
-            let mut out = String::with_capacity(256);
-            out.push_str("{\"RequestId\":");
-            json_str(&mut out, request_id);
-            for (k, v) in fields {
-                out.push(',');
-                json_str(&mut out, k);
-                out.push(':');
-                json(&mut out, v);
+            for (i, (k, v)) in members
+                .iter()
+                .chain([("Recommend", recommend)].iter())
+                .enumerate()
+            {
+                out.push(if i == 0 { b'{' } else { b',' });
+                json_str(out, k);
+                out.push(b':');
+                json_str(out, v);
             }
-            out.push('}');
-            out
+            for (k, v) in &err.extra {
+                out.push(b',');
+                json_str(out, k);
+                out.push(b':');
+                json(out, v);
+            }
+            out.push(b'}');
         }
         Format::Xml => {
-            let mut out = String::with_capacity(256);
-            out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-            let _ = write!(out, "<{action}Response><RequestId>");
-            xml_text(&mut out, request_id);
-            out.push_str("</RequestId>");
-            for (k, v) in fields {
-                xml_elem(&mut out, k, v);
+            out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>");
+            for (k, v) in members {
+                xml_value(out, k, &Value::Str(v));
             }
-            let _ = write!(out, "</{action}Response>");
-            out
+            out.extend_from_slice(b"<Recommend><![CDATA[");
+            let mut rest = recommend;
+            // "]]>" cannot appear inside CDATA: the section is closed and reopened around it.
+            while let Some(i) = rest.find("]]>") {
+                out.extend_from_slice(&rest.as_bytes()[..i]);
+                out.extend_from_slice(b"]]]]><![CDATA[>");
+                rest = &rest[i + 3..];
+            }
+            out.extend_from_slice(rest.as_bytes());
+            out.extend_from_slice(b"]]></Recommend>");
+            for (k, v) in &err.extra {
+                xml_value(out, k, &Value::Node(v));
+            }
+            out.extend_from_slice(b"</Error>");
         }
     }
 }
@@ -89,118 +175,179 @@ pub fn error(
     host_id: &str,
     recommend: &str,
 ) -> String {
-    match format {
-        Format::Json => {
-            let mut out = String::with_capacity(256);
-            for (i, (k, v)) in [
-                ("RequestId", request_id),
-                ("HostId", host_id),
-                ("Code", &err.code),
-                ("Message", &err.message),
-                ("Recommend", recommend),
-            ]
-            .iter()
-            .enumerate()
-            {
-                out.push(if i == 0 { '{' } else { ',' });
-                json_str(&mut out, k);
-                out.push(':');
-                json_str(&mut out, v);
+    let mut out = Vec::with_capacity(256);
+    error_into(&mut out, format, err, request_id, host_id, recommend);
+    into_string(out)
+}
+
+fn into_string(out: Vec<u8>) -> String {
+    // Everything written is UTF-8: whole strings, ASCII punctuation and escapes.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes `s` as a JSON string literal (RFC 8259 escaping: quotes, backslashes and control
+/// characters; everything else as it is, UTF-8).
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    json_str_contents(out, s);
+    out.push(b'"');
+}
+
+fn json_str_contents(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[run..i]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
+                run = i + 1;
+                continue;
             }
-            for (k, v) in &err.extra {
-                out.push(',');
-                json_str(&mut out, k);
-                out.push(':');
-                json(&mut out, v);
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(escape);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+fn json_value(out: &mut Vec<u8>, v: &Value<'_>) {
+    match v {
+        Value::Str(s) => json_str(out, s),
+        Value::Concat(parts) => {
+            out.push(b'"');
+            for p in *parts {
+                json_str_contents(out, p);
             }
-            out.push('}');
-            out
+            out.push(b'"');
         }
-        Format::Xml => {
-            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>");
-            for (k, v) in [
-                ("RequestId", request_id),
-                ("HostId", host_id),
-                ("Code", &err.code),
-                ("Message", &err.message),
-            ] {
-                xml_elem(&mut out, k, &Node::Str(v.to_string()));
-            }
-            out.push_str("<Recommend><![CDATA[");
-            out.push_str(&recommend.replace("]]>", "]]]]><![CDATA[>"));
-            out.push_str("]]></Recommend>");
-            for (k, v) in &err.extra {
-                xml_elem(&mut out, k, v);
-            }
-            out.push_str("</Error>");
-            out
-        }
+        Value::Int(i) => write_int(out, *i),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Node(n) => json(out, n),
     }
 }
 
-fn json_str(out: &mut String, s: &str) {
-    // serde_json's escaping is exact and fast; writing into a String cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(i).as_bytes());
 }
 
-fn json(out: &mut String, v: &Node) {
+fn json(out: &mut Vec<u8>, v: &Node) {
     match v {
         Node::Str(s) => json_str(out, s),
-        Node::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Int(i) => write_int(out, *i),
+        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Node::Obj(members) => {
-            out.push('{');
+            out.push(b'{');
             for (i, (k, v)) in members.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 json_str(out, k);
-                out.push(':');
+                out.push(b':');
                 json(out, v);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Node::List { item, items } => {
-            out.push('{');
+            out.push(b'{');
             json_str(out, item);
-            out.push_str(":[");
+            out.extend_from_slice(b":[");
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 json(out, v);
             }
-            out.push_str("]}");
+            out.extend_from_slice(b"]}");
         }
     }
 }
 
-fn xml_text(out: &mut String, s: &str) {
+fn xml_text(out: &mut Vec<u8>, s: &str) {
+    let mut buf = [0u8; 4];
     for c in s.chars() {
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            '<' => out.extend_from_slice(b"&lt;"),
+            '>' => out.extend_from_slice(b"&gt;"),
+            '&' => out.extend_from_slice(b"&amp;"),
+            '"' => out.extend_from_slice(b"&quot;"),
+            '\'' => out.extend_from_slice(b"&apos;"),
             // XML 1.0 cannot carry most control characters, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                out.extend_from_slice('\u{FFFD}'.encode_utf8(&mut buf).as_bytes())
+            }
+            '\u{FFFE}' | '\u{FFFF}' => {
+                out.extend_from_slice('\u{FFFD}'.encode_utf8(&mut buf).as_bytes())
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
         }
     }
 }
 
-fn xml_elem(out: &mut String, name: &str, v: &Node) {
-    let _ = write!(out, "<{name}>");
+fn xml_open(out: &mut Vec<u8>, name: &str) {
+    out.push(b'<');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'>');
+}
+
+fn xml_close(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'>');
+}
+
+fn xml_value(out: &mut Vec<u8>, name: &str, v: &Value<'_>) {
+    match v {
+        Value::Node(n) => xml_elem(out, name, n),
+        Value::Str(s) => {
+            xml_open(out, name);
+            xml_text(out, s);
+            xml_close(out, name);
+        }
+        Value::Concat(parts) => {
+            xml_open(out, name);
+            for p in *parts {
+                xml_text(out, p);
+            }
+            xml_close(out, name);
+        }
+        Value::Int(i) => {
+            xml_open(out, name);
+            write_int(out, *i);
+            xml_close(out, name);
+        }
+        Value::Bool(b) => {
+            xml_open(out, name);
+            out.extend_from_slice(if *b { b"true" } else { b"false" });
+            xml_close(out, name);
+        }
+    }
+}
+
+fn xml_elem(out: &mut Vec<u8>, name: &str, v: &Node) {
+    xml_open(out, name);
     match v {
         Node::Str(s) => xml_text(out, s),
-        Node::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Int(i) => write_int(out, *i),
+        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Node::Obj(members) => {
             for (k, v) in members {
                 xml_elem(out, k, v);
@@ -212,7 +359,7 @@ fn xml_elem(out: &mut String, name: &str, v: &Node) {
             }
         }
     }
-    let _ = write!(out, "</{name}>");
+    xml_close(out, name);
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! RPC signature version 1.0: `HMAC-SHA1` over the canonicalised parameters (spec §3).
 
-use crate::encoding::{cmp_encoded, encode_into, encode_twice_into, Canonicalization};
+use crate::encoding::{cmp_encoded, encode_into, encode_twice_into, Canonicalization, Sink};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -14,36 +15,98 @@ pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// The only signature version.
 pub const SIGNATURE_VERSION: &str = "1.0";
 
-/// Builds the string to sign from the request's HTTP method and every parameter but
-/// `Signature`. `params` may come in any order; they are sorted by encoded name, then value.
-pub fn string_to_sign<'a, I>(method: &str, params: I, style: Canonicalization) -> String
+/// The most parameters kept on the stack while sorting; a request with more (rare: the server
+/// accepts up to 128) spills to the heap.
+const INLINE_PARAMS: usize = 32;
+
+type Pairs<'a> = SmallVec<[(&'a str, &'a str); INLINE_PARAMS]>;
+
+/// Every parameter but `Signature`, sorted by encoded name, then value.
+fn sorted<'a, I>(params: I, style: Canonicalization) -> Pairs<'a>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    // Every signed request pays for this, so nothing is encoded but the output: the pairs are
-    // sorted by comparing their encodings in place, then each is written encoded twice (once
-    // for the canonical query, once for the string to sign) in one pass.
-    let mut pairs: Vec<(&str, &str)> = params
+    // Sorted by comparing their encodings in place: nothing is encoded but the output.
+    let mut pairs: Pairs<'a> = params
         .into_iter()
         .filter(|(name, _)| *name != "Signature")
         .collect();
     pairs.sort_unstable_by(|(n1, v1), (n2, v2)| {
         cmp_encoded(n1, n2, style).then_with(|| cmp_encoded(v1, v2, style))
     });
+    pairs
+}
 
-    let raw_len: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
-    let mut out = String::with_capacity(method.len() + 5 + raw_len * 2 + pairs.len() * 6);
-    out.push_str(method);
-    out.push_str("&%2F&");
+/// Writes the string to sign of sorted `pairs` into `out`: each pair written encoded twice
+/// (once for the canonical query, once for the string to sign) in one pass.
+fn write_string_to_sign(
+    out: &mut impl Sink,
+    method: &str,
+    pairs: &[(&str, &str)],
+    style: Canonicalization,
+) {
+    out.put(method);
+    out.put("&%2F&");
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push_str("%26");
+            out.put("%26");
         }
-        encode_twice_into(&mut out, name, style);
-        out.push_str("%3D");
-        encode_twice_into(&mut out, value, style);
+        encode_twice_into(out, name, style);
+        out.put("%3D");
+        encode_twice_into(out, value, style);
     }
+}
+
+/// Builds the string to sign from the request's HTTP method and every parameter but
+/// `Signature`. `params` may come in any order; they are sorted by encoded name, then value.
+pub fn string_to_sign<'a, I>(method: &str, params: I, style: Canonicalization) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let pairs = sorted(params, style);
+    let raw_len: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let mut out = String::with_capacity(method.len() + 5 + raw_len * 2 + pairs.len() * 6);
+    write_string_to_sign(&mut out, method, &pairs, style);
     out
+}
+
+/// A [`Sink`] that feeds a MAC through a small buffer, so a signature is checked without the
+/// string to sign ever existing as a whole.
+struct MacSink {
+    mac: Hmac<Sha1>,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl MacSink {
+    fn new(secret: &str) -> Self {
+        MacSink {
+            mac: mac(secret),
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn finalize(mut self) -> [u8; 20] {
+        self.mac.update(&self.buf[..self.len]);
+        self.mac.finalize().into_bytes().into()
+    }
+}
+
+impl Sink for MacSink {
+    fn put(&mut self, s: &str) {
+        let s = s.as_bytes();
+        if self.len + s.len() > self.buf.len() {
+            self.mac.update(&self.buf[..self.len]);
+            self.len = 0;
+            if s.len() > self.buf.len() {
+                self.mac.update(s);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
 }
 
 /// The string to sign for a client that has already built the RFC 3986 canonical query (every
@@ -81,18 +144,29 @@ pub fn sign(secret: &str, string_to_sign: &str) -> String {
     B64.encode(m.finalize().into_bytes())
 }
 
+/// Decodes a Base64 signature; `None` if it is not Base64. A SHA-1 MAC is 20 bytes; room for
+/// more lets an overlong signature decode and then fail the length check instead of erroring
+/// inside the decoder.
+fn decode_signature(signature: &str) -> Option<([u8; 32], usize)> {
+    let mut given = [0u8; 32];
+    let len = B64.decode_slice(signature.trim(), &mut given).ok()?;
+    Some((given, len))
+}
+
+/// Whether `expected` equals the decoded signature, in constant time.
+fn same_mac(expected: &[u8; 20], given: &([u8; 32], usize)) -> bool {
+    let (bytes, len) = given;
+    *len == expected.len() && bool::from(expected.as_slice().ct_eq(&bytes[..*len]))
+}
+
 /// Checks a Base64 `signature` against `string_to_sign` in constant time.
 pub fn signature_matches(secret: &str, string_to_sign: &str, signature: &str) -> bool {
-    // A SHA-1 MAC is 20 bytes; room for more lets an overlong signature decode and then fail
-    // the length check instead of erroring inside the decoder.
-    let mut given = [0u8; 32];
-    let Ok(len) = B64.decode_slice(signature.trim(), &mut given) else {
+    let Some(given) = decode_signature(signature) else {
         return false;
     };
-    let mut m = mac(secret);
-    m.update(string_to_sign.as_bytes());
-    let expected = m.finalize().into_bytes();
-    len == expected.len() && bool::from(expected.as_slice().ct_eq(&given[..len]))
+    let mut m = MacSink::new(secret);
+    m.put(string_to_sign);
+    same_mac(&m.finalize(), &given)
 }
 
 /// Outcome of [`verify`].
@@ -102,35 +176,54 @@ pub enum Verification {
     Valid(Canonicalization),
     /// No canonicalisation matched; carries the standard string to sign, which the error message
     /// returns to the client.
-    Mismatch { string_to_sign: String },
+    Mismatch {
+        /// The standard string to sign.
+        string_to_sign: String,
+    },
 }
 
 /// Verifies a version 1.0 signature: the RFC 3986 form first, then each off-spec form that
-/// would canonicalise these parameters differently.
-pub fn verify(
-    secret: &str,
-    method: &str,
-    params: &[(String, String)],
-    signature: &str,
-) -> Verification {
+/// would canonicalise these parameters differently. The string to sign is streamed into the MAC;
+/// it is built as a string only for a mismatch, whose error message repeats it.
+pub fn verify<'a, I>(secret: &str, method: &str, params: I, signature: &str) -> Verification
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
     // Base64 never holds a space; a client that put a raw `+` in a query had it decoded as one.
     let signature: Cow<'_, str> = if signature.contains(' ') {
         Cow::Owned(signature.replace(' ', "+"))
     } else {
         Cow::Borrowed(signature)
     };
-    let pairs = || params.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let standard = string_to_sign(method, pairs(), Canonicalization::Rfc3986);
-    if signature_matches(secret, &standard, &signature) {
+    let given = decode_signature(&signature);
+    let mut pairs = sorted(params, Canonicalization::Rfc3986);
+    let matches = |pairs: &[(&str, &str)], style| {
+        let Some(given) = &given else {
+            return false;
+        };
+        let mut sink = MacSink::new(secret);
+        write_string_to_sign(&mut sink, method, pairs, style);
+        same_mac(&sink.finalize(), given)
+    };
+    if matches(&pairs, Canonicalization::Rfc3986) {
         return Verification::Valid(Canonicalization::Rfc3986);
     }
+    let standard = {
+        let mut out = String::new();
+        write_string_to_sign(&mut out, method, &pairs, Canonicalization::Rfc3986);
+        out
+    };
     for style in Canonicalization::FALLBACKS {
-        let differs = params
+        let differs = pairs
             .iter()
-            .any(|(n, v)| n != "Signature" && (style.differs_for(n) || style.differs_for(v)));
-        if differs && signature_matches(secret, &string_to_sign(method, pairs(), style), &signature)
-        {
-            return Verification::Valid(style);
+            .any(|(n, v)| style.differs_for(n) || style.differs_for(v));
+        if differs {
+            pairs.sort_unstable_by(|(n1, v1), (n2, v2)| {
+                cmp_encoded(n1, n2, style).then_with(|| cmp_encoded(v1, v2, style))
+            });
+            if matches(&pairs, style) {
+                return Verification::Valid(style);
+            }
         }
     }
     Verification::Mismatch {
@@ -140,6 +233,11 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    /// The pairs of owned parameters, as `verify` reads them.
+    fn it(p: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+        p.iter().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+
     /// The straightforward definition (owned pairs, sort, join, encode the join) that the
     /// single-buffer [`string_to_sign`] must agree with.
     fn reference_string_to_sign(
@@ -210,7 +308,12 @@ mod tests {
         );
         assert_eq!(sign("testsecret", &sts), "kRA2cnpJVacIhDMzXnoNZG9tDCI=");
         assert_eq!(
-            verify("testsecret", "GET", &params, "kRA2cnpJVacIhDMzXnoNZG9tDCI="),
+            verify(
+                "testsecret",
+                "GET",
+                it(&params),
+                "kRA2cnpJVacIhDMzXnoNZG9tDCI="
+            ),
             Verification::Valid(Canonicalization::Rfc3986)
         );
     }
@@ -283,7 +386,7 @@ mod tests {
     #[test]
     fn wrong_secret_reports_standard_string() {
         let params = p(&[("A", "x y")]);
-        match verify("other", "GET", &params, "AAAA") {
+        match verify("other", "GET", it(&params), "AAAA") {
             Verification::Mismatch { string_to_sign } => {
                 assert_eq!(string_to_sign, "GET&%2F&A%3Dx%2520y")
             }
@@ -298,11 +401,11 @@ mod tests {
         for style in Canonicalization::FALLBACKS {
             let sig = sign("s", &string_to_sign("POST", pairs(), style));
             assert_eq!(
-                verify("s", "POST", &params, &sig),
+                verify("s", "POST", it(&params), &sig),
                 Verification::Valid(style)
             );
             assert!(matches!(
-                verify("s", "GET", &params, &sig),
+                verify("s", "GET", it(&params), &sig),
                 Verification::Mismatch { .. }
             ));
         }
@@ -312,7 +415,7 @@ mod tests {
             &string_to_sign("POST", pairs(), Canonicalization::Rfc3986),
         );
         assert_eq!(
-            verify("s", "POST", &params, &sig.replace('+', " ")),
+            verify("s", "POST", it(&params), &sig.replace('+', " ")),
             Verification::Valid(Canonicalization::Rfc3986)
         );
     }
@@ -346,13 +449,13 @@ mod tests {
             let wire: String = params.iter().map(|(n, v)| format!("{}={}", crate::encoding::encode(n), crate::encoding::encode(v))).collect::<Vec<_>>().join("&");
             let received: Vec<(String, String)> = crate::encoding::parse_pairs(&wire).collect();
             prop_assert_eq!(&received, &params);
-            prop_assert_eq!(verify("secret", method, &received, &sig), Verification::Valid(Canonicalization::Rfc3986));
+            prop_assert_eq!(verify("secret", method, it(&received), &sig), Verification::Valid(Canonicalization::Rfc3986));
 
             let mut changed = received.clone();
             let i = idx.index(changed.len());
             changed[i].1.push('x');
-            let changed_ok = matches!(verify("secret", method, &changed, &sig), Verification::Mismatch { .. });
-            let other_ok = matches!(verify("other", method, &received, &sig), Verification::Mismatch { .. });
+            let changed_ok = matches!(verify("secret", method, it(&changed), &sig), Verification::Mismatch { .. });
+            let other_ok = matches!(verify("other", method, it(&received), &sig), Verification::Mismatch { .. });
             prop_assert!(changed_ok, "a changed value still verified");
             prop_assert!(other_ok, "another secret verified");
         }
@@ -380,7 +483,7 @@ mod tests {
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         ] {
             assert!(matches!(
-                verify("s", "GET", &params, s),
+                verify("s", "GET", it(&params), s),
                 Verification::Mismatch { .. }
             ));
         }

@@ -25,6 +25,7 @@ pub struct Authorization {
 
 /// Why an `Authorization` header could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthorizationError {
     /// No `Credential`, `SignedHeaders` or `Signature` component, or a component without `=`.
     #[error("the Authorization header is incomplete")]

@@ -26,6 +26,10 @@
 //! Run with `cargo bench -p tessera-server --bench replay`; medians land in
 //! `target/criterion/<group>/<name>/new/estimates.json`.
 
+// criterion_group! and criterion_main! generate public items without documentation; a
+// benchmark may unwrap its own setup.
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
+
 use criterion::Criterion;
 use siphasher::sip::SipHasher13 as KeyHasher;
 use siphasher::sip128::{Hasher128, SipHasher13};

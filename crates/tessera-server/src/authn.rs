@@ -6,10 +6,11 @@
 //! otherwise the request is RPC v1. Several V1 clients also send `x-acs-action` headers; those
 //! are unsigned there and ignored.
 
-use crate::actions::Action;
+use crate::catalog::Action;
 use crate::error::ApiError;
-use crate::identity::{IdentityCache, NamedPolicy, Principal};
+use crate::identity::{CachedKey, IdentityCache, NamedPolicy};
 use crate::nonce::NonceError;
+use crate::principal::Principal;
 use crate::request::ApiRequest;
 use crate::state::AppState;
 use crate::tokens::{SessionClaims, TokenError};
@@ -24,16 +25,37 @@ use tessera_store::{KeyStatus, TargetKind};
 /// A request whose signature checked out.
 #[derive(Debug)]
 pub struct Authenticated {
-    /// Who signed it.
-    pub principal: Principal,
-    /// The AccessKeyId it was signed with.
-    pub access_key_id: String,
+    caller: Caller,
     /// The identity policies that apply: a user's own and its groups', or a session's role's.
     pub policies: Arc<[NamedPolicy]>,
-    /// For an STS session: its claims and compiled session policy.
-    pub session: Option<Arc<Session>>,
     /// What it asks for.
     pub action: Action,
+}
+
+/// Whose credential signed: a cached long-term key (shared with the identity cache, not copied)
+/// or an STS session opened from its token.
+#[derive(Debug)]
+enum Caller {
+    Key(Arc<CachedKey>),
+    Session(Box<Session>),
+}
+
+impl Authenticated {
+    /// Who signed it.
+    pub fn principal(&self) -> &Principal {
+        match &self.caller {
+            Caller::Key(k) => &k.principal,
+            Caller::Session(s) => &s.principal,
+        }
+    }
+
+    /// For an STS session: its claims and compiled session policy.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.caller {
+            Caller::Key(_) => None,
+            Caller::Session(s) => Some(s),
+        }
+    }
 }
 
 /// An authenticated STS session.
@@ -41,23 +63,37 @@ pub struct Authenticated {
 pub struct Session {
     /// What its token says.
     pub claims: SessionClaims,
+    /// The session as a principal.
+    pub principal: Principal,
     /// The session policy, compiled; it narrows the role's permissions.
     pub policy: Option<Arc<Policy>>,
 }
 
-/// The credential a request names, resolved before its signature is checked.
-struct Credential {
-    secret: Secret,
-    principal: Principal,
-    policies: Arc<[NamedPolicy]>,
-    session: Option<SessionClaims>,
+/// The credential a request names, resolved before its signature is checked. It lives on the
+/// stack for one request: boxing the session's claims would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Credential {
+    Key(Arc<CachedKey>),
+    Session {
+        claims: SessionClaims,
+        policies: Arc<[NamedPolicy]>,
+    },
+}
+
+impl Credential {
+    fn secret(&self) -> &Secret {
+        match self {
+            Credential::Key(k) => &k.secret,
+            Credential::Session { claims, .. } => &claims.secret,
+        }
+    }
 }
 
 /// Authenticates `req` at time `now` (read once per request, so the timestamp and nonce checks
 /// agree). See the module documentation for the order of checks.
 pub async fn authenticate(
     state: &AppState,
-    req: &ApiRequest,
+    req: &ApiRequest<'_>,
     now: i64,
 ) -> Result<Authenticated, ApiError> {
     match req.header("authorization") {
@@ -103,28 +139,13 @@ fn resolve(snap: &IdentityCache, id: &str, token: Option<&str>) -> Result<Creden
             .role(&claims.account, &claims.role_id)
             .map(|r| Arc::clone(&r.policies))
             .unwrap_or_else(|| Arc::from(Vec::new()));
-        return Ok(Credential {
-            secret: claims.secret.clone(),
-            principal: Principal::Session {
-                account: claims.account.clone(),
-                role_id: claims.role_id.clone(),
-                role_name: claims.role_name.clone(),
-                session_name: claims.session_name.clone(),
-            },
-            policies,
-            session: Some(claims),
-        });
+        return Ok(Credential::Session { claims, policies });
     }
     let key = snap.access_key(id).ok_or(GatewayError::AccessKeyNotFound)?;
     if key.status != KeyStatus::Active {
         return Err(GatewayError::AccessKeyInactive.into());
     }
-    Ok(Credential {
-        secret: key.secret.clone(),
-        principal: key.principal.clone(),
-        policies: Arc::clone(&key.policies),
-        session: None,
-    })
+    Ok(Credential::Key(key))
 }
 
 /// The checks a session passes once its signature is known good: not expired, its role still
@@ -132,14 +153,16 @@ fn resolve(snap: &IdentityCache, id: &str, token: Option<&str>) -> Result<Creden
 fn finish(
     state: &AppState,
     snap: &IdentityCache,
-    id: &str,
     credential: Credential,
     action: Action,
     now: i64,
 ) -> Result<Authenticated, ApiError> {
-    let session = match credential.session {
-        None => None,
-        Some(claims) => {
+    let (caller, policies) = match credential {
+        Credential::Key(key) => {
+            let policies = Arc::clone(&key.policies);
+            (Caller::Key(key), policies)
+        }
+        Credential::Session { claims, policies } => {
             let revoked = snap.revoked(
                 &claims.account,
                 TargetKind::Role,
@@ -164,14 +187,23 @@ fn finish(
                         .map_err(|_| GatewayError::SecurityTokenMalformed)?,
                 ),
             };
-            Some(Arc::new(Session { claims, policy }))
+            let principal = Principal::Session {
+                account: claims.account.clone(),
+                role_id: claims.role_id.clone(),
+                role_name: claims.role_name.clone(),
+                session_name: claims.session_name.clone(),
+            };
+            let session = Session {
+                claims,
+                principal,
+                policy,
+            };
+            (Caller::Session(Box::new(session)), policies)
         }
     };
     Ok(Authenticated {
-        principal: credential.principal,
-        access_key_id: id.to_string(),
-        policies: credential.policies,
-        session,
+        caller,
+        policies,
         action,
     })
 }
@@ -219,7 +251,7 @@ fn remember_nonce(
 
 async fn authenticate_v1(
     state: &AppState,
-    req: &ApiRequest,
+    req: &ApiRequest<'_>,
     now: i64,
 ) -> Result<Authenticated, ApiError> {
     let action = required(req, "Action")?;
@@ -246,9 +278,9 @@ async fn authenticate_v1(
     }
     let ts = check_timestamp(now, ts)?;
     match v1::verify(
-        credential.secret.expose(),
+        credential.secret().expose(),
         req.method.as_str(),
-        &req.params,
+        req.params().iter().copied(),
         signature,
     ) {
         Verification::Valid(_) => {}
@@ -258,7 +290,7 @@ async fn authenticate_v1(
     }
     remember_nonce(state, key_id, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    finish(state, snap, key_id, credential, action, now)
+    finish(state, snap, credential, action, now)
 }
 
 /// Headers every V3 signature must cover, so none of them can be altered in transit.
@@ -273,7 +305,7 @@ const V3_SIGNED: [&str; 6] = [
 
 async fn authenticate_v3(
     state: &AppState,
-    req: &ApiRequest,
+    req: &ApiRequest<'_>,
     authorization: &str,
     now: i64,
 ) -> Result<Authenticated, ApiError> {
@@ -314,10 +346,10 @@ async fn authenticate_v3(
         }
     }
     let ts = check_timestamp(now, date)?;
-    let query = v3::canonical_query(req.query.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let query = v3::canonical_query(req.query().iter().copied());
     let canonical = v3::canonical_request(
         req.method.as_str(),
-        &req.path,
+        req.path,
         &query,
         &auth.signed_headers,
         |name| {
@@ -330,13 +362,17 @@ async fn authenticate_v3(
         content_sha256,
     );
     let string_to_sign = v3::string_to_sign(&canonical);
-    if !v3::signature_matches(credential.secret.expose(), &string_to_sign, &auth.signature) {
+    if !v3::signature_matches(
+        credential.secret().expose(),
+        &string_to_sign,
+        &auth.signature,
+    ) {
         return Err(GatewayError::SignatureDoesNotMatch { string_to_sign }.into());
     }
-    if !content_sha256.eq_ignore_ascii_case(&v3::payload_hash(&req.body)) {
+    if !content_sha256.eq_ignore_ascii_case(&v3::payload_hash(req.body)) {
         return Err(GatewayError::ContentHashMismatch.into());
     }
     remember_nonce(state, &auth.credential, nonce, ts, now)?;
     let action = Action::resolve(version, action)?;
-    finish(state, snap, &auth.credential, credential, action, now)
+    finish(state, snap, credential, action, now)
 }

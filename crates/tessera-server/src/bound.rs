@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 /// Why bounded work did not produce a result.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BoundError {
     /// As many jobs as allowed are running and waiting.
     #[error("at capacity")]

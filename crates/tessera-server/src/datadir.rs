@@ -83,16 +83,19 @@ struct Opened {
 }
 
 fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::io::AsRawFd;
     // The directory itself is locked, so no lock file is left behind in a directory that turns
     // out to be foreign.
     let dir =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: flock(2) on a descriptor this function owns; no memory is shared.
-    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        bail!("{} is in use by another tessera process", path.display());
+    match dir.try_lock() {
+        Ok(()) => Ok(dir),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("{} is in use by another tessera process", path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
-    Ok(dir)
 }
 
 async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {

@@ -22,6 +22,7 @@ pub struct AccessDenied {
 
 /// An error answered to a client.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// Authentication, routing and common-parameter errors.
     #[error(transparent)]

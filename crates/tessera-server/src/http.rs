@@ -1,9 +1,10 @@
 //! HTTP: one handler for every path and method, running the pipeline
 //! parse → authenticate → authorize → action → render.
 
-use crate::actions::{self, Action, Call, Fields, Product};
+use crate::actions::{self, sts, Call, Reply};
+use crate::catalog::{Action, Product};
 use crate::error::ApiError;
-use crate::request::ApiRequest;
+use crate::request::{ApiRequest, Scratch};
 use crate::state::AppState;
 use crate::{authn, authz, ids};
 use axum::body::{Body, Bytes};
@@ -12,10 +13,11 @@ use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use smallvec::SmallVec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_protocol::render;
+use tessera_protocol::render::{self, Format, Value};
 use tessera_protocol::GatewayError;
 
 /// Whether a listener speaks TLS.
@@ -52,9 +54,7 @@ async fn handle(
     request: Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let request_id = ids::request_id();
     let (parts, body) = request.into_parts();
-
     let early = check_envelope(&state, &parts.method, &parts.uri, &parts.headers);
     let body = match early {
         Ok(()) => match tokio::time::timeout(
@@ -68,31 +68,112 @@ async fn handle(
         },
         Err(e) => Err(e),
     };
+    let (bytes, read_error) = match body {
+        Ok(b) => (b, None),
+        Err(e) => (Bytes::new(), Some(e)),
+    };
+    let mut scratch = Scratch::new();
     let req = ApiRequest::new(
-        parts.method.clone(),
+        &parts.method,
         parts.uri.path(),
         parts.uri.query(),
-        parts.headers,
-        body.as_ref().cloned().unwrap_or_default(),
+        &parts.headers,
+        &bytes,
         peer,
         transport.secure,
+        &mut scratch,
     );
-    let format = req.format();
-    let outcome = match body {
-        Ok(_) => pipeline(&state, &req).await,
-        Err(e) => Err((None, e)),
-    };
+    let mut out = Vec::with_capacity(512);
+    let answered = serve(&state, &req, read_error, &mut out).await;
+    tracing::info!(
+        request_id = answered.request_id(),
+        action = answered.action.map(Action::name).unwrap_or("-"),
+        status = answered.status.as_u16(),
+        code = answered.code.as_deref().unwrap_or("-"),
+        peer = %peer,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    let mut response = (answered.status, Bytes::from(out)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answered.format.content_type()),
+    );
+    // Responses can carry secrets (CreateAccessKey); no cache may keep them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_bytes(&answered.request_id) {
+        headers.insert("x-acs-request-id", v);
+    }
+    response
+}
 
-    let (status, text, action, code) = match &outcome {
-        Ok((action, fields)) => (
-            StatusCode::OK,
-            render::success(format, action.name(), &request_id, fields),
-            Some(*action),
-            None,
-        ),
+/// What [`serve`] answered, for the response's head and the request log.
+pub struct Answered {
+    /// The request id, an upper-case UUID.
+    pub request_id: [u8; ids::REQUEST_ID_LEN],
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body's format.
+    pub format: Format,
+    /// The action, when the request named a known one.
+    pub action: Option<Action>,
+    /// The error code, for an error.
+    pub code: Option<std::borrow::Cow<'static, str>>,
+}
+
+impl Answered {
+    /// The request id as text.
+    pub fn request_id(&self) -> &str {
+        std::str::from_utf8(&self.request_id).unwrap_or("-")
+    }
+}
+
+/// Runs the pipeline for a parsed request and renders its answer into `out`: the server's whole
+/// work between the bytes that arrived and the bytes that leave, without the HTTP framing.
+/// `read_error` is a failure reading the body, answered as such.
+pub async fn serve(
+    state: &AppState,
+    req: &ApiRequest<'_>,
+    read_error: Option<ApiError>,
+    out: &mut Vec<u8>,
+) -> Answered {
+    let request_id = ids::request_id_bytes();
+    let request_id_str = std::str::from_utf8(&request_id).unwrap_or("");
+    let format = req.format();
+    let outcome = match read_error {
+        None => pipeline(state, req).await,
+        Some(e) => Err((None, e)),
+    };
+    match outcome {
+        Ok((action, reply, authn)) => {
+            match reply {
+                Reply::Fields(fields) => {
+                    let refs: SmallVec<[(&str, Value<'_>); 16]> =
+                        fields.iter().map(|(k, v)| (*k, Value::Node(v))).collect();
+                    render::success_into(out, format, action.name(), request_id_str, &refs);
+                }
+                Reply::CallerIdentity => {
+                    sts::with_caller_identity(authn.principal(), |fields| {
+                        render::success_into(out, format, action.name(), request_id_str, fields)
+                    });
+                }
+            }
+            Answered {
+                request_id,
+                status: StatusCode::OK,
+                format,
+                action: Some(action),
+                code: None,
+            }
+        }
         Err((action, err)) => {
-            if let ApiError::Internal(cause) = err {
-                tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
+            if let ApiError::Internal(cause) = &err {
+                tracing::error!(
+                    request_id = request_id_str,
+                    error = format!("{cause:#}"),
+                    "internal error"
+                );
             }
             let wire = err.to_wire();
             let product = action
@@ -100,45 +181,32 @@ async fn handle(
                 .or_else(|| req.param("Version").and_then(Product::from_version))
                 .unwrap_or(Product::Sts);
             let recommend = format!(
-                "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
+                "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id_str}",
                 wire.code,
                 product.name()
             );
-            let body = render::error(format, &wire, &request_id, &req.host_id(), &recommend);
-            (
-                StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_REQUEST),
-                body,
-                *action,
-                Some(wire.code),
-            )
+            render::error_into(
+                out,
+                format,
+                &wire,
+                request_id_str,
+                &req.host_id(),
+                &recommend,
+            );
+            Answered {
+                request_id,
+                status: StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_REQUEST),
+                format,
+                action,
+                code: Some(wire.code),
+            }
         }
-    };
-    tracing::info!(
-        request_id = %request_id,
-        action = action.map(Action::name).unwrap_or("-"),
-        status = status.as_u16(),
-        code = code.as_deref().unwrap_or("-"),
-        peer = %peer,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    let mut response = (status, text).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    // Responses can carry secrets (CreateAccessKey); no cache may keep them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-acs-request-id", v);
     }
-    response
 }
 
-type Outcome = Result<(Action, Fields), (Option<Action>, ApiError)>;
+type Outcome = Result<(Action, Reply, authn::Authenticated), (Option<Action>, ApiError)>;
 
-async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
+async fn pipeline(state: &AppState, req: &ApiRequest<'_>) -> Outcome {
     if let Some(problem) = &req.problem {
         return Err((None, problem.clone().into()));
     }
@@ -151,8 +219,8 @@ async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
     let action = authn.action;
     authz::authorize(&authn, &state.operator, req, now).map_err(|e| (Some(action), e))?;
     let call = Call {
-        principal: &authn.principal,
-        session: authn.session.as_deref(),
+        principal: authn.principal(),
+        session: authn.session(),
         req,
         now,
     };
@@ -168,8 +236,8 @@ async fn pipeline(state: &AppState, req: &ApiRequest) -> Outcome {
             .await
             .map_err(|e| (Some(action), ApiError::from(e)))?;
     }
-    let fields = outcome.map_err(|e| (Some(action), e))?;
-    Ok((action, fields))
+    let reply = outcome.map_err(|e| (Some(action), e))?;
+    Ok((action, reply, authn))
 }
 
 fn check_envelope(

@@ -25,6 +25,7 @@
 
 use crate::ids::{AccessKeyId, AccountId, GroupId, PolicyName, RoleId, UserId, UserName};
 use crate::keys::MasterKey;
+use crate::principal::Principal;
 use crate::system_policies;
 use crate::tokens::Keyring;
 use arc_swap::ArcSwap;
@@ -40,47 +41,6 @@ use tessera_store::{
     AccessKeyRecord, KeyOwner, KeyStatus, PolicyType, RoleRecord, Store, StoreError, StoreResult,
     Target, TargetKind, TokenKeyRecord,
 };
-
-/// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// The account root (its own AccessKey).
-    Root {
-        /// The account.
-        account: AccountId,
-    },
-    /// A RAM user.
-    User {
-        /// The user's account.
-        account: AccountId,
-        /// The user's id.
-        id: UserId,
-        /// The user's current name.
-        name: UserName,
-    },
-    /// An STS session of a role.
-    Session {
-        /// The role's account.
-        account: AccountId,
-        /// The role's id.
-        role_id: String,
-        /// The role's name as created.
-        role_name: String,
-        /// RoleSessionName.
-        session_name: String,
-    },
-}
-
-impl Principal {
-    /// The principal's account.
-    pub fn account(&self) -> &AccountId {
-        match self {
-            Principal::Root { account }
-            | Principal::User { account, .. }
-            | Principal::Session { account, .. } => account,
-        }
-    }
-}
 
 /// A role as sessions and AssumeRole see it.
 #[derive(Debug)]

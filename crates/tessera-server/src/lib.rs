@@ -3,20 +3,25 @@
 //! The Tessera service: Alibaba Cloud RAM and STS, wire-compatible with the official SDKs.
 //!
 //! A request flows one way:
-//! [`http`] (parse, limits) → [`authn`] (signature, nonce, timestamp) → [`authz`] (may this
-//! principal do this?) → [`actions`] (RAM and STS handlers) → [`tessera_store`] (SQLite), and back through
-//! [`tessera_protocol::render`] as JSON or XML. Errors of every stage are [`error::ApiError`],
-//! mapped to the wire in one place.
+//! [`http`] (parse, limits) → [`authn`] (signature, nonce, timestamp; the action from the
+//! [`catalog`]) → [`authz`] (may this [`principal`] do this to these resources?) → [`actions`]
+//! (RAM and STS handlers) → [`tessera_store`], and back through [`tessera_protocol::render`] as
+//! JSON or XML. Errors of every stage are [`error::ApiError`], mapped to the wire in one place.
+//! Each module imports only modules below it in that order; `docs/architecture.md` walks a
+//! request through them.
 //!
-//! Long-term AccessKeys are served from the in-memory [`identity`] cache, so authenticating a
-//! request reads no disk. Their secrets are sealed at rest with the data directory's master key
-//! ([`keys`]). [`datadir`] creates or reopens the data directory; [`server`] runs the listeners, whose
-//! connections are capped and given a deadline in every phase (`listener`, `conn`).
+//! Long-term AccessKeys are served from the in-memory [`identity`] cache, which follows the
+//! store's change feed, so authenticating a request reads no disk. Their secrets are sealed at
+//! rest with the data directory's master key ([`keys`]); STS tokens with the keyring
+//! ([`tokens`]). [`datadir`] creates or reopens the data directory; [`server`] runs the
+//! listeners, whose connections are capped and given a deadline in every phase (`listener`,
+//! `conn`).
 
 pub mod actions;
 pub mod authn;
 pub mod authz;
 pub mod bound;
+pub mod catalog;
 pub mod clock;
 mod conn;
 pub mod datadir;
@@ -30,6 +35,7 @@ mod listener;
 pub mod nonce;
 pub mod password;
 pub mod policy_docs;
+pub mod principal;
 pub mod request;
 pub mod server;
 pub mod state;

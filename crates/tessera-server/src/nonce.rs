@@ -113,6 +113,7 @@ fn clamp_budget(budget: usize) -> usize {
 
 /// Why a nonce was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NonceError {
     /// Seen before within the window.
     Used,

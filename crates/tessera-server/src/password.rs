@@ -58,6 +58,7 @@ pub fn verify(hash: &str, password: &Secret) -> bool {
 
 /// Why a bounded hash or verification produced no answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HashError {
     /// As many hashes as allowed are running and waiting; the client should retry.
     #[error("password hashing is at capacity")]

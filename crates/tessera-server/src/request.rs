@@ -1,71 +1,203 @@
 //! A request as the pipeline sees it: the HTTP parts it needs, and every parameter from the
 //! query and a form body, decoded and merged.
+//!
+//! Nothing is copied that need not be: names and values that need no decoding are slices of
+//! the request itself, and those that do are decoded into a [`Scratch`] buffer that lives beside
+//! the request (on the handler's frame), so parsing a typical signed request allocates nothing.
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
+use smallvec::SmallVec;
 use std::net::SocketAddr;
-use tessera_protocol::encoding::parse_pairs;
+use tessera_protocol::encoding::decode_into;
 use tessera_protocol::render::Format;
 use tessera_protocol::GatewayError;
 
 /// The most parameters a request may carry (the widest action takes about twenty).
 pub const MAX_PARAMS: usize = 128;
 
+/// Parameters held inline before spilling to the heap: more than any action needs.
+const INLINE_PARAMS: usize = 32;
+
+/// Room for decoded parameters before a request needs the heap: a signed request's decoded
+/// timestamp, nonce, signature and token fit many times over.
+const SCRATCH_BYTES: usize = 4096;
+
+/// Where decoded parameters live for the length of one request: a fixed buffer first, then the
+/// heap for whatever does not fit (long policy documents).
+pub struct Scratch {
+    inline: [u8; SCRATCH_BYTES],
+    overflow: bumpalo::Bump,
+}
+
+impl Scratch {
+    /// An empty scratch area (no heap memory until the inline buffer runs out).
+    pub fn new() -> Self {
+        Scratch {
+            inline: [0; SCRATCH_BYTES],
+            overflow: bumpalo::Bump::new(),
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hands out decoded strings that live as long as the [`Scratch`] they were written into.
+struct Decoder<'s> {
+    free: &'s mut [u8],
+    overflow: &'s bumpalo::Bump,
+}
+
+impl<'s> Decoder<'s> {
+    /// `raw` decoded as a form component: borrowed when it holds nothing to decode.
+    fn decode<'r>(&mut self, raw: &'r str) -> &'r str
+    where
+        's: 'r,
+    {
+        if !raw.bytes().any(|b| b == b'+' || b == b'%') {
+            return raw;
+        }
+        // Decoding never lengthens: it fits in the inline buffer if the raw form does.
+        if raw.len() <= self.free.len() {
+            let n = decode_into(raw, self.free);
+            let (head, tail) = std::mem::take(&mut self.free).split_at_mut(n);
+            self.free = tail;
+            match std::str::from_utf8(head) {
+                Ok(s) => return s,
+                // Bytes that are not UTF-8: replaced, as the signature over them will fail.
+                Err(_) => return self.overflow.alloc_str(&String::from_utf8_lossy(head)),
+            }
+        }
+        // Only long values (policy documents) get here.
+        let mut buf = vec![0u8; raw.len()];
+        let n = decode_into(raw, &mut buf);
+        self.overflow.alloc_str(&String::from_utf8_lossy(&buf[..n]))
+    }
+}
+
+/// Parameters: inline up to [`INLINE_PARAMS`], then on the heap. (Not a `SmallVec`, which is
+/// invariant in its items' lifetime: requests borrowed for shorter lifetimes must coerce.) The
+/// inline array is the point: it lives in the handler's frame, not on the heap.
+#[allow(clippy::large_enum_variant)]
+enum Params<'a> {
+    Inline([(&'a str, &'a str); INLINE_PARAMS], usize),
+    Heap(Vec<(&'a str, &'a str)>),
+}
+
+impl<'a> Params<'a> {
+    fn new() -> Self {
+        Params::Inline([("", ""); INLINE_PARAMS], 0)
+    }
+
+    fn push(&mut self, pair: (&'a str, &'a str)) {
+        match self {
+            Params::Inline(items, len) if *len < INLINE_PARAMS => {
+                items[*len] = pair;
+                *len += 1;
+            }
+            Params::Inline(items, len) => {
+                let mut v = Vec::with_capacity(*len * 2);
+                v.extend_from_slice(&items[..*len]);
+                v.push(pair);
+                *self = Params::Heap(v);
+            }
+            Params::Heap(v) => v.push(pair),
+        }
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        match self {
+            Params::Inline(items, len) => &items[..*len],
+            Params::Heap(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
 /// See the module documentation.
-pub struct ApiRequest {
+pub struct ApiRequest<'a> {
     /// A defect found while parsing (too many or repeated parameters), reported before anything
     /// else is checked.
     pub problem: Option<GatewayError>,
     /// GET or POST.
-    pub method: Method,
+    pub method: &'a Method,
     /// The request path (`/` for every RPC call).
-    pub path: String,
-    /// Decoded query parameters, in wire order (V3 signs these).
-    pub query: Vec<(String, String)>,
-    /// Query and form parameters together (V1 signs these; actions read these).
-    pub params: Vec<(String, String)>,
+    pub path: &'a str,
+    /// Query parameters first (V3 signs these), then the form body's; V1 signs them all, and
+    /// actions read them all.
+    params: Params<'a>,
+    /// How many of `params` came from the query.
+    query_count: usize,
     /// The request headers.
-    pub headers: HeaderMap,
+    pub headers: &'a HeaderMap,
     /// The raw body (V3 hashes it).
-    pub body: Bytes,
+    pub body: &'a [u8],
     /// Where the request came from.
     pub peer: SocketAddr,
     /// Whether it arrived over TLS.
     pub secure: bool,
 }
 
-impl ApiRequest {
-    /// Builds the request, merging a form body's parameters after the query's.
+impl<'a> ApiRequest<'a> {
+    /// Parses the request, merging a form body's parameters after the query's; decoded text goes
+    /// into `scratch`.
+    #[allow(clippy::too_many_arguments)] // the parts of an HTTP request, each borrowed
     pub fn new(
-        method: Method,
-        path: &str,
-        raw_query: Option<&str>,
-        headers: HeaderMap,
-        body: Bytes,
+        method: &'a Method,
+        path: &'a str,
+        raw_query: Option<&'a str>,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
         peer: SocketAddr,
         secure: bool,
+        scratch: &'a mut Scratch,
     ) -> Self {
-        // Parsing stops one past the limit: enough to know it was exceeded, without allocating
-        // for every pair of a hostile body.
-        let query: Vec<(String, String)> = raw_query
-            .map(|q| parse_pairs(q).take(MAX_PARAMS + 1).collect())
-            .unwrap_or_default();
-        let mut params = query.clone();
-        if !body.is_empty() && is_form(&headers) && params.len() <= MAX_PARAMS {
-            let room = MAX_PARAMS + 1 - params.len();
-            params.extend(parse_pairs(&String::from_utf8_lossy(&body)).take(room));
+        let mut decoder = Decoder {
+            free: &mut scratch.inline,
+            overflow: &scratch.overflow,
+        };
+        let mut params = Params::new();
+        // Parsing stops one past the limit: enough to know it was exceeded, without holding
+        // every pair of a hostile body.
+        let mut push_pairs = |text: &'a str, params: &mut Params<'a>| {
+            for seg in text.split('&').filter(|seg| !seg.is_empty()) {
+                if params.len() > MAX_PARAMS {
+                    break;
+                }
+                let (n, v) = seg.split_once('=').unwrap_or((seg, ""));
+                params.push((decoder.decode(n), decoder.decode(v)));
+            }
+        };
+        if let Some(q) = raw_query {
+            push_pairs(q, &mut params);
+        }
+        let query_count = params.len();
+        if !body.is_empty() && is_form(headers) && params.len() <= MAX_PARAMS {
+            let text: &'a str = match std::str::from_utf8(body) {
+                Ok(t) => t,
+                // A form body is ASCII when well formed; anything else is read as the lossy text
+                // it decodes to, and its signature will not match.
+                Err(_) => scratch_text(&scratch.overflow, body),
+            };
+            push_pairs(text, &mut params);
         }
         let problem = if params.len() > MAX_PARAMS {
             Some(GatewayError::TooManyParameters)
         } else {
-            duplicate(&params)
+            duplicate(params.as_slice())
         };
         ApiRequest {
             problem,
             method,
-            path: path.to_string(),
-            query,
+            path,
             params,
+            query_count,
             headers,
             body,
             peer,
@@ -73,21 +205,32 @@ impl ApiRequest {
         }
     }
 
+    /// Every parameter, query's then form's.
+    pub fn params(&self) -> &[(&'a str, &'a str)] {
+        self.params.as_slice()
+    }
+
+    /// The query's parameters, in wire order.
+    pub fn query(&self) -> &[(&'a str, &'a str)] {
+        &self.params.as_slice()[..self.query_count]
+    }
+
     /// Whether parameters were read from a form body.
     pub fn has_form_body(&self) -> bool {
-        self.params.len() > self.query.len()
+        self.params.len() > self.query_count
     }
 
     /// The first value of a parameter.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&'a str> {
         self.params
+            .as_slice()
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 
     /// A header's value, if present and visible ASCII.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
@@ -119,10 +262,15 @@ impl ApiRequest {
     }
 }
 
+/// A body that is not UTF-8, as the lossy text it decodes to, kept in `arena`.
+fn scratch_text<'s>(arena: &'s bumpalo::Bump, body: &[u8]) -> &'s str {
+    arena.alloc_str(&String::from_utf8_lossy(body))
+}
+
 /// The first parameter name that appears twice: the signature covers both values but would not
 /// say which one the action reads.
-fn duplicate(params: &[(String, String)]) -> Option<GatewayError> {
-    let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+fn duplicate(params: &[(&str, &str)]) -> Option<GatewayError> {
+    let mut names: SmallVec<[&str; INLINE_PARAMS]> = params.iter().map(|(n, _)| *n).collect();
     names.sort_unstable();
     names
         .windows(2)
@@ -131,18 +279,14 @@ fn duplicate(params: &[(String, String)]) -> Option<GatewayError> {
 }
 
 // Parameters and headers can carry secrets (SecurityToken), so Debug shows their names only.
-impl std::fmt::Debug for ApiRequest {
+impl std::fmt::Debug for ApiRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiRequest")
             .field("method", &self.method)
             .field("path", &self.path)
             .field(
                 "params",
-                &self
-                    .params
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
+                &self.params().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
             )
             .field(
                 "headers",
@@ -162,10 +306,11 @@ fn is_form(headers: &HeaderMap) -> bool {
     {
         // Old clients send no Content-Type at all.
         None => true,
-        Some(ct) => ct
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded"),
+        Some(ct) => {
+            let ct = ct.trim_start().as_bytes();
+            const FORM: &[u8] = b"application/x-www-form-urlencoded";
+            ct.len() >= FORM.len() && ct[..FORM.len()].eq_ignore_ascii_case(FORM)
+        }
     }
 }
 
@@ -173,61 +318,113 @@ fn is_form(headers: &HeaderMap) -> bool {
 mod tests {
     use super::*;
 
-    fn req(query: &str, ct: Option<&str>, body: &str) -> ApiRequest {
+    /// Parses a request and hands it to `check` (the request borrows what this builds).
+    fn with_req(query: &str, ct: Option<&str>, body: &str, check: impl FnOnce(&ApiRequest<'_>)) {
         let mut h = HeaderMap::new();
         if let Some(ct) = ct {
             h.insert("content-type", ct.parse().unwrap());
         }
-        ApiRequest::new(
-            Method::POST,
+        let mut scratch = Scratch::new();
+        let method = Method::POST;
+        let req = ApiRequest::new(
+            &method,
             "/",
             Some(query),
-            h,
-            Bytes::from(body.to_string()),
+            &h,
+            body.as_bytes(),
             "127.0.0.1:1".parse().unwrap(),
             false,
-        )
+            &mut scratch,
+        );
+        check(&req);
     }
 
     #[test]
     fn merges_query_and_form() {
-        let r = req(
+        with_req(
             "Action=A&X=1",
             Some("application/x-www-form-urlencoded; charset=UTF-8"),
             "RoleArn=acs%3Aram&Y=a+b",
+            |r| {
+                assert_eq!(r.param("Action"), Some("A"));
+                assert_eq!(r.param("RoleArn"), Some("acs:ram"));
+                assert_eq!(r.param("Y"), Some("a b"));
+                assert_eq!(r.query().len(), 2);
+                assert_eq!(r.params().len(), 4);
+                assert!(r.has_form_body());
+            },
         );
-        assert_eq!(r.param("Action"), Some("A"));
-        assert_eq!(r.param("RoleArn"), Some("acs:ram"));
-        assert_eq!(r.param("Y"), Some("a b"));
-        assert_eq!(r.query.len(), 2);
-        assert_eq!(r.params.len(), 4);
     }
 
     #[test]
     fn repeated_and_excess_parameters_are_found() {
-        assert_eq!(
-            req("A=1&B=2", None, "A=3").problem,
-            Some(GatewayError::DuplicateParameter("A".into()))
-        );
+        with_req("A=1&B=2", None, "A=3", |r| {
+            assert_eq!(
+                r.problem,
+                Some(GatewayError::DuplicateParameter("A".into()))
+            )
+        });
         let many: Vec<String> = (0..200).map(|i| format!("P{i}=x")).collect();
-        let r = req(&many.join("&"), None, "");
-        assert_eq!(r.problem, Some(GatewayError::TooManyParameters));
-        assert_eq!(r.params.len(), MAX_PARAMS + 1);
-        assert_eq!(req("A=1", None, "B=2").problem, None);
-        let secret = req("SecurityToken=CAISsecret", None, "");
-        assert!(!format!("{secret:?}").contains("CAISsecret"));
+        with_req(&many.join("&"), None, "", |r| {
+            assert_eq!(r.problem, Some(GatewayError::TooManyParameters));
+            assert_eq!(r.params().len(), MAX_PARAMS + 1);
+        });
+        with_req("A=1", None, "B=2", |r| assert_eq!(r.problem, None));
+        with_req("SecurityToken=CAISsecret", None, "", |r| {
+            assert!(!format!("{r:?}").contains("CAISsecret"))
+        });
     }
 
     #[test]
     fn json_bodies_are_not_parameters() {
-        let r = req("A=1", Some("application/json"), "{\"B\":2}");
-        assert_eq!(r.params.len(), 1);
+        with_req("A=1", Some("application/json"), "{\"B\":2}", |r| {
+            assert_eq!(r.params().len(), 1)
+        });
     }
 
     #[test]
     fn format_choice() {
-        assert_eq!(req("Format=xml", None, "").format(), Format::Xml);
-        assert_eq!(req("Format=yaml", None, "").format(), Format::Json);
-        assert_eq!(req("", None, "").format(), Format::Json);
+        with_req("Format=xml", None, "", |r| {
+            assert_eq!(r.format(), Format::Xml)
+        });
+        with_req("Format=yaml", None, "", |r| {
+            assert_eq!(r.format(), Format::Json)
+        });
+        with_req("", None, "", |r| assert_eq!(r.format(), Format::Json));
+    }
+
+    #[test]
+    fn decoding_fills_the_scratch_then_the_heap() {
+        // More encoded text than the inline buffer holds: every value still decodes exactly.
+        let long = "%41".repeat(SCRATCH_BYTES);
+        let q = format!("A=x%2By&B={long}&C=%E4%B8%AD&D=%FF&E=plain");
+        with_req(&q, None, "", |r| {
+            assert_eq!(r.param("A"), Some("x+y"));
+            assert_eq!(r.param("B").map(str::len), Some(SCRATCH_BYTES));
+            assert!(r.param("B").unwrap().bytes().all(|b| b == b'A'));
+            assert_eq!(r.param("C"), Some("中"));
+            assert_eq!(r.param("D"), Some("\u{FFFD}"));
+            assert_eq!(r.param("E"), Some("plain"));
+        });
+        // A body that is not UTF-8 reads as its lossy text.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        let mut scratch = Scratch::new();
+        let method = Method::POST;
+        let body = b"K=v\xff";
+        let r = ApiRequest::new(
+            &method,
+            "/",
+            None,
+            &h,
+            body,
+            "127.0.0.1:1".parse().unwrap(),
+            false,
+            &mut scratch,
+        );
+        assert_eq!(r.param("K"), Some("v\u{FFFD}"));
     }
 }

@@ -9,6 +9,7 @@ use crate::ids::AccountId;
 use crate::listener::{Connections, Listener};
 use crate::state::{AppState, Limits};
 use crate::tls::{self, TlsSource};
+use crate::tokens;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,7 +106,7 @@ impl Server {
     pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
         let store: Arc<dyn Store> = dir.store.clone();
-        ensure_token_key(store.as_ref(), &dir.master, clock.now()).await?;
+        tokens::ensure_token_key(store.as_ref(), &dir.master, clock.now()).await?;
         let operator = store
             .meta("first_account")
             .await?
@@ -210,38 +211,6 @@ impl Server {
             .context("cannot close the store cleanly")?;
         Ok(())
     }
-}
-
-/// The longest any session lasts (RAM's MaxSessionDuration ceiling), plus the clock window.
-const LONGEST_SESSION: i64 = 43_200 + tessera_protocol::TIMESTAMP_WINDOW_SECS;
-
-/// A deployment seals tokens from its first start; keys retired long enough ago that nothing
-/// they sealed can still be valid are dropped.
-pub(crate) async fn ensure_token_key(
-    store: &dyn Store,
-    master: &crate::keys::MasterKey,
-    now: i64,
-) -> anyhow::Result<()> {
-    let token_keys = store
-        .token_keys()
-        .await
-        .context("cannot read the token keys")?;
-    if !token_keys.iter().any(|k| k.retired.is_none()) {
-        let sealed = crate::tokens::new_sealed_key(master)?;
-        let id = store
-            .add_token_key(&sealed, now)
-            .await
-            .context("cannot create a token key")?;
-        tracing::info!(key_id = id, "created a token key");
-    }
-    let dropped = store
-        .drop_token_keys_retired_before(now - LONGEST_SESSION)
-        .await
-        .context("cannot drop retired token keys")?;
-    if dropped > 0 {
-        tracing::info!(dropped, "dropped retired token keys");
-    }
-    Ok(())
 }
 
 /// Drops the feed's entries older than the retention, once a minute.

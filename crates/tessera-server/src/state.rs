@@ -71,16 +71,9 @@ fn max_connections_for(open_files: usize) -> usize {
 
 /// The soft limit on open file descriptors, if it can be read (`usize::MAX` when unlimited).
 pub fn nofile_soft_limit() -> Option<usize> {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit only writes the struct it is given, which lives for the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return None;
-    }
-    // RLIM_INFINITY is the largest value, so it saturates.
-    Some(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX))
+    // `None` from rustix is RLIM_INFINITY.
+    let current = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    Some(current.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)))
 }
 
 /// The default number of password-hashing workers: one per core the process may use.

@@ -13,6 +13,7 @@
 
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
+use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rand::Rng;
@@ -21,7 +22,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
 use std::fmt;
 use tessera_protocol::Secret;
-use tessera_store::TokenKeyRecord;
+use tessera_store::{Store, TokenKeyRecord};
 use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;
@@ -196,6 +197,7 @@ mod encoding {
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// Not a token of ours, damaged, or sealed under a key this server does not hold.
     #[error("malformed security token")]
@@ -329,6 +331,38 @@ impl Keyring {
         }
         Ok(claims)
     }
+}
+
+/// The longest any session lasts (RAM's MaxSessionDuration ceiling), plus the clock window.
+const LONGEST_SESSION: i64 = 43_200 + tessera_protocol::TIMESTAMP_WINDOW_SECS;
+
+/// A deployment seals tokens from its first start; keys retired long enough ago that nothing
+/// they sealed can still be valid are dropped.
+pub async fn ensure_token_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: i64,
+) -> anyhow::Result<()> {
+    let token_keys = store
+        .token_keys()
+        .await
+        .context("cannot read the token keys")?;
+    if !token_keys.iter().any(|k| k.retired.is_none()) {
+        let sealed = new_sealed_key(master)?;
+        let id = store
+            .add_token_key(&sealed, now)
+            .await
+            .context("cannot create a token key")?;
+        tracing::info!(key_id = id, "created a token key");
+    }
+    let dropped = store
+        .drop_token_keys_retired_before(now - LONGEST_SESSION)
+        .await
+        .context("cannot drop retired token keys")?;
+    if dropped > 0 {
+        tracing::info!(dropped, "dropped retired token keys");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

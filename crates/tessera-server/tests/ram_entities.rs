@@ -3,6 +3,9 @@
 //! them. Where a test needs many rows quickly (quotas) or to look at what is stored (password
 //! hashes), it opens the server's SQLite file directly, as a second connection.
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use reqwest::{Client, StatusCode};
 use rusqlite::Connection;
 use serde_json::Value;

@@ -15,6 +15,10 @@
 //!
 //! Each case is its own `#[tokio::test]`, so a failure names the case.
 
+// The contract suite is test code that other crates' tests instantiate: it states its
+// expectations with unwrap and panic, as tests do.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use crate::feed::{Changed, PolicyHead};
 use crate::ids::{
     AccessKeyId, AccountId, GroupId, GroupName, PolicyName, RoleId, RoleName, UserId, UserName,

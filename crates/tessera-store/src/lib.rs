@@ -82,6 +82,7 @@ pub enum Entity {
 
 /// What can go wrong in a store operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The entity does not exist.
     #[error("{0:?} does not exist")]

@@ -1,6 +1,9 @@
 //! The `tessera` binary as a user runs it: first start, restart, refusal of foreign or damaged
 //! data directories, and graceful shutdown on SIGTERM with a request in flight.
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -119,8 +122,8 @@ fn start(data: &Path, extra: &[&str]) -> Running {
 }
 
 fn sigterm(child: &Child) {
-    // SAFETY: plain kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM delivered");
 }
 
 fn wait_exit(child: &mut Child) -> i32 {

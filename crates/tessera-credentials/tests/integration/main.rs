@@ -2,5 +2,8 @@
 //! provider and the chain (`replay`), and calls against a real Tessera server on loopback
 //! (`server`).
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod replay;
 mod server;

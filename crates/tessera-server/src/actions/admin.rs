@@ -53,7 +53,7 @@ pub async fn create_account(state: &AppState, call: &Call<'_>) -> Result<Fields,
 pub async fn rotate_token_keys(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
     let sealed = crate::tokens::new_sealed_key(&state.master).map_err(ApiError::Internal)?;
     let id = state.store.add_token_key(&sealed, call.now).await?;
-    crate::server::ensure_token_key(state.store.as_ref(), &state.master, call.now)
+    crate::tokens::ensure_token_key(state.store.as_ref(), &state.master, call.now)
         .await
         .map_err(ApiError::Internal)?;
     Ok(vec![("KeyId", Node::Int(i64::from(id)))])

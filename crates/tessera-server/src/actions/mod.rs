@@ -1,4 +1,4 @@
-//! The API actions: routing from (Version, Action) to a handler, and the handlers.
+//! The action handlers, and [`run`], which calls the one an [`Action`] names.
 
 mod admin;
 mod params;
@@ -10,277 +10,15 @@ mod ram_policies;
 mod ram_roles;
 mod ram_sessions;
 mod ram_users;
-mod sts;
+pub mod sts;
 
+use crate::catalog::Action;
 use crate::error::ApiError;
-use crate::identity::Principal;
-use crate::ids::arn;
+use crate::principal::Principal;
 use crate::request::ApiRequest;
 use crate::state::AppState;
 use tessera_protocol::render::Node;
-use tessera_protocol::{GatewayError, RAM_VERSION, STS_VERSION};
 use tessera_store::TargetKind;
-
-/// The products this endpoint serves, told apart by their API version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Product {
-    /// STS 2015-04-01.
-    Sts,
-    /// RAM 2015-05-01.
-    Ram,
-    /// Tessera's own administration API (not Alibaba's): deployment-wide operations.
-    Admin,
-}
-
-/// The version of Tessera's administration API.
-pub const ADMIN_VERSION: &str = "2026-11-01";
-
-impl Product {
-    /// The product a `Version` belongs to.
-    pub fn from_version(version: &str) -> Option<Product> {
-        match version {
-            STS_VERSION => Some(Product::Sts),
-            RAM_VERSION => Some(Product::Ram),
-            ADMIN_VERSION => Some(Product::Admin),
-            _ => None,
-        }
-    }
-
-    /// The service code in policy actions (`sts:AssumeRole`, `ram:CreateUser`).
-    pub fn code(self) -> &'static str {
-        match self {
-            Product::Sts => "sts",
-            Product::Admin => "tessera",
-            Product::Ram => "ram",
-        }
-    }
-
-    /// The product's name as Alibaba's troubleshooting links spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Product::Sts => "Sts",
-            Product::Admin => "Tessera",
-            Product::Ram => "Ram",
-        }
-    }
-}
-
-macro_rules! actions {
-    ($($product:ident $name:ident $needs_permission:literal,)*) => {
-        /// An action this server implements.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Action {
-            $(
-                #[doc = concat!("`", stringify!($name), "`")]
-                $name,
-            )*
-        }
-
-        impl Action {
-            /// Every action.
-            pub const ALL: &'static [Action] = &[$(Action::$name,)*];
-
-            /// The action's wire name.
-            pub fn name(self) -> &'static str {
-                match self { $(Action::$name => stringify!($name),)* }
-            }
-
-            /// The product it belongs to.
-            pub fn product(self) -> Product {
-                match self { $(Action::$name => Product::$product,)* }
-            }
-
-            /// Whether a RAM identity needs a permission to call it (GetCallerIdentity needs none).
-            pub fn needs_permission(self) -> bool {
-                match self { $(Action::$name => $needs_permission,)* }
-            }
-        }
-    };
-}
-
-actions! {
-    Sts GetCallerIdentity false,
-    Sts AssumeRole true,
-    Ram RevokeRoleSessions true,
-    Ram RevokeUserSessions true,
-    Admin CreateAccount true,
-    Admin RotateTokenKeys true,
-    Admin VerifyIdentityCache true,
-    Ram CreateUser true,
-    Ram GetUser true,
-    Ram UpdateUser true,
-    Ram ListUsers true,
-    Ram DeleteUser true,
-    Ram CreateAccessKey true,
-    Ram ListAccessKeys true,
-    Ram UpdateAccessKey true,
-    Ram DeleteAccessKey true,
-    // RAM policies, versions and attachments: add below.
-    Ram CreatePolicy true,
-    Ram GetPolicy true,
-    Ram UpdatePolicyDescription true,
-    Ram ListPolicies true,
-    Ram DeletePolicy true,
-    Ram CreatePolicyVersion true,
-    Ram GetPolicyVersion true,
-    Ram ListPolicyVersions true,
-    Ram SetDefaultPolicyVersion true,
-    Ram DeletePolicyVersion true,
-    Ram ListEntitiesForPolicy true,
-    Ram AttachPolicyToUser true,
-    Ram AttachPolicyToGroup true,
-    Ram AttachPolicyToRole true,
-    Ram DetachPolicyFromUser true,
-    Ram DetachPolicyFromGroup true,
-    Ram DetachPolicyFromRole true,
-    Ram ListPoliciesForUser true,
-    Ram ListPoliciesForGroup true,
-    Ram ListPoliciesForRole true,
-
-    // RAM groups, roles and login profiles: add below.
-    Ram CreateGroup true,
-    Ram GetGroup true,
-    Ram UpdateGroup true,
-    Ram ListGroups true,
-    Ram DeleteGroup true,
-    Ram AddUserToGroup true,
-    Ram RemoveUserFromGroup true,
-    Ram ListGroupsForUser true,
-    Ram ListUsersForGroup true,
-    Ram CreateRole true,
-    Ram GetRole true,
-    Ram UpdateRole true,
-    Ram ListRoles true,
-    Ram DeleteRole true,
-    Ram CreateLoginProfile true,
-    Ram GetLoginProfile true,
-    Ram UpdateLoginProfile true,
-    Ram DeleteLoginProfile true,
-}
-
-impl Action {
-    /// Resolves a request's `Version` and `Action` (both case-sensitive, as on the real gateway).
-    pub fn resolve(version: &str, action: &str) -> Result<Action, GatewayError> {
-        let product = Product::from_version(version).ok_or(GatewayError::InvalidVersion)?;
-        Action::ALL
-            .iter()
-            .copied()
-            .find(|a| a.product() == product && a.name() == action)
-            .ok_or(GatewayError::InvalidAction)
-    }
-}
-
-impl Action {
-    /// The action as policies name it, e.g. `ram:CreateUser`.
-    pub fn auth_action(self) -> String {
-        format!("{}:{}", self.product().code(), self.name())
-    }
-
-    /// The resources the action touches, as RAM's authorization table names them (spec §11.9),
-    /// with the empty region slot of entity ARNs. Each must be allowed. Listing actions use a `*`
-    /// name; a missing name parameter leaves the name empty (the action then reports it).
-    ///
-    /// A name longer than any entity can have is refused here, with the length error the action
-    /// itself would give: evaluating wildcard patterns against a megabyte-long resource costs
-    /// pattern × input time, so a session policy could otherwise burn a second of CPU per
-    /// request.
-    pub fn resources(
-        self,
-        req: &ApiRequest,
-        principal: &Principal,
-    ) -> Result<Vec<String>, ApiError> {
-        use Action::*;
-        let account = principal.account();
-        for (name, max) in NAME_LIMITS {
-            if req.param(name).is_some_and(|v| v.chars().count() > max) {
-                return Err(if name == "RoleArn" {
-                    ApiError::StsInvalidParameter {
-                        name,
-                        message: "The parameter RoleArn is wrongly formed.",
-                    }
-                } else {
-                    ApiError::InvalidLength(name)
-                });
-            }
-        }
-        let param = |name: &str| req.param(name).unwrap_or("").to_string();
-        let user = |name: &str| format!("acs:ram::{account}:user/{name}");
-        let group = |name: &str| format!("acs:ram::{account}:group/{name}");
-        let role = |name: &str| format!("acs:ram::{account}:role/{name}");
-        let policy = || match req.param("PolicyType") {
-            Some("System") => arn::policy(None, &param("PolicyName")),
-            _ => arn::policy(Some(account), &param("PolicyName")),
-        };
-        // AccessKey actions without UserName act on the caller's own keys.
-        let key_owner = || match (req.param("UserName"), principal) {
-            (Some(n), _) => user(n),
-            (None, Principal::User { name, .. }) => user(name.as_str()),
-            (None, Principal::Root { .. }) => arn::root(account),
-            (None, Principal::Session { .. }) => user(""),
-        };
-        Ok(match self {
-            GetCallerIdentity => vec![],
-            RevokeRoleSessions => vec![role(&param("RoleName"))],
-            RevokeUserSessions => vec![user(&param("UserName"))],
-            // Operator-only: never granted by a policy.
-            CreateAccount | RotateTokenKeys | VerifyIdentityCache => vec![],
-            // The target role, normalised; an unparsable ARN is evaluated as given (and then
-            // refused by the action's own validation if allowed at all).
-            AssumeRole => vec![sts::parse_role_arn(&param("RoleArn"))
-                .map(|(a, n)| format!("acs:ram::{a}:role/{n}"))
-                .unwrap_or_else(|| param("RoleArn"))],
-            CreateUser | GetUser | UpdateUser | DeleteUser | ListPoliciesForUser => {
-                vec![user(&param("UserName"))]
-            }
-            ListUsers => vec![user("*")],
-            CreateAccessKey | ListAccessKeys | UpdateAccessKey | DeleteAccessKey => {
-                vec![key_owner()]
-            }
-            CreatePolicy
-            | GetPolicy
-            | UpdatePolicyDescription
-            | DeletePolicy
-            | CreatePolicyVersion
-            | GetPolicyVersion
-            | ListPolicyVersions
-            | SetDefaultPolicyVersion
-            | DeletePolicyVersion
-            | ListEntitiesForPolicy => vec![policy()],
-            ListPolicies => vec![arn::policy(Some(account), "*")],
-            AttachPolicyToUser | DetachPolicyFromUser => vec![policy(), user(&param("UserName"))],
-            AttachPolicyToGroup | DetachPolicyFromGroup => {
-                vec![policy(), group(&param("GroupName"))]
-            }
-            AttachPolicyToRole | DetachPolicyFromRole => vec![policy(), role(&param("RoleName"))],
-            ListPoliciesForGroup => vec![group(&param("GroupName"))],
-            ListPoliciesForRole => vec![role(&param("RoleName"))],
-            // Groups, roles and login profiles. Membership changes touch both the group and the
-            // user, so both must be allowed.
-            CreateGroup | GetGroup | UpdateGroup | DeleteGroup | ListUsersForGroup => {
-                vec![group(&param("GroupName"))]
-            }
-            ListGroups => vec![group("*")],
-            AddUserToGroup | RemoveUserFromGroup => {
-                vec![group(&param("GroupName")), user(&param("UserName"))]
-            }
-            ListGroupsForUser | CreateLoginProfile | GetLoginProfile | UpdateLoginProfile
-            | DeleteLoginProfile => vec![user(&param("UserName"))],
-            CreateRole | GetRole | UpdateRole | DeleteRole => vec![role(&param("RoleName"))],
-            ListRoles => vec![role("*")],
-        })
-    }
-}
-
-/// The longest value each parameter that names a resource can have (spec §11: user, group and
-/// role names 64 characters, policy names 128; a role ARN is a 16-digit account and such a name
-/// in a fixed frame, far below 256).
-const NAME_LIMITS: [(&str, usize); 5] = [
-    ("UserName", 64),
-    ("GroupName", 64),
-    ("RoleName", 64),
-    ("PolicyName", 128),
-    ("RoleArn", 256),
-];
 
 /// What a handler gets: the caller, the request, and the time it is served at.
 pub struct Call<'a> {
@@ -289,7 +27,7 @@ pub struct Call<'a> {
     /// The caller's STS session, when it signed with one.
     pub session: Option<&'a crate::authn::Session>,
     /// The request (parameters).
-    pub req: &'a ApiRequest,
+    pub req: &'a ApiRequest<'a>,
     /// Now, Unix seconds, from the server's clock.
     pub now: i64,
 }
@@ -297,10 +35,28 @@ pub struct Call<'a> {
 /// The members of a success body after `RequestId`.
 pub type Fields = Vec<(&'static str, Node)>;
 
+/// What a handler answers with.
+pub enum Reply {
+    /// The members of the success body, built as a tree.
+    Fields(Fields),
+    /// GetCallerIdentity's answer, rendered straight from the caller: the hottest action builds
+    /// nothing.
+    CallerIdentity,
+}
+
 /// Runs an action.
-pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Reply, ApiError> {
+    if action == Action::GetCallerIdentity {
+        return Ok(Reply::CallerIdentity);
+    }
+    handle(action, state, call).await.map(Reply::Fields)
+}
+
+async fn handle(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
     match action {
-        Action::GetCallerIdentity => Ok(sts::get_caller_identity(call)),
+        Action::GetCallerIdentity => Err(ApiError::Internal(anyhow::anyhow!(
+            "GetCallerIdentity is answered by the caller's identity"
+        ))),
         Action::AssumeRole => sts::assume_role(state, call).await,
         Action::RevokeRoleSessions => ram_sessions::revoke_role(state, call).await,
         Action::RevokeUserSessions => ram_sessions::revoke_user(state, call).await,
@@ -364,34 +120,5 @@ pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fi
         Action::GetLoginProfile => ram_login::get(state, call).await,
         Action::UpdateLoginProfile => ram_login::update(state, call).await,
         Action::DeleteLoginProfile => ram_login::delete(state, call).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routing() {
-        assert_eq!(
-            Action::resolve("2015-04-01", "GetCallerIdentity"),
-            Ok(Action::GetCallerIdentity)
-        );
-        assert_eq!(
-            Action::resolve("2015-05-01", "CreateUser"),
-            Ok(Action::CreateUser)
-        );
-        assert_eq!(
-            Action::resolve("2015-05-01", "GetCallerIdentity"),
-            Err(GatewayError::InvalidAction)
-        );
-        assert_eq!(
-            Action::resolve("2015-04-01", "getcalleridentity"),
-            Err(GatewayError::InvalidAction)
-        );
-        assert_eq!(
-            Action::resolve("2014-01-01", "CreateUser"),
-            Err(GatewayError::InvalidVersion)
-        );
     }
 }

@@ -333,21 +333,20 @@ mod tests {
         }
     }
 
-    fn request(query: &str) -> ApiRequest {
-        ApiRequest::new(
-            axum::http::Method::GET,
-            "/",
-            Some(query),
-            axum::http::HeaderMap::new(),
-            axum::body::Bytes::new(),
-            "127.0.0.1:1".parse().expect("address"),
-            false,
-        )
-    }
-
     #[test]
     fn booleans() {
-        let r = request("A=true&B=FALSE&C=True&D=yes&E=1&F=");
+        let (method, headers) = (axum::http::Method::GET, axum::http::HeaderMap::new());
+        let mut scratch = crate::request::Scratch::new();
+        let r = ApiRequest::new(
+            &method,
+            "/",
+            Some("A=true&B=FALSE&C=True&D=yes&E=1&F="),
+            &headers,
+            &[],
+            "127.0.0.1:1".parse().expect("address"),
+            false,
+            &mut scratch,
+        );
         assert_eq!(boolean(&r, "A").ok(), Some(Some(true)));
         assert_eq!(boolean(&r, "B").ok(), Some(Some(false)));
         assert_eq!(boolean(&r, "C").ok(), Some(Some(true)));

@@ -4,8 +4,8 @@
 use super::params::{self, optional, required};
 use super::{Call, Fields};
 use crate::error::ApiError;
-use crate::identity::Principal;
 use crate::ids::{generate_access_key_secret, AccessKeyId};
+use crate::principal::Principal;
 use crate::state::AppState;
 use tessera_protocol::render::Node;
 use tessera_protocol::timestamp;

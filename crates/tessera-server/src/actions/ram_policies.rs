@@ -6,7 +6,7 @@
 use super::params::{self, marker, optional, required};
 use super::{Call, Fields};
 use crate::error::ApiError;
-use crate::ids::PolicyName;
+use crate::ids::{arn, PolicyName};
 use crate::policy_docs;
 use crate::state::AppState;
 use crate::system_policies::{self, SystemPolicy};
@@ -434,7 +434,7 @@ pub async fn list_entities(state: &AppState, call: &Call<'_>) -> Result<Fields, 
             TargetKind::Role => roles.push(Node::Obj(vec![
                 ("RoleId", e.attachment.target.id.as_str().into()),
                 ("RoleName", e.name.as_str().into()),
-                ("Arn", format!("acs:ram::{account}:role/{}", e.name).into()),
+                ("Arn", arn::role(account, &e.name).into()),
                 ("Description", e.detail.as_str().into()),
                 ("AttachDate", attached.into()),
             ])),

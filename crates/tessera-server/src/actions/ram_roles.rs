@@ -30,7 +30,7 @@ fn role_node(r: &RoleRecord, shape: Shape) -> Node {
     let mut m: Vec<(&'static str, Node)> = vec![
         ("RoleId", r.id.as_str().into()),
         ("RoleName", r.name.as_str().into()),
-        ("Arn", arn::role(&r.account, &r.name).into()),
+        ("Arn", arn::role(&r.account, r.name.as_str()).into()),
         ("Description", r.description.as_str().into()),
     ];
     if shape != Shape::Listed {

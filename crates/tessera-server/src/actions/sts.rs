@@ -4,65 +4,62 @@ use super::params::{optional, required};
 use super::{Call, Fields};
 use crate::authz;
 use crate::error::ApiError;
-use crate::identity::Principal;
-use crate::ids::{self, arn, AccountId};
+use crate::ids::{self, arn};
+use crate::principal::Principal;
 use crate::state::AppState;
 use crate::tokens::SessionClaims;
-use tessera_policy::{Caller, Decision, Request};
-use tessera_protocol::render::Node;
+use tessera_policy::{Caller, Context, Decision, Policy, Request};
+use tessera_protocol::render::{Node, Value};
 use tessera_protocol::{timestamp, Secret};
 
-/// `GetCallerIdentity`: who signed this request (spec §8.4). For the root, `PrincipalId` and
+/// `GetCallerIdentity`: who signed this request (spec §8.4), handed to `render` as borrowed
+/// fields (nothing is built: this is the hottest action). For the root, `PrincipalId` and
 /// `UserId` are the account id (UNCONFIRMED: what mocks and the aliyun CLI show).
-pub fn get_caller_identity(call: &Call<'_>) -> Fields {
-    match call.principal {
-        Principal::Root { account } => vec![
-            ("IdentityType", "Account".into()),
-            ("AccountId", account.as_str().into()),
-            ("Arn", arn::root(account).into()),
-            ("PrincipalId", account.as_str().into()),
-            ("UserId", account.as_str().into()),
-        ],
+pub fn with_caller_identity<R>(
+    principal: &Principal,
+    render: impl FnOnce(&[(&str, Value<'_>)]) -> R,
+) -> R {
+    match principal {
+        Principal::Root { account } => {
+            let a = account.as_str();
+            render(&[
+                ("IdentityType", Value::Str("Account")),
+                ("AccountId", Value::Str(a)),
+                ("Arn", Value::Concat(&["acs:ram::", a, ":root"])),
+                ("PrincipalId", Value::Str(a)),
+                ("UserId", Value::Str(a)),
+            ])
+        }
         // Session ARNs carry the role name in lower case, as real ones do (spec §8.1).
         Principal::Session {
             account,
             role_id,
             role_name,
             session_name,
-        } => vec![
-            ("IdentityType", "AssumedRoleUser".into()),
-            ("AccountId", account.as_str().into()),
-            (
-                "Arn",
-                format!(
-                    "acs:ram::{account}:assumed-role/{}/{session_name}",
-                    role_name.to_ascii_lowercase()
-                )
-                .into(),
-            ),
-            ("PrincipalId", format!("{role_id}:{session_name}").into()),
-            ("RoleId", role_id.as_str().into()),
-        ],
-        Principal::User { account, id, name } => vec![
-            ("IdentityType", "RAMUser".into()),
-            ("AccountId", account.as_str().into()),
-            ("Arn", Node::Str(arn::user(account, name))),
-            ("PrincipalId", id.as_str().into()),
-            ("UserId", id.as_str().into()),
-        ],
+        } => {
+            let arn = arn::assumed_role(account, role_name, session_name);
+            render(&[
+                ("IdentityType", Value::Str("AssumedRoleUser")),
+                ("AccountId", Value::Str(account.as_str())),
+                ("Arn", Value::Str(&arn)),
+                ("PrincipalId", Value::Concat(&[role_id, ":", session_name])),
+                ("RoleId", Value::Str(role_id)),
+            ])
+        }
+        Principal::User { account, id, name } => {
+            let a = account.as_str();
+            render(&[
+                ("IdentityType", Value::Str("RAMUser")),
+                ("AccountId", Value::Str(a)),
+                (
+                    "Arn",
+                    Value::Concat(&["acs:ram::", a, ":user/", name.as_str()]),
+                ),
+                ("PrincipalId", Value::Str(id.as_str())),
+                ("UserId", Value::Str(id.as_str())),
+            ])
+        }
     }
-}
-
-/// Parses `acs:ram::<16-digit account>:role/<RoleName>`.
-pub fn parse_role_arn(arn: &str) -> Option<(AccountId, String)> {
-    let rest = arn.strip_prefix("acs:ram::")?;
-    let (account, name) = rest.split_once(":role/")?;
-    let name_ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
-    (AccountId::is_well_formed(account) && name_ok)
-        .then(|| (AccountId::from_trusted(account), name.to_string()))
 }
 
 /// The shortest session, seconds.
@@ -100,7 +97,7 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         },
     };
     let req = call.req;
-    let (account, role_name) = parse_role_arn(required(req, "RoleArn")?).ok_or(invalid(
+    let (account, role_name) = arn::parse_role(required(req, "RoleArn")?).ok_or(invalid(
         "RoleArn",
         "The parameter RoleArn is wrongly formed.",
     ))?;
@@ -166,7 +163,7 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
 
     let snap = &*state.identities;
     let role = snap
-        .role_named(&account, &role_name)
+        .role_named(&account, role_name)
         .ok_or(ApiError::StsRoleNotFound)?;
     let chained = call.session.is_some();
     let max = if chained {
@@ -178,13 +175,17 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         return Err(duration_error());
     }
 
-    let role_arn = format!("acs:ram::{account}:role/{}", role.name);
-    let mut context = authz::context(req, call.now);
-    if let Some(e) = external_id {
-        context = context.with_string("sts:ExternalId", e);
-    }
-    if let Some(s) = &source_identity {
-        context = context.with_string("sts:SourceIdentity", s);
+    let role_arn = arn::role(&account, &role.name);
+    // A trust policy without conditions never reads the context: most have none.
+    let mut context = Context::new();
+    if role.trust.as_deref().is_some_and(Policy::has_conditions) {
+        context = authz::context(req, call.now);
+        if let Some(e) = external_id {
+            context = context.with_string("sts:ExternalId", e);
+        }
+        if let Some(s) = &source_identity {
+            context = context.with_string("sts:SourceIdentity", s);
+        }
     }
     let trust_request = Request {
         action: "sts:AssumeRole",
@@ -226,14 +227,13 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         .keyring()
         .seal(&claims)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token key to seal with")))?;
-    let lower = role.name.to_ascii_lowercase();
     let mut fields: Fields = vec![
         (
             "AssumedRoleUser",
             Node::Obj(vec![
                 (
                     "Arn",
-                    format!("acs:ram::{account}:role/{lower}/{session_name}").into(),
+                    arn::role_session(&account, &role.name, session_name).into(),
                 ),
                 (
                     "AssumedRoleId",

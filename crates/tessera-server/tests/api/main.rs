@@ -1,6 +1,9 @@
 //! Integration tests: the real server on ephemeral loopback ports (HTTP and HTTPS), driven over
 //! real HTTP with requests signed the way the official clients sign them.
 
+// Test code: expectations are stated with unwrap and panic.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};

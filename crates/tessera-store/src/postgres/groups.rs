@@ -1,5 +1,6 @@
 //! [`GroupStore`] on PostgreSQL: tables `groups` and `group_members`.
 
+use super::conflicts::has_attachments;
 use super::users::{get_user, user_from_row};
 use super::{
     count, db, decode, execute, exists, get, limit_param, page, query, query_opt, snapshot, PgStore,
@@ -47,41 +48,6 @@ async fn get_group<C: GenericClient>(c: &C, account: &str, name: &str) -> StoreR
         Some(r) => group_from_row(&r),
         None => Err(StoreError::NotFound(Entity::Group)),
     }
-}
-
-/// Refuses to delete a user that is still a member of a group (`DeleteUser`).
-pub(super) async fn refuse_if_member<C: GenericClient>(
-    c: &C,
-    account: &str,
-    user_id: &str,
-) -> StoreResult<()> {
-    let n = count(
-        c,
-        "SELECT COUNT(*) FROM group_members WHERE account_id = $1 AND user_id = $2",
-        &[&account, &user_id],
-    )
-    .await?;
-    if n > 0 {
-        return Err(StoreError::DeleteConflict(Conflict::UserInGroup));
-    }
-    Ok(())
-}
-
-/// Whether any policy is attached to the entity (`kind` is the attachments table's
-/// `target_kind`; `target_id` holds the entity's id, which survives renames).
-pub(super) async fn has_attachments<C: GenericClient>(
-    c: &C,
-    account: &str,
-    kind: &str,
-    id: &str,
-) -> StoreResult<bool> {
-    let n = count(
-        c,
-        "SELECT COUNT(*) FROM attachments WHERE account_id = $1 AND target_kind = $2 AND target_id = $3",
-        &[&account, &kind, &id],
-    )
-    .await?;
-    Ok(n > 0)
 }
 
 /// Every group membership of every account (for the identity snapshot).

@@ -6,8 +6,8 @@ use super::{db, execute, get, query_opt, snapshot, PgStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserName};
 use crate::{
-    Conflict, Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile,
-    StoreError, StoreResult, UserRecord,
+    Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile, StoreError,
+    StoreResult, UserRecord,
 };
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -35,24 +35,6 @@ async fn get_profile<C: GenericClient>(
         created: get(&r, 3)?,
         updated: get(&r, 4)?,
     })
-}
-
-/// Refuses to delete a user that still has a login profile (`DeleteUser`).
-pub(super) async fn refuse_if_login_profile<C: GenericClient>(
-    c: &C,
-    account: &str,
-    user_id: &str,
-) -> StoreResult<()> {
-    let found = query_opt(
-        c,
-        "SELECT 1 FROM login_profiles WHERE account_id = $1 AND user_id = $2",
-        &[&account, &user_id],
-    )
-    .await?;
-    if found.is_some() {
-        return Err(StoreError::DeleteConflict(Conflict::UserHasLoginProfile));
-    }
-    Ok(())
 }
 
 #[async_trait]

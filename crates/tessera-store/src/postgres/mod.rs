@@ -23,6 +23,7 @@
 //! so nodes starting together cannot race.
 
 mod accounts;
+mod conflicts;
 mod groups;
 mod keys;
 mod login;

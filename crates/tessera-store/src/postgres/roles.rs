@@ -3,7 +3,7 @@
 //! case. Every lookup and the listing order use the same expression, so they agree with that
 //! index.
 
-use super::groups::has_attachments;
+use super::conflicts::has_attachments;
 use super::{count, decode, execute, get, page, query, query_opt, PgStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, RoleId, RoleName};

@@ -1,6 +1,7 @@
 //! [`UserStore`] on PostgreSQL: table `users`.
 
-use super::{count, exists, get, groups, login, page, query, query_opt, PgStore};
+use super::conflicts;
+use super::{count, exists, get, page, query, query_opt, PgStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserId, UserName};
 use crate::{Entity, Page, StoreError, StoreResult, UserRecord, UserStore, UserUpdate};
@@ -198,11 +199,11 @@ impl UserStore for PgStore {
                 if keys > 0 {
                     return Err(StoreError::UserHasAccessKeys);
                 }
-                if groups::has_attachments(&w.tx, &a, "User", u.id.as_str()).await? {
+                if conflicts::has_attachments(&w.tx, &a, "User", u.id.as_str()).await? {
                     return Err(StoreError::UserHasPolicies);
                 }
-                groups::refuse_if_member(&w.tx, &a, u.id.as_str()).await?;
-                login::refuse_if_login_profile(&w.tx, &a, u.id.as_str()).await?;
+                conflicts::refuse_if_member(&w.tx, &a, u.id.as_str()).await?;
+                conflicts::refuse_if_login_profile(&w.tx, &a, u.id.as_str()).await?;
                 super::execute(
                     &w.tx,
                     "DELETE FROM users WHERE account_id = $1 AND id = $2",

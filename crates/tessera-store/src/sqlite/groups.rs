@@ -1,6 +1,8 @@
 //! [`GroupStore`] on SQLite: tables `groups` and `group_members` (migration 2).
 
-use super::{all, backend, exists, get_user, page, user_from_row, SqliteStore, USER_COLUMNS};
+use super::conflicts::has_attachments;
+use super::users::{get_user, user_from_row, USER_COLUMNS};
+use super::{all, backend, exists, page, SqliteStore};
 use crate::feed::{Changed, MembershipRecord};
 use crate::ids::{AccountId, GroupId, GroupName, UserId, UserName};
 use crate::{
@@ -46,35 +48,6 @@ fn get_group(c: &Connection, account: &str, name: &str) -> StoreResult<GroupReco
 fn count(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
     let n: i64 = c.query_row(sql, p, |r| r.get(0)).map_err(backend)?;
     Ok(usize::try_from(n).unwrap_or(0))
-}
-
-/// Refuses to delete a user that is still a member of a group (`DeleteUser`).
-pub(super) fn refuse_if_member(c: &Connection, account: &str, user_id: &str) -> StoreResult<()> {
-    let n = count(
-        c,
-        "SELECT COUNT(*) FROM group_members WHERE account_id = ?1 AND user_id = ?2",
-        params![account, user_id],
-    )?;
-    if n > 0 {
-        return Err(StoreError::DeleteConflict(Conflict::UserInGroup));
-    }
-    Ok(())
-}
-
-/// Whether any policy is attached to the entity (`kind` is the attachments table's
-/// `target_kind`; `target_id` holds the entity's id, which survives renames).
-pub(super) fn has_attachments(
-    c: &Connection,
-    account: &str,
-    kind: &str,
-    id: &str,
-) -> StoreResult<bool> {
-    let n = count(
-        c,
-        "SELECT COUNT(*) FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3",
-        params![account, kind, id],
-    )?;
-    Ok(n > 0)
 }
 
 /// Every group membership of every account (for the identity snapshot).

@@ -1,12 +1,13 @@
 //! [`LoginProfileStore`] on SQLite: table `login_profiles` (migration 2), keyed by user id so a
 //! profile follows its user through renames.
 
-use super::{backend, get_user, SqliteStore};
+use super::users::get_user;
+use super::{backend, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserName};
 use crate::{
-    Conflict, Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile,
-    StoreError, StoreResult, UserRecord,
+    Entity, LoginProfileRecord, LoginProfileStore, LoginProfileUpdate, NewLoginProfile, StoreError,
+    StoreResult, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -31,27 +32,6 @@ fn get_profile(c: &Connection, user: &UserRecord) -> StoreResult<LoginProfileRec
     .optional()
     .map_err(backend)?
     .ok_or(StoreError::NotFound(Entity::LoginProfile))
-}
-
-/// Refuses to delete a user that still has a login profile (`DeleteUser`).
-pub(super) fn refuse_if_login_profile(
-    c: &Connection,
-    account: &str,
-    user_id: &str,
-) -> StoreResult<()> {
-    let exists = c
-        .query_row(
-            "SELECT 1 FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
-            params![account, user_id],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(backend)?
-        .is_some();
-    if exists {
-        return Err(StoreError::DeleteConflict(Conflict::UserHasLoginProfile));
-    }
-    Ok(())
 }
 
 #[async_trait]

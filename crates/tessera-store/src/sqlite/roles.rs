@@ -2,7 +2,7 @@
 //! `name COLLATE NOCASE` makes names unique regardless of case. Every lookup and the listing
 //! order use the same collation, so they agree with that index.
 
-use super::groups::has_attachments;
+use super::conflicts::has_attachments;
 use super::{all, backend, exists, page, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, RoleId, RoleName};

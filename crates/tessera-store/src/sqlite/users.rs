@@ -1,6 +1,7 @@
 //! [`UserStore`] on SQLite: table `users` (migration 1).
 
-use super::{all, backend, exists, groups, login, page, SqliteStore};
+use super::conflicts;
+use super::{all, backend, exists, page, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserId, UserName};
 use crate::{Entity, Page, StoreError, StoreResult, UserRecord, UserStore, UserUpdate};
@@ -149,11 +150,11 @@ impl UserStore for SqliteStore {
             if keys > 0 {
                 return Err(StoreError::UserHasAccessKeys);
             }
-            if groups::has_attachments(w, &a, "User", u.id.as_str())? {
+            if conflicts::has_attachments(w, &a, "User", u.id.as_str())? {
                 return Err(StoreError::UserHasPolicies);
             }
-            groups::refuse_if_member(w, &a, u.id.as_str())?;
-            login::refuse_if_login_profile(w, &a, u.id.as_str())?;
+            conflicts::refuse_if_member(w, &a, u.id.as_str())?;
+            conflicts::refuse_if_login_profile(w, &a, u.id.as_str())?;
             w.execute(
                 "DELETE FROM users WHERE account_id = ?1 AND id = ?2",
                 params![a, u.id.as_str()],
