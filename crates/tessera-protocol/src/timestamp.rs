@@ -55,22 +55,47 @@ pub fn parse(s: &str) -> Result<i64, TimestampFormatError> {
 /// Formats Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (second precision, as `credentials-go` and the
 /// Python providers require for `Expiration`).
 pub fn format(unix_secs: i64) -> String {
+    String::from_utf8_lossy(&format_bytes(unix_secs)).into_owned()
+}
+
+/// The length of a formatted timestamp, `YYYY-MM-DDTHH:MM:SSZ`.
+pub const LEN: usize = 20;
+
+/// [`format`] into a fixed buffer (ASCII): responses carry one, so formatting allocates nothing.
+/// Years outside 0–9999 are clamped to them.
+pub fn format_bytes(unix_secs: i64) -> [u8; LEN] {
     let t = OffsetDateTime::from_unix_timestamp(unix_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, t.year().clamp(0, 9999) as u32, 4);
+    put(5, u32::from(u8::from(t.month())), 2);
+    put(8, u32::from(t.day()), 2);
+    put(11, u32::from(t.hour()), 2);
+    put(14, u32::from(t.minute()), 2);
+    put(17, u32::from(t.second()), 2);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn formats_as_the_gateway_does() {
+        assert_eq!(format(1_439_867_745), "2015-08-18T03:15:45Z");
+        assert_eq!(format(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format(253_402_300_799), "9999-12-31T23:59:59Z");
+        for secs in [1_700_000_000, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse(&format(secs)), Ok(secs), "{secs}");
+        }
+    }
 
     #[test]
     fn accepted_forms() {

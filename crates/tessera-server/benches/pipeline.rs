@@ -4,7 +4,8 @@
 //! nonce; the measured section is `ApiRequest::new` plus `http::serve` into a reused buffer.
 //!
 //! ```sh
-//! cargo bench -p tessera-server --bench pipeline
+//! cargo bench -p tessera-server --bench pipeline              # every scenario
+//! cargo bench -p tessera-server --bench pipeline -- AssumeRole  # those whose name holds a word
 //! ```
 //!
 //! Prints, per scenario, heap allocations per request (counted by a global allocator wrapper)
@@ -188,11 +189,16 @@ fn main() {
             ("AssumeRole, RAM user", Box::new(|| signed(&user, sts, "AssumeRole", &assume))),
             ("GetUser, role session (authorized by policy)", Box::new(|| signed(&session, ram, "GetUser", &[("UserName", "bench")]))),
         ];
+        // `cargo bench --bench pipeline -- WORD` runs only the scenarios whose name holds WORD.
+        let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
         const BATCH: usize = 2000;
-        const BATCHES: usize = 7;
+        let batches: usize = std::env::var("PIPELINE_BATCHES").ok().and_then(|b| b.parse().ok()).unwrap_or(7);
         println!("{:48} {:>14} {:>12}", "scenario", "allocs/request", "µs/request");
         let mut out = Vec::with_capacity(4096);
         for (name, make) in &scenarios {
+            if only.as_deref().is_some_and(|w| !name.contains(w)) {
+                continue;
+            }
             // Warm up: lazily built state (compiled policies, buckets) is not the request's.
             for _ in 0..200 {
                 let p = make();
@@ -200,7 +206,7 @@ fn main() {
             }
             let mut allocs = Vec::new();
             let mut micros = Vec::new();
-            for _ in 0..BATCHES {
+            for _ in 0..batches {
                 let batch: Vec<Parts> = (0..BATCH).map(|_| make()).collect();
                 let before = ALLOCATIONS.load(Ordering::Relaxed);
                 let started = Instant::now();
@@ -215,7 +221,7 @@ fn main() {
             }
             allocs.sort_by(|a, b| a.total_cmp(b));
             micros.sort_by(|a, b| a.total_cmp(b));
-            println!("{:48} {:>14.2} {:>12.2}", name, allocs[BATCHES / 2], micros[BATCHES / 2]);
+            println!("{:48} {:>14.2} {:>12.2}", name, allocs[batches / 2], micros[batches / 2]);
         }
         server.shutdown().await.unwrap();
     });

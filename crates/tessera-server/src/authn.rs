@@ -9,6 +9,7 @@
 use crate::catalog::Action;
 use crate::error::ApiError;
 use crate::identity::{CachedKey, IdentityCache, NamedPolicy};
+use crate::ids::AccountId;
 use crate::nonce::NonceError;
 use crate::principal::Principal;
 use crate::request::ApiRequest;
@@ -61,7 +62,7 @@ impl Authenticated {
 /// An authenticated STS session.
 #[derive(Debug)]
 pub struct Session {
-    /// What its token says.
+    /// What its token says, but the identity, which moved into [`Session::principal`].
     pub claims: SessionClaims,
     /// The session as a principal.
     pub principal: Principal,
@@ -162,7 +163,10 @@ fn finish(
             let policies = Arc::clone(&key.policies);
             (Caller::Key(key), policies)
         }
-        Credential::Session { claims, policies } => {
+        Credential::Session {
+            mut claims,
+            policies,
+        } => {
             let revoked = snap.revoked(
                 &claims.account,
                 TargetKind::Role,
@@ -187,11 +191,13 @@ fn finish(
                         .map_err(|_| GatewayError::SecurityTokenMalformed)?,
                 ),
             };
+            // The identity moves from the claims into the principal (nothing reads it from the
+            // claims after this): four strings fewer per request of a session.
             let principal = Principal::Session {
-                account: claims.account.clone(),
-                role_id: claims.role_id.clone(),
-                role_name: claims.role_name.clone(),
-                session_name: claims.session_name.clone(),
+                account: std::mem::replace(&mut claims.account, AccountId::from_trusted("")),
+                role_id: std::mem::take(&mut claims.role_id),
+                role_name: std::mem::take(&mut claims.role_name),
+                session_name: std::mem::take(&mut claims.session_name),
             };
             let session = Session {
                 claims,

@@ -158,6 +158,11 @@ pub async fn serve(
                         render::success_into(out, format, action.name(), request_id_str, fields)
                     });
                 }
+                Reply::AssumedRole(assumed) => {
+                    sts::with_assumed_role(&assumed, |fields| {
+                        render::success_into(out, format, action.name(), request_id_str, fields)
+                    });
+                }
             }
             Answered {
                 request_id,

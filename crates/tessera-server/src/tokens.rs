@@ -115,8 +115,30 @@ mod encoding {
         Some(())
     }
 
-    pub fn encode(c: &SessionClaims) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(256);
+    /// The length of the claims' encoding.
+    pub fn len(c: &SessionClaims) -> usize {
+        let strs = [
+            c.access_key_id.len(),
+            c.secret.expose().len(),
+            c.account.as_str().len(),
+            c.role_id.len(),
+            c.role_name.len(),
+            c.session_name.len(),
+        ];
+        let opts = [
+            c.policy.as_deref().map(str::len),
+            c.source_identity.as_deref().map(str::len),
+            c.origin_user.as_ref().map(|(a, _)| a.as_str().len()),
+            c.origin_user.as_ref().map(|(_, u)| u.len()),
+        ];
+        strs.iter().map(|n| 2 + n).sum::<usize>()
+            + 16
+            + opts.iter().map(|o| o.map_or(1, |n| 3 + n)).sum::<usize>()
+            + 1
+    }
+
+    /// Appends the encoded claims to `out`.
+    pub fn encode_into(c: &SessionClaims, out: &mut Vec<u8>) -> Option<()> {
         for s in [
             c.access_key_id.as_str(),
             c.secret.expose(),
@@ -125,16 +147,16 @@ mod encoding {
             &c.role_name,
             &c.session_name,
         ] {
-            put_str(&mut out, s)?;
+            put_str(out, s)?;
         }
         out.extend_from_slice(&c.issued.to_be_bytes());
         out.extend_from_slice(&c.expires.to_be_bytes());
-        put_opt(&mut out, c.policy.as_deref())?;
-        put_opt(&mut out, c.source_identity.as_deref())?;
-        put_opt(&mut out, c.origin_user.as_ref().map(|(a, _)| a.as_str()))?;
-        put_opt(&mut out, c.origin_user.as_ref().map(|(_, u)| u.as_str()))?;
+        put_opt(out, c.policy.as_deref())?;
+        put_opt(out, c.source_identity.as_deref())?;
+        put_opt(out, c.origin_user.as_ref().map(|(a, _)| a.as_str()))?;
+        put_opt(out, c.origin_user.as_ref().map(|(_, u)| u.as_str()))?;
         out.push(c.depth);
-        Some(out)
+        Some(())
     }
 
     pub struct Reader<'a>(pub &'a [u8]);
@@ -282,26 +304,29 @@ impl Keyring {
     pub fn seal(&self, claims: &SessionClaims) -> Option<String> {
         let id = self.current?;
         let key = &self.keys.get(&id)?.key;
-        let body = Zeroizing::new(encoding::encode(claims)?);
         // A random 96-bit nonce per token, from the thread CSPRNG (ChaCha, reseeded from the
         // kernel): asking the kernel itself cost a system call on every AssumeRole.
         let nonce: [u8; NONCE_LEN] = rand::rng().random();
-        let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + body.len() + TAG_LEN);
+        // One buffer: header, nonce, then the claims, sealed where they are written, so the
+        // plaintext exists only inside it until it is overwritten (and zeroed if sealing fails).
+        // Sized exactly: a buffer that grew would leave a copy of the plaintext behind, unzeroed.
+        let len = HEADER_LEN + NONCE_LEN + encoding::len(claims) + TAG_LEN;
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
         out.push(VERSION);
         out.extend_from_slice(&id.to_be_bytes());
         let header: [u8; HEADER_LEN] = out[..HEADER_LEN].try_into().ok()?;
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&body);
-        // Sealed in place inside the output: the plaintext never exists outside `body`.
-        let mut sealed = out.split_off(HEADER_LEN + NONCE_LEN);
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(header),
-            &mut sealed,
-        )
-        .ok()?;
-        out.extend_from_slice(&sealed);
-        Some(B64.encode(out))
+        encoding::encode_into(claims, &mut out)?;
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header),
+                &mut out[HEADER_LEN + NONCE_LEN..],
+            )
+            .ok()?;
+        out.extend_from_slice(tag.as_ref());
+        debug_assert_eq!(out.len(), len, "the token's length was computed exactly");
+        Some(B64.encode(&*out))
     }
 
     /// Opens a SecurityToken presented with `access_key_id`. Expiry is the caller's to check.
@@ -309,10 +334,19 @@ impl Keyring {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
-        let mut raw = Zeroizing::new(
-            B64.decode(token.trim())
-                .map_err(|_| TokenError::Malformed)?,
-        );
+        // Decoded on the stack when it fits (every token without a long session policy does),
+        // else on the heap; wiped on drop either way.
+        let mut stack = Zeroizing::new([0u8; 1024]);
+        let mut heap = Zeroizing::new(Vec::new());
+        let token = token.trim();
+        let raw: &mut [u8] = match B64.decode_slice(token, &mut stack[..]) {
+            Ok(n) => &mut stack[..n],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                *heap = B64.decode(token).map_err(|_| TokenError::Malformed)?;
+                &mut heap[..]
+            }
+            Err(_) => return Err(TokenError::Malformed),
+        };
         if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
             return Err(TokenError::Malformed);
         }

@@ -99,11 +99,17 @@ fn digits(n: usize) -> String {
 
 /// `n` random alphanumerics from the thread CSPRNG.
 pub fn alphanumerics(n: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(n)
-        .map(char::from)
-        .collect()
+    let mut buf = vec![0u8; n];
+    fill_alphanumerics(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Fills `out` with random alphanumerics (ASCII) from the thread CSPRNG, without allocating.
+pub fn fill_alphanumerics(out: &mut [u8]) {
+    let mut rng = rand::rng();
+    for b in out {
+        *b = rng.sample(Alphanumeric);
+    }
 }
 
 impl AccountId {

@@ -42,22 +42,25 @@ pub enum Reply {
     /// GetCallerIdentity's answer, rendered straight from the caller: the hottest action builds
     /// nothing.
     CallerIdentity,
+    /// AssumeRole's answer, rendered straight from the session it sealed.
+    AssumedRole(Box<sts::AssumedRole>),
 }
 
 /// Runs an action.
 pub async fn run(action: Action, state: &AppState, call: &Call<'_>) -> Result<Reply, ApiError> {
-    if action == Action::GetCallerIdentity {
-        return Ok(Reply::CallerIdentity);
+    match action {
+        Action::GetCallerIdentity => Ok(Reply::CallerIdentity),
+        Action::AssumeRole => sts::assume_role(state, call).await,
+        _ => handle(action, state, call).await.map(Reply::Fields),
     }
-    handle(action, state, call).await.map(Reply::Fields)
 }
 
 async fn handle(action: Action, state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
     match action {
-        Action::GetCallerIdentity => Err(ApiError::Internal(anyhow::anyhow!(
-            "GetCallerIdentity is answered by the caller's identity"
+        Action::GetCallerIdentity | Action::AssumeRole => Err(ApiError::Internal(anyhow::anyhow!(
+            "{} has a reply of its own",
+            action.name()
         ))),
-        Action::AssumeRole => sts::assume_role(state, call).await,
         Action::RevokeRoleSessions => ram_sessions::revoke_role(state, call).await,
         Action::RevokeUserSessions => ram_sessions::revoke_user(state, call).await,
         Action::CreateAccount => admin::create_account(state, call).await,

@@ -1,7 +1,7 @@
 //! STS actions: GetCallerIdentity and AssumeRole.
 
 use super::params::{optional, required};
-use super::{Call, Fields};
+use super::{Call, Reply};
 use crate::authz;
 use crate::error::ApiError;
 use crate::ids::{self, arn};
@@ -9,7 +9,7 @@ use crate::principal::Principal;
 use crate::state::AppState;
 use crate::tokens::SessionClaims;
 use tessera_policy::{Caller, Context, Decision, Policy, Request};
-use tessera_protocol::render::{Node, Value};
+use tessera_protocol::render::Value;
 use tessera_protocol::{timestamp, Secret};
 
 /// `GetCallerIdentity`: who signed this request (spec §8.4), handed to `render` as borrowed
@@ -82,7 +82,7 @@ fn charset_ok(s: &str, min: usize, max: usize, extra: &[u8]) -> bool {
 /// `AssumeRole` (spec §8.1, §9, §13.6): the caller needs `sts:AssumeRole` on the role by its own
 /// policies (checked before this runs) and the role's trust policy must admit it. Issuing writes
 /// nothing: the credentials are sealed into the SecurityToken.
-pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, ApiError> {
+pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Reply, ApiError> {
     let caller = match call.principal {
         Principal::Root { .. } => return Err(ApiError::RootCannotAssumeRole),
         Principal::User { account, name, .. } => Caller::RamUser {
@@ -199,9 +199,10 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         return Err(ApiError::RoleNotTrusted);
     }
 
-    let access_key_id = format!("STS.{}", ids::alphanumerics(25));
+    let mut id = *b"STS.0000000000000000000000000";
+    ids::fill_alphanumerics(&mut id[4..]);
     let claims = SessionClaims {
-        access_key_id: access_key_id.clone(),
+        access_key_id: String::from_utf8_lossy(&id).into_owned(),
         secret: Secret::new(ids::alphanumerics(44)),
         account: account.clone(),
         role_id: role.id.clone(),
@@ -227,32 +228,64 @@ pub async fn assume_role(state: &AppState, call: &Call<'_>) -> Result<Fields, Ap
         .keyring()
         .seal(&claims)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no token key to seal with")))?;
-    let mut fields: Fields = vec![
+    Ok(Reply::AssumedRole(Box::new(AssumedRole { claims, token })))
+}
+
+/// What AssumeRole answers: the session it sealed and its token.
+pub struct AssumedRole {
+    /// The session.
+    pub claims: SessionClaims,
+    /// Its SecurityToken.
+    pub token: String,
+}
+
+/// AssumeRole's answer (spec §8.1), handed to `render` as borrowed fields: the session's role
+/// ARN carries the role name in lower case, as real ones do.
+pub fn with_assumed_role<R>(
+    reply: &AssumedRole,
+    render: impl FnOnce(&[(&str, Value<'_>)]) -> R,
+) -> R {
+    let c = &reply.claims;
+    let mut lower = [0u8; 64];
+    let name = c.role_name.as_bytes();
+    let role = match lower.get_mut(..name.len()) {
+        Some(l) => {
+            l.copy_from_slice(name);
+            l.make_ascii_lowercase();
+            std::str::from_utf8(l).unwrap_or(&c.role_name)
+        }
+        // Role names are at most 64 characters; anything longer is shown as it is.
+        None => &c.role_name,
+    };
+    let account = c.account.as_str();
+    let expiration = timestamp::format_bytes(c.expires);
+    let expiration = std::str::from_utf8(&expiration).unwrap_or("");
+    let user = [
         (
-            "AssumedRoleUser",
-            Node::Obj(vec![
-                (
-                    "Arn",
-                    arn::role_session(&account, &role.name, session_name).into(),
-                ),
-                (
-                    "AssumedRoleId",
-                    format!("{}:{session_name}", role.id).into(),
-                ),
-            ]),
+            "Arn",
+            Value::Concat(&["acs:ram::", account, ":role/", role, "/", &c.session_name]),
         ),
         (
-            "Credentials",
-            Node::Obj(vec![
-                ("AccessKeyId", access_key_id.into()),
-                ("AccessKeySecret", claims.secret.expose().into()),
-                ("SecurityToken", token.into()),
-                ("Expiration", timestamp::format(claims.expires).into()),
-            ]),
+            "AssumedRoleId",
+            Value::Concat(&[&c.role_id, ":", &c.session_name]),
         ),
     ];
-    if let Some(s) = source_identity {
-        fields.push(("SourceIdentity", s.into()));
+    let credentials = [
+        ("AccessKeyId", Value::Str(&c.access_key_id)),
+        ("AccessKeySecret", Value::Str(c.secret.expose())),
+        ("SecurityToken", Value::Str(&reply.token)),
+        ("Expiration", Value::Str(expiration)),
+    ];
+    let mut fields = [
+        ("AssumedRoleUser", Value::Obj(&user)),
+        ("Credentials", Value::Obj(&credentials)),
+        ("SourceIdentity", Value::Str("")),
+    ];
+    match &c.source_identity {
+        Some(s) => {
+            fields[2].1 = Value::Str(s);
+            render(&fields)
+        }
+        None => render(&fields[..2]),
     }
-    Ok(fields)
 }
