@@ -47,7 +47,7 @@ pub const RAM_VERSION: &str = "2015-05-01";
 pub const STS_VERSION: &str = "2015-04-01";
 
 /// An AccessKey, and the SecurityToken that goes with it when it is an STS session's.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Creds {
     /// The AccessKeyId.
     pub id: String,
