@@ -225,6 +225,62 @@ async fn assume_role_and_use_the_session() {
     assert_eq!(v["IdentityType"], "AssumedRoleUser");
 }
 
+/// The kit's helpers sign with a session's token when its `Creds` carry one: `SecurityToken`
+/// in RPC v1 (query, form, split), `x-acs-security-token` in V3.
+#[tokio::test]
+async fn session_creds_carry_their_token_in_every_signature() {
+    let (h, dev) = setup().await;
+    let (s, v) = h
+        .assume(&dev, "Reader", &[("RoleSessionName", "kit")])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let session = Creds::from_json(&v["Credentials"]);
+    assert!(session.token.is_some());
+    let arn = format!("acs:ram::{}:assumed-role/reader/kit", h.account);
+    let (st, v) = h.sts(&session, "GetCallerIdentity").await;
+    assert_eq!(
+        (st, v["Arn"].as_str()),
+        (StatusCode::OK, Some(arn.as_str()))
+    );
+    for place in [Place::Form, Place::Split] {
+        let p = h.v1_params(&session, "2015-04-01", "GetCallerIdentity", &[]);
+        let (st, v) = h
+            .send_v1(
+                true,
+                Method::POST,
+                place,
+                &session,
+                p,
+                Canonicalization::Rfc3986,
+            )
+            .await;
+        assert_eq!(st, 200, "{place:?} {v}");
+        assert_eq!(v["Arn"], arn.as_str());
+    }
+    let (st, v) = h
+        .send_v3(
+            &session,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(
+        (st, v["Arn"].as_str()),
+        (StatusCode::OK, Some(arn.as_str()))
+    );
+    // Without it, the same key is refused.
+    let bare = Creds::new(session.id.clone(), session.secret.clone());
+    let (st, v) = h.sts(&bare, "GetCallerIdentity").await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "MissingSecurityToken")
+    );
+}
+
 #[tokio::test]
 async fn session_policy_only_narrows() {
     let (h, dev) = setup().await;
