@@ -6,41 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use clap::Parser;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
 use tessera_loadgen::cli::Args;
 use tessera_loadgen::engine::{self, Measurement};
 use tessera_loadgen::report::Summary;
-use tessera_server::clock::SystemClock;
-use tessera_server::{Limits, Server, ServerConfig, TlsSource};
+use tessera_testkit::{Listeners, TestServer};
 
-struct Running {
-    dir: tempfile::TempDir,
-    server: Server,
-    url: String,
-}
-
-impl Running {
-    async fn start() -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: None,
-            tls: None,
-            limits: Limits::default(),
-            shutdown_grace: Duration::from_secs(5),
-            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
-        };
-        let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
-        let url = server.endpoints[0].url();
-        Running { dir, server, url }
-    }
-
-    fn credentials(&self) -> PathBuf {
-        self.dir.path().join("root-credentials.json")
-    }
+/// The server on the system clock, on one listener: plain HTTP or HTTPS.
+async fn start(listeners: Listeners) -> TestServer {
+    TestServer::builder()
+        .listeners(listeners)
+        .system_clock()
+        .start()
+        .await
 }
 
 async fn load(args: &[&str]) -> (Measurement, Summary) {
@@ -70,8 +48,8 @@ fn path(p: &Path) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_is_accepted() {
-    let r = Running::start().await;
-    let creds = r.credentials();
+    let mut r = start(Listeners::Http).await;
+    let creds = r.credentials_file();
     let runs: &[&[&str]] = &[
         &["--action", "health"],
         &["--action", "GetCallerIdentity"],
@@ -99,7 +77,7 @@ async fn every_request_is_accepted() {
         ],
     ];
     for extra in runs {
-        let mut args = vec!["--url", r.url.as_str(), "--credentials", path(&creds)];
+        let mut args = vec!["--url", r.http(), "--credentials", path(&creds)];
         args.extend_from_slice(extra);
         let (m, s) = load(&args).await;
         assert!(s.requests > 0, "{extra:?}: {s:?}");
@@ -109,19 +87,19 @@ async fn every_request_is_accepted() {
         assert_eq!(s.duration_s, 1.0);
         assert!(s.p50_ms > 0.0 && s.p50_ms <= s.p99_ms && s.p99_ms <= s.max_ms);
     }
-    r.server.shutdown().await.unwrap();
+    r.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_are_counted_as_errors() {
-    let r = Running::start().await;
-    let text = std::fs::read_to_string(r.credentials()).unwrap();
+    let mut r = start(Listeners::Http).await;
+    let text = std::fs::read_to_string(r.credentials_file()).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let id = v["AccessKeyId"].as_str().unwrap();
     // A wrong secret: every response is a 400 SignatureDoesNotMatch.
     let (m, s) = load(&[
         "--url",
-        &r.url,
+        r.http(),
         "--action",
         "GetCallerIdentity",
         "--access-key-id",
@@ -138,7 +116,7 @@ async fn refused_requests_are_counted_as_errors() {
         .as_deref()
         .unwrap()
         .contains("SignatureDoesNotMatch"));
-    r.server.shutdown().await.unwrap();
+    r.shutdown().await;
 }
 
 fn run_binary(args: Vec<String>) -> std::process::Output {
@@ -151,11 +129,11 @@ fn run_binary(args: Vec<String>) -> std::process::Output {
 /// The binary itself: progress on stderr, the result as the last line of stdout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_prints_one_json_line_last() {
-    let r = Running::start().await;
-    let creds = r.credentials();
+    let mut r = start(Listeners::Http).await;
+    let creds = r.credentials_file();
     let args = [
         "--url",
-        &r.url,
+        r.http(),
         "--action",
         "GetCallerIdentity",
         "--credentials",
@@ -193,30 +171,18 @@ async fn the_binary_prints_one_json_line_last() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only loopback"));
-    r.server.shutdown().await.unwrap();
+    r.shutdown().await;
 }
 
 /// https with the server's self-signed CA, named as 127.0.0.1 and as localhost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_ca_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: None,
-        tls: Some(TlsSource::SelfSigned {
-            extra_names: vec![],
-        }),
-        limits: Limits::default(),
-        shutdown_grace: Duration::from_secs(5),
-        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
-    };
-    let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
-    let url = server.endpoints[0].url();
+    let mut server = start(Listeners::Https).await;
+    let url = server.https().to_string();
     assert!(url.starts_with("https://"));
     let by_name = url.replace("127.0.0.1", "localhost");
-    let ca = dir.path().join("tls/ca.pem");
-    let creds = dir.path().join("root-credentials.json");
+    let ca = server.ca_file();
+    let creds = server.credentials_file();
     for (u, action) in [
         (&url, "health"),
         (&url, "GetCallerIdentity"),
@@ -261,5 +227,5 @@ async fn https_with_a_ca_file() {
     .unwrap();
     let e = engine::run(&config, &config.workload).await.unwrap_err();
     assert!(format!("{e:#}").contains("TLS handshake"), "{e:#}");
-    server.shutdown().await.unwrap();
+    server.shutdown().await;
 }

@@ -1,5 +1,6 @@
-//! Against a real Tessera server on loopback: the server is started in-process on ephemeral
-//! ports (HTTPS with its self-signed CA, plus plain HTTP) over a temporary data directory, and
+//! Against a real Tessera server on loopback: the server is started in-process by
+//! `tessera-testkit` on ephemeral ports (HTTPS with its self-signed CA, plus plain HTTP) over a
+//! temporary data directory, and
 //! driven only through the SDK's public API, as a user would. Every request goes through
 //! [`Wire`], an [`HttpClient`] that forwards to the real [`ReqwestHttp`], records what was sent
 //! and answered, and refuses anything but loopback.
@@ -15,83 +16,40 @@ use tessera_credentials::{
     blocking, Client, Context, Credential, CredentialKind, CredentialsCache, Error,
     ProvideCredentials, RetryPolicy, SignatureVersion,
 };
-use tessera_server::clock::{
-    Clock as ServerClock, ManualClock as ServerManualClock, SystemClock as ServerSystemClock,
-};
-use tessera_server::{Limits, Server, ServerConfig, TlsSource};
-
-const STS_VERSION: &str = "2015-04-01";
-const RAM_VERSION: &str = "2015-05-01";
+use tessera_testkit::{TestServer, RAM_VERSION, STS_VERSION};
 
 // ---------------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------------
 
-/// A running Tessera server whose clock only moves when a test moves it.
-struct TestServer {
-    _server: Server,
-    dir: tempfile::TempDir,
-    clock: Arc<ServerManualClock>,
-    /// `http://127.0.0.1:<port>`.
-    http: String,
-    /// `https://127.0.0.1:<port>` (certificate from the server's self-signed CA).
-    https: String,
-    account: String,
-    root_id: String,
-    root_secret: String,
+/// A running Tessera server (HTTPS with its self-signed CA, plus plain HTTP) whose clock only
+/// moves when a test moves it.
+async fn start() -> TestServer {
+    TestServer::builder()
+        .shutdown_grace(Duration::from_secs(1))
+        .start()
+        .await
 }
 
-impl TestServer {
-    async fn start() -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ServerManualClock::new(ServerSystemClock.now()));
-        let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: Some("127.0.0.1:0".parse().unwrap()),
-            tls: Some(TlsSource::SelfSigned {
-                extra_names: vec![],
-            }),
-            limits: Limits::default(),
-            shutdown_grace: Duration::from_secs(1),
-            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
-        };
-        let server = Server::start(config, clock.clone()).await.unwrap();
-        let https = server.endpoints[0].url();
-        let http = server.endpoints[1].url();
-        assert!(https.starts_with("https://127.0.0.1:"), "{https}");
-        assert!(http.starts_with("http://127.0.0.1:"), "{http}");
-        let root: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("root-credentials.json")).unwrap(),
-        )
-        .unwrap();
-        TestServer {
-            _server: server,
-            clock,
-            http,
-            https,
-            account: root["AccountId"].as_str().unwrap().into(),
-            root_id: root["AccessKeyId"].as_str().unwrap().into(),
-            root_secret: root["AccessKeySecret"].as_str().unwrap().into(),
-            dir,
-        }
-    }
+/// What these tests do with the server through the SDK.
+trait SdkWorld {
+    /// The ARN of role `name` of the account.
+    fn role_arn(&self, name: &str) -> String;
+    /// A trust policy admitting `principal` (`root`, `user/<name>`, `role/<name>`) of the account.
+    fn trust(&self, principal: &str) -> String;
+    /// An SDK client signing with the root's AccessKey.
+    fn root_client(&self, wire: &Wire) -> Client;
+    /// Through the SDK's typed RAM calls, as root: user `dev` with an AccessKey and
+    /// `AliyunSTSAssumeRoleAccess`, and role `Reader` trusting the account with
+    /// `AliyunRAMReadOnlyAccess`. Returns dev's key.
+    async fn setup(&self, root: &Client) -> StaticProvider;
+}
 
-    /// The PEM of the CA that signed the HTTPS listener's certificate.
-    fn ca_pem(&self) -> Vec<u8> {
-        std::fs::read(self.dir.path().join("tls/ca.pem")).unwrap()
-    }
-
-    /// The server's time, Unix seconds.
-    fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
+impl SdkWorld for TestServer {
     fn role_arn(&self, name: &str) -> String {
         format!("acs:ram::{}:role/{name}", self.account)
     }
 
-    /// A trust policy admitting `principal` (`root`, `user/<name>`, `role/<name>`) of the account.
     fn trust(&self, principal: &str) -> String {
         format!(
             r#"{{"Statement":[{{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{{"RAM":["acs:ram::{}:{principal}"]}}}}],"Version":"1"}}"#,
@@ -99,19 +57,15 @@ impl TestServer {
         )
     }
 
-    /// An SDK client signing with the root's AccessKey.
     fn root_client(&self, wire: &Wire) -> Client {
         Client::builder()
-            .endpoint(&self.http)
-            .credentials(StaticProvider::access_key(&self.root_id, &self.root_secret))
+            .endpoint(self.http())
+            .credentials(StaticProvider::access_key(&self.root.id, &self.root.secret))
             .context(wire.context())
             .build()
             .unwrap()
     }
 
-    /// Through the SDK's typed RAM calls, as root: user `dev` with an AccessKey and
-    /// `AliyunSTSAssumeRoleAccess`, and role `Reader` trusting the account with
-    /// `AliyunRAMReadOnlyAccess`. Returns dev's key.
     async fn setup(&self, root: &Client) -> StaticProvider {
         let ram = root.ram();
         ram.create_user("dev").await.unwrap();
@@ -295,7 +249,7 @@ fn role_provider(
     RamRoleArnProvider::builder(source)
         .role_arn(srv.role_arn(role))
         .session_name(session)
-        .sts_endpoint(&srv.http)
+        .sts_endpoint(srv.http())
         .context(wire.context())
 }
 
@@ -317,7 +271,7 @@ fn client_with(
     provider: impl ProvideCredentials + 'static,
 ) -> Client {
     Client::builder()
-        .endpoint(&srv.http)
+        .endpoint(srv.http())
         .credentials(provider)
         .context(wire.context())
         .build()
@@ -330,7 +284,7 @@ fn client_with(
 
 #[tokio::test]
 async fn root_caller_identity_over_v1_and_v3() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let root_arn = format!("acs:ram::{}:root", srv.account);
@@ -344,7 +298,7 @@ async fn root_caller_identity_over_v1_and_v3() {
     assert_eq!(sent.len(), 1);
     assert!(!sent[0].v3);
     assert_eq!(sent[0].param("SignatureMethod"), Some("HMAC-SHA1"));
-    assert_eq!(sent[0].param("AccessKeyId"), Some(srv.root_id.as_str()));
+    assert_eq!(sent[0].param("AccessKeyId"), Some(srv.root.id.as_str()));
     assert!(sent[0].param("Signature").is_some());
 
     let v = root
@@ -368,8 +322,8 @@ async fn root_caller_identity_over_v1_and_v3() {
 
     // A client whose default scheme is V3 uses it for the typed calls too.
     let v3 = Client::builder()
-        .endpoint(&srv.http)
-        .credentials(StaticProvider::access_key(&srv.root_id, &srv.root_secret))
+        .endpoint(srv.http())
+        .credentials(StaticProvider::access_key(&srv.root.id, &srv.root.secret))
         .signature_version(SignatureVersion::V3)
         .context(wire.context())
         .build()
@@ -383,12 +337,12 @@ async fn root_caller_identity_over_v1_and_v3() {
 
 #[tokio::test]
 async fn root_caller_identity_over_https_with_the_servers_ca() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let http = ReqwestHttp::default().with_root_pem(&srv.ca_pem()).unwrap();
     let wire = Wire::over(http);
     let client = Client::builder()
-        .endpoint(&srv.https)
-        .credentials(StaticProvider::access_key(&srv.root_id, &srv.root_secret))
+        .endpoint(srv.https())
+        .credentials(StaticProvider::access_key(&srv.root.id, &srv.root.secret))
         .context(wire.context())
         .build()
         .unwrap();
@@ -410,12 +364,12 @@ async fn root_caller_identity_over_https_with_the_servers_ca() {
     let provider = RamRoleArnProvider::builder(dev)
         .role_arn(srv.role_arn("Reader"))
         .session_name("tls")
-        .sts_endpoint(&srv.https)
+        .sts_endpoint(srv.https())
         .context(wire.context())
         .build()
         .unwrap();
     let session = Client::builder()
-        .endpoint(&srv.https)
+        .endpoint(srv.https())
         .credentials(provider)
         .context(wire.context())
         .build()
@@ -430,8 +384,8 @@ async fn root_caller_identity_over_https_with_the_servers_ca() {
     // Without the CA the certificate is not trusted: a transport error, never an answer.
     let untrusting = Wire::new();
     let client = Client::builder()
-        .endpoint(&srv.https)
-        .credentials(StaticProvider::access_key(&srv.root_id, &srv.root_secret))
+        .endpoint(srv.https())
+        .credentials(StaticProvider::access_key(&srv.root.id, &srv.root.secret))
         .context(untrusting.context())
         .retry_policy(RetryPolicy {
             max_attempts: 1,
@@ -454,14 +408,14 @@ async fn root_caller_identity_over_https_with_the_servers_ca() {
 
 #[tokio::test]
 async fn ram_role_arn_session_and_its_identity() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
 
     let provider = role_provider(&srv, &wire, dev.clone(), "Reader", "alice")
         .build()
         .unwrap();
-    assert_eq!(provider.endpoint(), srv.http);
+    assert_eq!(provider.endpoint(), srv.http());
     let c = provider.provide().await.unwrap();
     assert_sts(&c);
     assert_eq!(
@@ -526,7 +480,7 @@ async fn ram_role_arn_session_and_its_identity() {
 
 #[tokio::test]
 async fn session_policy_narrows_the_role() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
     let only_get_role =
@@ -558,7 +512,7 @@ async fn session_policy_narrows_the_role() {
 
 #[tokio::test]
 async fn role_chaining_through_two_providers() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
@@ -599,7 +553,7 @@ async fn role_chaining_through_two_providers() {
 
 #[tokio::test]
 async fn chained_sessions_both_revoked_are_renewed_hop_by_hop() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
@@ -625,7 +579,7 @@ async fn chained_sessions_both_revoked_are_renewed_hop_by_hop() {
         .await
         .unwrap();
     }
-    srv.clock.advance(1);
+    srv.clock().advance(1);
 
     // The outer session is rejected; renewing it finds the inner one rejected too, renews
     // that, and the call succeeds.
@@ -673,15 +627,15 @@ async fn chained_sessions_both_revoked_are_renewed_hop_by_hop() {
 
 #[tokio::test]
 async fn a_slow_host_clock_is_corrected_from_the_servers_date() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
     let slow = ManualClock::new(SystemTime::now() - Duration::from_secs(3600));
     let ctx = wire.context().with_clock(slow.clone());
 
     let root = Client::builder()
-        .endpoint(&srv.http)
-        .credentials(StaticProvider::access_key(&srv.root_id, &srv.root_secret))
+        .endpoint(srv.http())
+        .credentials(StaticProvider::access_key(&srv.root.id, &srv.root.secret))
         .context(ctx.clone())
         .build()
         .unwrap();
@@ -715,7 +669,7 @@ async fn a_slow_host_clock_is_corrected_from_the_servers_date() {
     let provider = RamRoleArnProvider::builder(dev)
         .role_arn(srv.role_arn("Reader"))
         .session_name("slow")
-        .sts_endpoint(&srv.http)
+        .sts_endpoint(srv.http())
         .context(ctx.clone())
         .build()
         .unwrap();
@@ -734,12 +688,12 @@ async fn a_slow_host_clock_is_corrected_from_the_servers_date() {
 
 #[tokio::test]
 async fn wrong_secret_is_signature_does_not_match_and_not_retried() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let client = client_with(
         &srv,
         &wire,
-        StaticProvider::access_key(&srv.root_id, "not-the-secret"),
+        StaticProvider::access_key(&srv.root.id, "not-the-secret"),
     );
     let e = client.sts().get_caller_identity().await.unwrap_err();
     let (status, code, request_id) = service(&e);
@@ -775,7 +729,7 @@ async fn wrong_secret_is_signature_does_not_match_and_not_retried() {
 
 #[tokio::test]
 async fn untrusted_assume_role_is_no_permission_and_not_retried() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
@@ -807,7 +761,7 @@ async fn untrusted_assume_role_is_no_permission_and_not_retried() {
 
 #[tokio::test]
 async fn an_unknown_source_key_costs_one_assume_role() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     srv.setup(&root).await;
@@ -817,7 +771,7 @@ async fn an_unknown_source_key_costs_one_assume_role() {
     ))
     .role_arn(srv.role_arn("Reader"))
     .session_name("unknown")
-    .sts_endpoint(&srv.http)
+    .sts_endpoint(srv.http())
     .context(wire.context())
     .build()
     .unwrap();
@@ -835,7 +789,7 @@ async fn an_unknown_source_key_costs_one_assume_role() {
 
 #[tokio::test]
 async fn typed_assume_role_and_the_default_session_name() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
@@ -863,7 +817,7 @@ async fn typed_assume_role_and_the_default_session_name() {
     // Without a session name (and without ALIBABA_CLOUD_ROLE_SESSION_NAME) one is made up.
     let provider = RamRoleArnProvider::builder(dev)
         .role_arn(srv.role_arn("Reader"))
-        .sts_endpoint(&srv.http)
+        .sts_endpoint(srv.http())
         .context(wire.context())
         .build()
         .unwrap();
@@ -881,7 +835,7 @@ async fn typed_assume_role_and_the_default_session_name() {
 
 #[tokio::test]
 async fn duration_above_the_roles_maximum_falls_back_to_an_hour_once() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
     // Reader allows the default maximum, 3600 s.
@@ -966,7 +920,7 @@ async fn revoke_reader_sessions(srv: &TestServer, wire: &Wire) {
 
 #[tokio::test]
 async fn revoked_session_is_renewed_once_and_the_call_succeeds() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let session = session_client(&srv, &wire).await;
     let arn = format!("acs:ram::{}:assumed-role/reader/renewing", srv.account);
@@ -976,7 +930,7 @@ async fn revoked_session_is_renewed_once_and_the_call_succeeds() {
 
     revoke_reader_sessions(&srv, &wire).await;
     // Revocation refuses sessions issued up to its second; the renewal comes a second later.
-    srv.clock.advance(1);
+    srv.clock().advance(1);
 
     assert_eq!(session.sts().get_caller_identity().await.unwrap().arn, arn);
     let after = session.credentials().peek().unwrap();
@@ -1010,13 +964,13 @@ async fn concurrent_calls_rejecting_one_token_cost_one_assume_role() {
     // 200 rather than 1000: each call is a connection on both sides, and CI machines often
     // allow a process 1024 descriptors.
     const CALLS: usize = 200;
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let session = session_client(&srv, &wire).await;
     session.sts().get_caller_identity().await.unwrap();
     let before = session.credentials().peek().unwrap();
     revoke_reader_sessions(&srv, &wire).await;
-    srv.clock.advance(1);
+    srv.clock().advance(1);
 
     let barrier = Arc::new(tokio::sync::Barrier::new(CALLS));
     let calls: Vec<_> = (0..CALLS)
@@ -1060,7 +1014,7 @@ async fn concurrent_calls_rejecting_one_token_cost_one_assume_role() {
 
 #[tokio::test]
 async fn typed_assume_role_renews_a_rejected_session() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let root = srv.root_client(&wire);
     let dev = srv.setup(&root).await;
@@ -1072,7 +1026,7 @@ async fn typed_assume_role_renews_a_rejected_session() {
     let req = tessera_credentials::sts::AssumeRoleRequest::new(srv.role_arn("Second"), "hop");
     session.sts().assume_role(&req).await.unwrap();
     revoke_reader_sessions(&srv, &wire).await;
-    srv.clock.advance(1);
+    srv.clock().advance(1);
 
     // GetCallerIdentity would renew the revoked Reader session; AssumeRole should too.
     let r = session.sts().assume_role(&req).await;
@@ -1087,7 +1041,7 @@ async fn typed_assume_role_renews_a_rejected_session() {
 
 #[tokio::test]
 async fn renewal_is_attempted_only_once_per_call() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let session = session_client(&srv, &wire).await;
     session.sts().get_caller_identity().await.unwrap();
@@ -1106,7 +1060,7 @@ async fn renewal_is_attempted_only_once_per_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_tasks_refresh_an_expired_session_with_one_assume_role() {
     const TASKS: usize = 1000;
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let dev = srv.setup(&srv.root_client(&wire)).await;
 
@@ -1116,7 +1070,7 @@ async fn a_thousand_tasks_refresh_an_expired_session_with_one_assume_role() {
     let provider = RamRoleArnProvider::builder(dev)
         .role_arn(srv.role_arn("Reader"))
         .session_name("storm")
-        .sts_endpoint(&srv.http)
+        .sts_endpoint(srv.http())
         .context(ctx.clone())
         .build()
         .unwrap();
@@ -1137,7 +1091,7 @@ async fn a_thousand_tasks_refresh_an_expired_session_with_one_assume_role() {
     let until = first.valid_until().unwrap();
     let by = until.duration_since(clock.now()).unwrap() + Duration::from_secs(60);
     clock.advance(by);
-    srv.clock.advance(by.as_secs().try_into().unwrap());
+    srv.clock().advance(by.as_secs().try_into().unwrap());
     assert!(!first.is_valid_at(clock.now()));
     assert!(cache.peek().unwrap().is_same(&first), "nothing moved yet");
 
@@ -1192,7 +1146,7 @@ async fn cache_whose_refresh_fails(
         .role_arn(srv.role_arn("Reader"))
         .session_name("failing")
         .duration_seconds(duration)
-        .sts_endpoint(&srv.http)
+        .sts_endpoint(srv.http())
         .context(ctx.clone())
         .build()
         .unwrap();
@@ -1216,7 +1170,7 @@ async fn cache_whose_refresh_fails(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_tasks_share_one_failed_refresh() {
     const TASKS: usize = 1000;
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     let (cache, clock, first) = cache_whose_refresh_fails(&srv, &wire, 3600).await;
     // Past expiry on both clocks, as in the successful storm above.
@@ -1227,7 +1181,7 @@ async fn a_thousand_tasks_share_one_failed_refresh() {
         .unwrap();
     let by = by + Duration::from_secs(60);
     clock.advance(by);
-    srv.clock.advance(by.as_secs().try_into().unwrap());
+    srv.clock().advance(by.as_secs().try_into().unwrap());
 
     let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
     let tasks: Vec<_> = (0..TASKS)
@@ -1254,7 +1208,7 @@ async fn a_thousand_tasks_share_one_failed_refresh() {
 
 #[tokio::test]
 async fn a_failed_refresh_serves_the_still_valid_session_until_it_expires() {
-    let srv = TestServer::start().await;
+    let srv = start().await;
     let wire = Wire::new();
     // A 900 s session, and only the SDK's clock moves: every request stays within the server's
     // 15-minute timestamp window, and the server's clock keeps agreeing with its Date header.
@@ -1310,7 +1264,7 @@ fn blocking_client_from_a_plain_test() {
         .enable_all()
         .build()
         .unwrap();
-    let srv = rt.block_on(TestServer::start());
+    let srv = rt.block_on(start());
     assert!(tokio::runtime::Handle::try_current().is_err());
 
     let wire = Wire::new();
@@ -1326,7 +1280,7 @@ fn blocking_client_from_a_plain_test() {
         .call("ram", "CreateUser", RAM_VERSION, &[("UserName", "sync")])
         .unwrap_err();
     assert_eq!(service(&e).1, "EntityAlreadyExists.User", "{e}");
-    assert_eq!(client.credential().unwrap().access_key_id(), srv.root_id);
+    assert_eq!(client.credential().unwrap().access_key_id(), srv.root.id);
     assert_eq!(wire.count("GetCallerIdentity"), 1);
     assert_eq!(wire.count("CreateUser"), 2);
     drop(client);

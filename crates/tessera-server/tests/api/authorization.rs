@@ -3,7 +3,7 @@
 
 use super::*;
 
-async fn attach_system(h: &Harness, user: &str, policy: &str) {
+async fn attach_system(h: &TestServer, user: &str, policy: &str) {
     let (s, v) = h
         .ram(
             &h.root.clone(),
@@ -18,7 +18,7 @@ async fn attach_system(h: &Harness, user: &str, policy: &str) {
     assert_eq!(s, 200, "{v}");
 }
 
-async fn custom(h: &Harness, name: &str, doc: &str) {
+async fn custom(h: &TestServer, name: &str, doc: &str) {
     let (s, v) = h
         .ram(
             &h.root.clone(),
@@ -29,7 +29,7 @@ async fn custom(h: &Harness, name: &str, doc: &str) {
     assert_eq!(s, 200, "{v}");
 }
 
-async fn attach_custom(h: &Harness, user: &str, policy: &str) {
+async fn attach_custom(h: &TestServer, user: &str, policy: &str) {
     let (s, v) = h
         .ram(
             &h.root.clone(),
@@ -46,7 +46,7 @@ async fn attach_custom(h: &Harness, user: &str, policy: &str) {
 
 #[tokio::test]
 async fn read_only_access_reads_and_nothing_more() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let reader = h.user_with_key("reader").await;
     let (s, v) = h.ram(&reader, "ListUsers", &[]).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "NoPermission"));
@@ -97,7 +97,7 @@ async fn read_only_access_reads_and_nothing_more() {
 
 #[tokio::test]
 async fn explicit_deny_beats_allow_and_resources_are_matched() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let admin = h.user_with_key("admin").await;
     attach_system(&h, "admin", "AliyunRAMFullAccess").await;
     custom(&h, "NoTouchingBob", r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"ram:*","Resource":"acs:ram:*:*:user/bob"}]}"#).await;
@@ -128,7 +128,7 @@ async fn explicit_deny_beats_allow_and_resources_are_matched() {
 
 #[tokio::test]
 async fn an_overlong_name_is_refused_before_any_policy_is_matched_against_it() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let user = h.user_with_key("patterned").await;
     // A pattern that is slow on a long input (pattern × input steps), and a long input.
     let pattern = format!("acs:ram:*:*:user/*{}b*", "a".repeat(1500));
@@ -154,7 +154,7 @@ async fn an_overlong_name_is_refused_before_any_policy_is_matched_against_it() {
 
 #[tokio::test]
 async fn conditions_see_the_real_request() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let cond = h.user_with_key("cond").await;
     // Only over HTTPS.
     custom(&h, "TlsOnly", r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:ListUsers","Resource":"*","Condition":{"Bool":{"acs:SecureTransport":"true"}}}]}"#).await;
@@ -185,7 +185,7 @@ async fn conditions_see_the_real_request() {
     assert_eq!(s, 403);
 
     // Time-bound, by the server's clock: allowed until a moment, refused after it.
-    let until = tessera_protocol::timestamp::format(h.clock.now() + 600);
+    let until = tessera_protocol::timestamp::format(h.now() + 600);
     let doc = format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"ram:ListAccessKeys","Resource":"*","Condition":{{"DateLessThan":{{"acs:CurrentTime":"{until}"}}}}}}]}}"#
     );
@@ -193,7 +193,7 @@ async fn conditions_see_the_real_request() {
     attach_custom(&h, "cond", "UntilSoon").await;
     let (s, _) = h.ram(&cond, "ListAccessKeys", &[]).await;
     assert_eq!(s, 200);
-    h.clock.advance(601);
+    h.clock().advance(601);
     // The client's timestamp is 10 minutes behind the server now, still inside the window.
     let (s, _) = h.ram(&cond, "ListAccessKeys", &[]).await;
     assert_eq!(s, 403);

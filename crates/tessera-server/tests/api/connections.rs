@@ -61,7 +61,7 @@ async fn until_closed<S: AsyncRead + Unpin>(
 }
 
 /// The server still answers a signed request.
-async fn still_serving(h: &Harness) {
+async fn still_serving(h: &TestServer) {
     let (s, v) = tokio::time::timeout(CLOSED_WITHIN, h.sts(&h.root, "GetCallerIdentity"))
         .await
         .expect("a signed request is answered");
@@ -77,25 +77,25 @@ fn almost(d: Duration) -> Duration {
 
 #[tokio::test]
 async fn a_silent_connection_is_closed() {
-    let h = Harness::start_with(quick()).await;
+    let h = start_with(quick()).await;
     // Plain HTTP: nothing at all after connecting.
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     until_closed(&mut c, almost(DEADLINE), "silent HTTP").await;
     // The TLS listener: a TCP connection that never starts the handshake.
-    let mut c = TcpStream::connect(addr(&h.https)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.https())).await.unwrap();
     until_closed(&mut c, almost(DEADLINE), "no TLS handshake").await;
     still_serving(&h).await;
 }
 
 #[tokio::test]
 async fn a_partial_request_head_is_closed() {
-    let h = Harness::start_with(quick()).await;
+    let h = start_with(quick()).await;
     // Part of HTTP/2's connection preface: the server cannot yet tell HTTP/1 from HTTP/2.
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     c.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
     until_closed(&mut c, almost(DEADLINE), "partial h2 preface").await;
     // An HTTP/1 head that never ends.
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
@@ -107,11 +107,10 @@ async fn a_partial_request_head_is_closed() {
     still_serving(&h).await;
 }
 
-fn tls_connector(h: &Harness) -> tokio_rustls::TlsConnector {
+fn tls_connector(h: &TestServer) -> tokio_rustls::TlsConnector {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    let ca =
-        rustls::pki_types::CertificateDer::from_pem_file(h._dir.path().join("tls/ca.pem")).unwrap();
+    let ca = rustls::pki_types::CertificateDer::from_pem_file(h.ca_file()).unwrap();
     roots.add(ca).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -125,8 +124,8 @@ fn tls_connector(h: &Harness) -> tokio_rustls::TlsConnector {
 
 #[tokio::test]
 async fn a_silent_tls_connection_is_closed() {
-    let h = Harness::start_with(quick()).await;
-    let tcp = TcpStream::connect(addr(&h.https)).await.unwrap();
+    let h = start_with(quick()).await;
+    let tcp = TcpStream::connect(addr(h.https())).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut tls = tokio::time::timeout(CLOSED_WITHIN, tls_connector(&h).connect(name, tcp))
         .await
@@ -164,19 +163,19 @@ async fn health_in_parts(c: &mut TcpStream, pause: Duration) {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
-    let h = Harness::start_with(quick()).await;
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let h = start_with(quick()).await;
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     health_over(&mut c).await;
     until_closed(&mut c, almost(DEADLINE), "idle keep-alive").await;
 
     // The keep-alive deadline is shorter than the ones that ran before the request.
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         first_byte_timeout: Duration::from_secs(60),
         header_read_timeout: Duration::from_secs(60),
         ..quick()
     })
     .await;
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     health_in_parts(&mut c, Duration::from_millis(100)).await;
     until_closed(&mut c, almost(DEADLINE), "keep-alive after long deadlines").await;
     still_serving(&h).await;
@@ -185,12 +184,12 @@ async fn an_idle_keep_alive_connection_is_closed() {
 #[tokio::test]
 async fn a_stalled_head_on_a_kept_alive_connection_is_closed() {
     // The head deadline is shorter than the keep-alive deadline it interrupts.
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         keep_alive_timeout: Duration::from_secs(60),
         ..quick()
     })
     .await;
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     health_over(&mut c).await;
     c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
     until_closed(&mut c, almost(DEADLINE), "a stalled second head").await;
@@ -252,9 +251,9 @@ const END_HEADERS: u8 = 0x4;
 
 #[tokio::test]
 async fn idle_http2_connections_and_unfinished_streams_end() {
-    let h = Harness::start_with(quick()).await;
+    let h = start_with(quick()).await;
     // h2c with prior knowledge, and then no stream at all.
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     c.write_all(H2_PREFACE).await.unwrap();
     c.write_all(H2_SETTINGS).await.unwrap();
     let sent = until_closed(&mut c, almost(DEADLINE), "h2 without a stream").await;
@@ -266,7 +265,7 @@ async fn idle_http2_connections_and_unfinished_streams_end() {
 
     // A POST stream whose body never comes: answered when the body deadline passes, after which
     // the connection is idle and is closed.
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     c.write_all(H2_PREFACE).await.unwrap();
     c.write_all(H2_SETTINGS).await.unwrap();
     // HPACK: :method POST (static 3), :scheme http (6), :path / (4), :authority (1) literal.
@@ -330,16 +329,16 @@ fn server_held(port: u16) -> usize {
 #[tokio::test]
 async fn the_connection_cap_holds_and_signed_requests_still_get_through() {
     const CAP: usize = 8;
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         max_connections: CAP,
         ..quick()
     })
     .await;
-    let port: u16 = addr(&h.http).rsplit(':').next().unwrap().parse().unwrap();
+    let port: u16 = addr(h.http()).rsplit(':').next().unwrap().parse().unwrap();
     // More idlers than the cap; the kernel completes their TCP handshakes either way.
     let mut idlers = Vec::new();
     for _ in 0..CAP + 4 {
-        idlers.push(TcpStream::connect(addr(&h.http)).await.unwrap());
+        idlers.push(TcpStream::connect(addr(h.http())).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut most = server_held(port);
@@ -371,8 +370,8 @@ async fn the_connection_cap_holds_and_signed_requests_still_get_through() {
 
 #[tokio::test]
 async fn http2_is_bounded_but_takes_requests_as_long_as_http1_does() {
-    let h = Harness::start_with(quick()).await;
-    let mut c = TcpStream::connect(addr(&h.http)).await.unwrap();
+    let h = start_with(quick()).await;
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
     c.write_all(H2_PREFACE).await.unwrap();
     c.write_all(H2_SETTINGS).await.unwrap();
     // GET /health with a 20 KiB query (HTTP/1 takes up to 32 KiB): more than hyper's default

@@ -1,316 +1,29 @@
-//! Integration tests: the real server on ephemeral loopback ports (HTTP and HTTPS), driven over
-//! real HTTP with requests signed the way the official clients sign them.
+//! Integration tests, one binary: the real server on ephemeral loopback ports (HTTP and HTTPS,
+//! from `tessera-testkit`), driven over real HTTP with requests signed the way the official
+//! clients sign them.
 
 // Test code: expectations are stated with unwrap and panic.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_protocol::encoding::Canonicalization;
 use tessera_protocol::{timestamp, v1, v3, TIMESTAMP_WINDOW_SECS};
-use tessera_server::clock::{Clock, ManualClock, SystemClock};
+use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::nonce::Capacity;
 use tessera_server::{Limits, Server, ServerConfig, TlsSource};
+use tessera_testkit::{code, nonce, Creds, Place, TestServer};
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    server: Option<Server>,
-    clock: Arc<ManualClock>,
-    http: String,
-    https: String,
-    http_client: Client,
-    https_client: Client,
-    account: String,
-    root: Creds,
-}
-
-#[derive(Clone)]
-struct Creds {
-    id: String,
-    secret: String,
-}
-
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
-fn nonce() -> String {
-    format!(
-        "{:016x}{:016x}",
-        std::process::id(),
-        NONCE.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Place {
-    /// Everything in the query (py-core, tea-v2, py-cred).
-    Query,
-    /// Everything in a form body (pop-core POST).
-    Form,
-    /// Signature params in the query, business params in the form (node-cred, credentials-go).
-    Split,
-}
-
-const COMMON: &[&str] = &[
-    "Action",
-    "Version",
-    "Format",
-    "AccessKeyId",
-    "SignatureMethod",
-    "SignatureVersion",
-    "SignatureNonce",
-    "Timestamp",
-    "SignatureType",
-    "Signature",
-];
-
-fn form_encode(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                tessera_protocol::encoding::encode(k),
-                tessera_protocol::encoding::encode(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        Self::start_with(Limits::default()).await
-    }
-
-    async fn start_with(limits: Limits) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: Some("127.0.0.1:0".parse().unwrap()),
-            tls: Some(TlsSource::SelfSigned {
-                extra_names: vec![],
-            }),
-            limits,
-            shutdown_grace: Duration::from_secs(5),
-            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
-        };
-        let server = Server::start(config, clock.clone()).await.unwrap();
-        let https = server.endpoints[0].url();
-        let http = server.endpoints[1].url();
-        let ca =
-            reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("tls/ca.pem")).unwrap())
-                .unwrap();
-        let https_client = Client::builder().add_root_certificate(ca).build().unwrap();
-        let creds: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("root-credentials.json")).unwrap(),
-        )
-        .unwrap();
-        Harness {
-            _dir: dir,
-            server: Some(server),
-            clock,
-            http,
-            https,
-            http_client: Client::new(),
-            https_client,
-            account: creds["AccountId"].as_str().unwrap().into(),
-            root: Creds {
-                id: creds["AccessKeyId"].as_str().unwrap().into(),
-                secret: creds["AccessKeySecret"].as_str().unwrap().into(),
-            },
-        }
-    }
-
-    fn v1_params(
-        &self,
-        c: &Creds,
-        version: &str,
-        action: &str,
-        params: &[(&str, &str)],
-    ) -> Vec<(String, String)> {
-        let mut all: Vec<(String, String)> = vec![
-            ("Action".into(), action.into()),
-            ("Version".into(), version.into()),
-            ("Format".into(), "JSON".into()),
-            ("AccessKeyId".into(), c.id.clone()),
-            ("SignatureMethod".into(), "HMAC-SHA1".into()),
-            ("SignatureVersion".into(), "1.0".into()),
-            ("SignatureNonce".into(), nonce()),
-            ("Timestamp".into(), timestamp::format(SystemClock.now())),
-        ];
-        for (k, v) in params {
-            all.retain(|(n, _)| n != k);
-            all.push((k.to_string(), v.to_string()));
-        }
-        all
-    }
-
-    /// Signs with `style` and sends; parameters whose value is "" are removed when `drop_empty`.
-    async fn send_v1(
-        &self,
-        https: bool,
-        method: Method,
-        place: Place,
-        c: &Creds,
-        params: Vec<(String, String)>,
-        style: Canonicalization,
-    ) -> (StatusCode, Value) {
-        let mut params = params;
-        if !params.iter().any(|(n, _)| n == "Signature") {
-            let sts = v1::string_to_sign(
-                method.as_str(),
-                params.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-                style,
-            );
-            params.push(("Signature".into(), v1::sign(&c.secret, &sts)));
-        }
-        let (query, form): (Vec<_>, Vec<_>) = match place {
-            Place::Query => (params, vec![]),
-            Place::Form => (vec![], params),
-            Place::Split => params
-                .into_iter()
-                .partition(|(n, _)| COMMON.contains(&n.as_str())),
-        };
-        let base = if https { &self.https } else { &self.http };
-        let url = format!("{base}/?{}", form_encode(&query));
-        let client = if https {
-            &self.https_client
-        } else {
-            &self.http_client
-        };
-        let mut rb = client.request(method, url);
-        if !form.is_empty() {
-            rb = rb
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form_encode(&form));
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        assert!(resp.headers().contains_key("x-acs-request-id"));
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn call(
-        &self,
-        c: &Creds,
-        version: &str,
-        action: &str,
-        params: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let p = self.v1_params(c, version, action, params);
-        self.send_v1(
-            false,
-            Method::POST,
-            Place::Query,
-            c,
-            p,
-            Canonicalization::Rfc3986,
-        )
-        .await
-    }
-
-    async fn ram(&self, c: &Creds, action: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-        self.call(c, "2015-05-01", action, params).await
-    }
-
-    async fn sts(&self, c: &Creds, action: &str) -> (StatusCode, Value) {
-        self.call(c, "2015-04-01", action, &[]).await
-    }
-
-    /// A V3 request; `tweak` may change the headers after signing.
-    #[allow(clippy::too_many_arguments)] // a test helper mirroring the parts of a V3 request
-    async fn send_v3(
-        &self,
-        c: &Creds,
-        version: &str,
-        action: &str,
-        query: &[(&str, &str)],
-        body: &[u8],
-        extra: &[(&str, &str)],
-        tweak: impl FnOnce(&mut Vec<(String, String)>, &mut Vec<String>),
-    ) -> (StatusCode, Value) {
-        let host = self.http.trim_start_matches("http://").to_string();
-        let mut headers: Vec<(String, String)> = vec![
-            ("host".into(), host),
-            ("x-acs-action".into(), action.into()),
-            ("x-acs-version".into(), version.into()),
-            ("x-acs-date".into(), timestamp::format(SystemClock.now())),
-            ("x-acs-signature-nonce".into(), nonce()),
-            ("x-acs-content-sha256".into(), v3::payload_hash(body)),
-            ("accept".into(), "application/json".into()),
-        ];
-        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        let mut signed: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
-        let cq = v3::canonical_query(query.iter().copied());
-        let cr = v3::canonical_request(
-            "POST",
-            "/",
-            &cq,
-            &signed,
-            |n| {
-                headers
-                    .iter()
-                    .filter(|(h, _)| h == n)
-                    .map(|(_, v)| v.as_str())
-                    .collect::<Vec<_>>()
-            },
-            &v3::payload_hash(body),
-        );
-        let sig = v3::sign(&c.secret, &v3::string_to_sign(&cr));
-        tweak(&mut headers, &mut signed);
-        let auth = format!(
-            "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
-            c.id,
-            signed.join(";")
-        );
-        let url = format!("{}/?{}", self.http, cq);
-        let mut rb = self
-            .http_client
-            .post(url)
-            .header("authorization", auth)
-            .body(body.to_vec());
-        for (n, v) in &headers {
-            if n != "host" {
-                rb = rb.header(n.as_str(), v.as_str());
-            }
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap())
-    }
-
-    async fn user_with_key(&self, name: &str) -> Creds {
-        let (s, _) = self
-            .ram(&self.root, "CreateUser", &[("UserName", name)])
-            .await;
-        assert_eq!(s, 200);
-        let (s, v) = self
-            .ram(&self.root, "CreateAccessKey", &[("UserName", name)])
-            .await;
-        assert_eq!(s, 200, "{v}");
-        Creds {
-            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-            secret: v["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-        }
-    }
-}
-
-fn code(v: &Value) -> &str {
-    v["Code"].as_str().unwrap_or("")
+/// The default test server (HTTPS and plain HTTP, a manual clock) with other limits.
+async fn start_with(limits: Limits) -> TestServer {
+    TestServer::builder().limits(limits).start().await
 }
 
 #[tokio::test]
 async fn caller_identity_every_way_a_client_sends_it() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     for https in [false, true] {
         for (method, place) in [
@@ -382,7 +95,7 @@ async fn caller_identity_every_way_a_client_sends_it() {
 
 #[tokio::test]
 async fn xml_when_asked_and_milliseconds_accepted() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let p = h.v1_params(
         &h.root,
         "2015-04-01",
@@ -451,7 +164,7 @@ async fn xml_when_asked_and_milliseconds_accepted() {
 
 #[tokio::test]
 async fn off_spec_canonicalisations_are_fallbacks() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let policy = r#"{"Version": "1", "Statement": [{"Action": "*"}]}"#;
     for style in [Canonicalization::QuotePlus, Canonicalization::UriComponent] {
         let p = h.v1_params(
@@ -469,7 +182,7 @@ async fn off_spec_canonicalisations_are_fallbacks() {
 
 #[tokio::test]
 async fn authentication_failures_in_order() {
-    let owned = Harness::start().await;
+    let owned = TestServer::start().await;
     let h = &owned;
     let root = h.root.clone();
     let sts =
@@ -506,16 +219,13 @@ async fn authentication_failures_in_order() {
         v["Message"].as_str().unwrap().split_once(':').unwrap().1,
         expected_sts
     );
-    assert_eq!(v["HostId"], h.http.trim_start_matches("http://"));
+    assert_eq!(v["HostId"], h.http().trim_start_matches("http://"));
     assert!(v["Recommend"]
         .as_str()
         .unwrap()
         .contains("SignatureDoesNotMatch"));
 
-    let unknown = Creds {
-        id: "LTAInotakeyatall0000000".into(),
-        secret: "x".into(),
-    };
+    let unknown = Creds::new("LTAInotakeyatall0000000", "x");
     let (s, v) = send(
         h.v1_params(&unknown, "2015-04-01", "GetCallerIdentity", &[]),
         unknown.clone(),
@@ -600,21 +310,21 @@ async fn authentication_failures_in_order() {
 
 #[tokio::test]
 async fn the_server_clock_decides_the_window() {
-    let h = Harness::start().await;
-    h.clock.advance(20 * 60);
+    let h = TestServer::start().await;
+    h.clock().advance(20 * 60);
     let (s, v) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "InvalidTimeStamp.Expired")
     );
-    h.clock.advance(-20 * 60 + 14 * 60);
+    h.clock().advance(-20 * 60 + 14 * 60);
     let (s, _) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
     assert_eq!(s, 200);
 }
 
 #[tokio::test]
 async fn v3_checks() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     let (s, v) = h
         .send_v3(
@@ -684,10 +394,7 @@ async fn v3_checks() {
         (StatusCode::BAD_REQUEST, "IncompleteSignature")
     );
 
-    let bad = Creds {
-        id: root.id.clone(),
-        secret: "wrong".into(),
-    };
+    let bad = Creds::new(root.id.clone(), "wrong");
     let (s, v) = h
         .send_v3(
             &bad,
@@ -728,7 +435,7 @@ async fn v3_checks() {
     // Without the V3 headers the request is incomplete.
     let tampered = h
         .http_client
-        .post(format!("{}/?UserName=x2", h.http))
+        .post(format!("{}/?UserName=x2", h.http()))
         .header(
             "authorization",
             "ACS3-HMAC-SHA256 Credential=LTAInope,SignedHeaders=host,Signature=00",
@@ -751,10 +458,10 @@ async fn v3_checks() {
 
 #[tokio::test]
 async fn v3_content_hash_is_enforced() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     // Sign over the hash of an empty body, then send a body.
-    let host = h.http.trim_start_matches("http://").to_string();
+    let host = h.http().trim_start_matches("http://").to_string();
     let date = timestamp::format(SystemClock.now());
     let n = nonce();
     let headers = [
@@ -781,7 +488,7 @@ async fn v3_content_hash_is_enforced() {
         v3::EMPTY_SHA256,
     );
     let sig = v3::sign(&root.secret, &v3::string_to_sign(&cr));
-    let mut rb = h.http_client.post(format!("{}/", h.http)).header(
+    let mut rb = h.http_client.post(format!("{}/", h.http())).header(
         "authorization",
         format!(
             "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
@@ -805,7 +512,7 @@ async fn v3_content_hash_is_enforced() {
 
 #[tokio::test]
 async fn users_lifecycle_and_errors() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     let (s, v) = h
         .ram(
@@ -960,7 +667,7 @@ async fn users_lifecycle_and_errors() {
 
 #[tokio::test]
 async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     let k1 = h.user_with_key("kate").await;
     assert!(k1.id.starts_with("LTAI") && k1.id.len() == 24);
@@ -1096,7 +803,7 @@ async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
 
 #[tokio::test]
 async fn renamed_users_authenticate_under_their_new_name() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let k = h.user_with_key("before").await;
     h.ram(
         &h.root.clone(),
@@ -1110,7 +817,7 @@ async fn renamed_users_authenticate_under_their_new_name() {
 
 #[tokio::test]
 async fn malformed_and_oversized_requests_get_clean_4xx() {
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         max_body_bytes: 4096,
         max_uri_bytes: 2048,
         ..Limits::default()
@@ -1118,7 +825,7 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
     .await;
     let resp = h
         .http_client
-        .request(Method::PUT, format!("{}/", h.http))
+        .request(Method::PUT, format!("{}/", h.http()))
         .send()
         .await
         .unwrap();
@@ -1130,7 +837,7 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
 
     let resp = h
         .http_client
-        .post(format!("{}/", h.http))
+        .post(format!("{}/", h.http()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("A=".to_string() + &"x".repeat(5000))
         .send()
@@ -1144,7 +851,7 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
 
     let resp = h
         .http_client
-        .get(format!("{}/?A={}", h.http, "x".repeat(3000)))
+        .get(format!("{}/?A={}", h.http(), "x".repeat(3000)))
         .send()
         .await
         .unwrap();
@@ -1159,7 +866,7 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
     ] {
         let resp = h
             .http_client
-            .get(format!("{}/?{q}", h.http))
+            .get(format!("{}/?{q}", h.http()))
             .send()
             .await
             .unwrap();
@@ -1169,7 +876,7 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
     }
     let resp = h
         .http_client
-        .post(format!("{}/", h.http))
+        .post(format!("{}/", h.http()))
         .header("authorization", "ACS3-HMAC-SHA256 garbage")
         .send()
         .await
@@ -1182,33 +889,33 @@ async fn malformed_and_oversized_requests_get_clean_4xx() {
 
 #[tokio::test]
 async fn graceful_shutdown_closes_the_store() {
-    let mut h = Harness::start().await;
+    let mut h = TestServer::start().await;
     let (s, _) = h.sts(&h.root.clone(), "GetCallerIdentity").await;
     assert_eq!(s, 200);
-    let server = h.server.take().unwrap();
-    server.shutdown().await.unwrap();
+    h.shutdown().await;
     assert!(
         h.http_client
-            .get(format!("{}/", h.http))
+            .get(format!("{}/", h.http()))
             .send()
             .await
             .is_err(),
         "no longer listening"
     );
     // The WAL was checkpointed into the database.
-    let wal = h._dir.path().join("tessera.db-wal");
+    let wal = h.dir().join("tessera.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
 }
 
 mod authorization;
 mod connections;
 mod policies;
+mod ram_entities;
 
 #[tokio::test]
 async fn a_replay_in_the_last_second_of_the_window_is_refused() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
-    let ts = timestamp::format(h.clock.now());
+    let ts = timestamp::format(h.now());
     let p = h.v1_params(
         &root,
         "2015-04-01",
@@ -1226,7 +933,7 @@ async fn a_replay_in_the_last_second_of_the_window_is_refused() {
         )
         .await;
     assert_eq!(s, 200);
-    h.clock.advance(900);
+    h.clock().advance(900);
     let (s, v) = h
         .send_v1(
             false,
@@ -1242,7 +949,7 @@ async fn a_replay_in_the_last_second_of_the_window_is_refused() {
         (StatusCode::BAD_REQUEST, "SignatureNonceUsed"),
         "at exactly +900 s the timestamp is still valid"
     );
-    h.clock.advance(1);
+    h.clock().advance(1);
     let (s, v) = h
         .send_v1(
             false,
@@ -1261,11 +968,11 @@ async fn a_replay_in_the_last_second_of_the_window_is_refused() {
 
 #[tokio::test]
 async fn a_v3_replay_in_the_last_second_of_the_window_is_refused() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     // One signed V3 request, sent again unchanged.
-    let host = h.http.trim_start_matches("http://").to_string();
-    let date = timestamp::format(h.clock.now());
+    let host = h.http().trim_start_matches("http://").to_string();
+    let date = timestamp::format(h.now());
     let n = nonce();
     let headers = [
         ("host", host.as_str()),
@@ -1292,7 +999,7 @@ async fn a_v3_replay_in_the_last_second_of_the_window_is_refused() {
     );
     let sig = v3::sign(&root.secret, &v3::string_to_sign(&cr));
     let send = || async {
-        let mut rb = h.http_client.post(format!("{}/", h.http)).header(
+        let mut rb = h.http_client.post(format!("{}/", h.http())).header(
             "authorization",
             format!(
                 "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
@@ -1313,14 +1020,14 @@ async fn a_v3_replay_in_the_last_second_of_the_window_is_refused() {
     };
     let (s, v) = send().await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    h.clock.advance(900);
+    h.clock().advance(900);
     let (s, v) = send().await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "SignatureNonceUsed"),
         "at exactly +900 s the timestamp is still valid"
     );
-    h.clock.advance(1);
+    h.clock().advance(1);
     let (s, v) = send().await;
     assert_eq!(
         (s, code(&v)),
@@ -1336,7 +1043,7 @@ async fn an_access_key_holding_its_share_of_the_replay_window_is_throttled_alone
     while Capacity::of(budget, TIMESTAMP_WINDOW_SECS).per_key_nonces < 100 {
         budget += 256;
     }
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         replay_memory: budget,
         ..Limits::default()
     })
@@ -1382,15 +1089,10 @@ async fn an_access_key_holding_its_share_of_the_replay_window_is_throttled_alone
 
 #[tokio::test]
 async fn one_data_directory_serves_one_process() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let config = ServerConfig {
-        data_dir: h._dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: None,
-        tls: None,
-        limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
-        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
+        ..tessera_testkit::config(h.dir())
     };
     let err = Server::start(config, Arc::new(SystemClock))
         .await
@@ -1401,7 +1103,7 @@ async fn one_data_directory_serves_one_process() {
 
 #[tokio::test]
 async fn repeated_excess_and_stalled_input_is_refused() {
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         body_timeout: Duration::from_millis(500),
         ..Limits::default()
     })
@@ -1426,7 +1128,7 @@ async fn repeated_excess_and_stalled_input_is_refused() {
     let many: Vec<String> = (0..300).map(|i| format!("P{i}=x")).collect();
     let resp = h
         .http_client
-        .get(format!("{}/?{}", h.http, many.join("&")))
+        .get(format!("{}/?{}", h.http(), many.join("&")))
         .send()
         .await
         .unwrap();
@@ -1434,7 +1136,7 @@ async fn repeated_excess_and_stalled_input_is_refused() {
 
     // Headers promise a body that never comes.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = h.http.trim_start_matches("http://").to_string();
+    let addr = h.http().trim_start_matches("http://").to_string();
     let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
     conn.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nA=").as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
@@ -1489,7 +1191,7 @@ async fn release_password_bound(
 
 #[tokio::test]
 async fn password_hashing_beyond_its_bound_is_throttled() {
-    let h = Harness::start_with(Limits {
+    let h = start_with(Limits {
         password_hash_workers: 1,
         password_hash_queue: 1,
         ..Limits::default()
@@ -1498,7 +1200,7 @@ async fn password_hashing_beyond_its_bound_is_throttled() {
     let root = h.root.clone();
     let (s, _) = h.ram(&root, "CreateUser", &[("UserName", "u")]).await;
     assert_eq!(s, 200);
-    let state = Arc::clone(&h.server.as_ref().unwrap().state);
+    let state = Arc::clone(&h.server().state);
     assert_eq!(
         state.passwords.work().capacity(),
         2,
@@ -1533,10 +1235,10 @@ async fn password_hashing_beyond_its_bound_is_throttled() {
 
 #[tokio::test]
 async fn health_needs_no_signature() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let resp = h
         .http_client
-        .get(format!("{}/health", h.http))
+        .get(format!("{}/health", h.http()))
         .send()
         .await
         .unwrap();
@@ -1555,16 +1257,12 @@ async fn https_from_the_operators_own_certificate() {
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
     let config = ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: None,
         tls: Some(TlsSource::Files {
             cert: cert_file,
             key: key_file.clone(),
         }),
-        limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
-        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
+        ..tessera_testkit::config(dir.path().join("data"))
     };
     let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
     let url = server.endpoints[0].url();
@@ -1581,16 +1279,12 @@ async fn https_from_the_operators_own_certificate() {
     let other = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
     std::fs::write(&key_file, other.key_pair.serialize_pem()).unwrap();
     let bad = ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: None,
         tls: Some(TlsSource::Files {
             cert: dir.path().join("cert.pem"),
             key: key_file,
         }),
-        limits: Limits::default(),
         shutdown_grace: Duration::from_secs(1),
-        change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
+        ..tessera_testkit::config(dir.path().join("data"))
     };
     assert!(Server::start(bad, Arc::new(SystemClock)).await.is_err());
 }

@@ -9,7 +9,7 @@ const DOC2: &str =
 
 #[tokio::test]
 async fn custom_policy_lifecycle() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     let (s, v) = h
         .ram(
@@ -281,7 +281,7 @@ async fn custom_policy_lifecycle() {
 
 #[tokio::test]
 async fn policy_documents_are_checked() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     for (doc, why) in [
         ("not json", "JSON"),
@@ -356,7 +356,7 @@ async fn policy_documents_are_checked() {
 
 #[tokio::test]
 async fn system_policies_and_listing() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     for name in [
         "AdministratorAccess",
@@ -457,7 +457,7 @@ async fn system_policies_and_listing() {
 
 #[tokio::test]
 async fn attachments_and_their_errors() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     h.ram(&root, "CreateUser", &[("UserName", "ann")]).await;
     let attach = |ptype: &'static str, name: &'static str| {
@@ -632,7 +632,7 @@ async fn attachments_and_their_errors() {
 
 #[tokio::test]
 async fn users_with_policies_cannot_be_deleted() {
-    let h = Harness::start().await;
+    let h = TestServer::start().await;
     let root = h.root.clone();
     h.ram(&root, "CreateUser", &[("UserName", "pol")]).await;
     h.ram(

@@ -9,7 +9,32 @@ struct Session {
     token: String,
 }
 
-impl Harness {
+/// The roles and sessions these tests set up, on the test server.
+trait Roles {
+    /// As root: role `name` trusting `trust` (with `ACCOUNT` replaced by the account's id).
+    async fn role(&self, name: &str, trust: &str, extra: &[(&str, &str)]);
+    /// As root: `action` (`AttachPolicyTo*`) of system policy `policy` to `target`.
+    async fn attach(&self, action: &str, target: (&str, &str), policy: &str);
+    /// A request signed with session credentials, timestamped by the server's clock.
+    async fn session_call(
+        &self,
+        s: &Session,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value);
+    /// `caller` assumes `role` of the account (session name `sess` unless `params` name one).
+    async fn assume(
+        &self,
+        caller: &Creds,
+        role: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value);
+    /// [`Roles::assume`], which must succeed: the session it returns.
+    async fn session(&self, caller: &Creds, role: &str, params: &[(&str, &str)]) -> Session;
+}
+
+impl Roles for TestServer {
     async fn role(&self, name: &str, trust: &str, extra: &[(&str, &str)]) {
         let trust = trust.replace("ACCOUNT", &self.account);
         let mut p = vec![
@@ -32,7 +57,6 @@ impl Harness {
         assert_eq!(s, 200, "{v}");
     }
 
-    /// A request signed with session credentials, timestamped by the server's clock.
     async fn session_call(
         &self,
         s: &Session,
@@ -40,7 +64,7 @@ impl Harness {
         action: &str,
         params: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let ts = timestamp::format(self.clock.now());
+        let ts = timestamp::format(self.now());
         let mut all: Vec<(&str, &str)> = vec![
             ("SecurityToken", s.token.as_str()),
             ("Timestamp", ts.as_str()),
@@ -76,18 +100,18 @@ impl Harness {
         assert_eq!(s, 200, "{v}");
         let c = &v["Credentials"];
         Session {
-            creds: Creds {
-                id: c["AccessKeyId"].as_str().unwrap().into(),
-                secret: c["AccessKeySecret"].as_str().unwrap().into(),
-            },
+            creds: Creds::new(
+                c["AccessKeyId"].as_str().unwrap(),
+                c["AccessKeySecret"].as_str().unwrap(),
+            ),
             token: c["SecurityToken"].as_str().unwrap().into(),
         }
     }
 }
 
 /// A user allowed to assume roles, and a role trusting the account with RAM read-only access.
-async fn setup() -> (Harness, Creds) {
-    let h = Harness::start().await;
+async fn setup() -> (TestServer, Creds) {
+    let h = TestServer::start().await;
     let dev = h.user_with_key("dev").await;
     h.attach(
         "AttachPolicyToUser",
@@ -118,7 +142,7 @@ async fn assume_role_and_use_the_session() {
     assert_eq!(c["AccessKeySecret"].as_str().unwrap().len(), 44);
     assert_eq!(
         timestamp::parse(c["Expiration"].as_str().unwrap()),
-        Ok(h.clock.now() + 900)
+        Ok(h.now() + 900)
     );
     assert!(
         c["Expiration"].as_str().unwrap().ends_with('Z')
@@ -199,6 +223,62 @@ async fn assume_role_and_use_the_session() {
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["IdentityType"], "AssumedRoleUser");
+}
+
+/// The kit's helpers sign with a session's token when its `Creds` carry one: `SecurityToken`
+/// in RPC v1 (query, form, split), `x-acs-security-token` in V3.
+#[tokio::test]
+async fn session_creds_carry_their_token_in_every_signature() {
+    let (h, dev) = setup().await;
+    let (s, v) = h
+        .assume(&dev, "Reader", &[("RoleSessionName", "kit")])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let session = Creds::from_json(&v["Credentials"]);
+    assert!(session.token.is_some());
+    let arn = format!("acs:ram::{}:assumed-role/reader/kit", h.account);
+    let (st, v) = h.sts(&session, "GetCallerIdentity").await;
+    assert_eq!(
+        (st, v["Arn"].as_str()),
+        (StatusCode::OK, Some(arn.as_str()))
+    );
+    for place in [Place::Form, Place::Split] {
+        let p = h.v1_params(&session, "2015-04-01", "GetCallerIdentity", &[]);
+        let (st, v) = h
+            .send_v1(
+                true,
+                Method::POST,
+                place,
+                &session,
+                p,
+                Canonicalization::Rfc3986,
+            )
+            .await;
+        assert_eq!(st, 200, "{place:?} {v}");
+        assert_eq!(v["Arn"], arn.as_str());
+    }
+    let (st, v) = h
+        .send_v3(
+            &session,
+            "2015-04-01",
+            "GetCallerIdentity",
+            &[],
+            b"",
+            &[],
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(
+        (st, v["Arn"].as_str()),
+        (StatusCode::OK, Some(arn.as_str()))
+    );
+    // Without it, the same key is refused.
+    let bare = Creds::new(session.id.clone(), session.secret.clone());
+    let (st, v) = h.sts(&bare, "GetCallerIdentity").await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "MissingSecurityToken")
+    );
 }
 
 #[tokio::test]
@@ -397,7 +477,7 @@ async fn tokens_expire_and_refuse_tampering() {
         (StatusCode::BAD_REQUEST, "MissingSecurityToken")
     );
 
-    h.clock.advance(900);
+    h.clock().advance(900);
     let (st, v) = h
         .session_call(&s, "2015-04-01", "GetCallerIdentity", &[])
         .await;
@@ -522,7 +602,7 @@ async fn revocation_refuses_sessions_issued_before_it() {
         (st, code(&v)),
         (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
     );
-    h.clock.advance(1);
+    h.clock().advance(1);
     let after = h.session(&dev, "Reader", &[]).await;
     let (st, _) = h
         .session_call(&after, "2015-04-01", "GetCallerIdentity", &[])
@@ -573,10 +653,10 @@ async fn accounts_cross_account_roles_and_key_rotation() {
     assert_eq!(st, 200, "{v}");
     let b = v["AccountId"].as_str().unwrap().to_string();
     assert_ne!(b, h.account);
-    let b_root = Creds {
-        id: v["AccessKeyId"].as_str().unwrap().into(),
-        secret: v["AccessKeySecret"].as_str().unwrap().into(),
-    };
+    let b_root = Creds::new(
+        v["AccessKeyId"].as_str().unwrap(),
+        v["AccessKeySecret"].as_str().unwrap(),
+    );
     let (st, v) = h.sts(&b_root, "GetCallerIdentity").await;
     assert_eq!(
         (st, v["Arn"].as_str()),
@@ -610,10 +690,10 @@ async fn accounts_cross_account_roles_and_key_rotation() {
         .await;
     assert_eq!(st, 200, "{v}");
     let visit = Session {
-        creds: Creds {
-            id: v["Credentials"]["AccessKeyId"].as_str().unwrap().into(),
-            secret: v["Credentials"]["AccessKeySecret"].as_str().unwrap().into(),
-        },
+        creds: Creds::new(
+            v["Credentials"]["AccessKeyId"].as_str().unwrap(),
+            v["Credentials"]["AccessKeySecret"].as_str().unwrap(),
+        ),
         token: v["Credentials"]["SecurityToken"].as_str().unwrap().into(),
     };
     let (st, v) = h
@@ -628,10 +708,10 @@ async fn accounts_cross_account_roles_and_key_rotation() {
     let (_, v) = h
         .ram(&b_root, "CreateAccessKey", &[("UserName", "bob")])
         .await;
-    let bob = Creds {
-        id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-        secret: v["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-    };
+    let bob = Creds::new(
+        v["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        v["AccessKey"]["AccessKeySecret"].as_str().unwrap(),
+    );
     h.ram(
         &b_root,
         "AttachPolicyToUser",

@@ -1,155 +1,48 @@
-//! Integration tests for RAM groups, roles and login profiles: the real server on an ephemeral
-//! loopback port, driven over HTTP with RPC v1 requests signed as the official clients sign
-//! them. Where a test needs many rows quickly (quotas) or to look at what is stored (password
-//! hashes), it opens the server's SQLite file directly, as a second connection.
+//! RAM groups, roles and login profiles, driven with RPC v1 requests signed as the official
+//! clients sign them, over plain HTTP. Where a test needs many rows quickly (quotas) or to look
+//! at what is stored (password hashes), it opens the server's SQLite file directly, as a second
+//! connection.
 
-// Test code: expectations are stated with unwrap and panic.
-#![allow(clippy::unwrap_used, clippy::panic)]
+use super::*;
+use tessera_protocol::Secret;
+use tessera_server::password;
+use tessera_testkit::Listeners;
 
-use reqwest::{Client, StatusCode};
-use rusqlite::Connection;
-use serde_json::Value;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-use tessera_protocol::encoding::{encode, Canonicalization};
-use tessera_protocol::{timestamp, v1, Secret};
-use tessera_server::clock::{Clock, ManualClock, SystemClock};
-use tessera_server::{password, Limits, Server, ServerConfig};
-
-struct Harness {
-    dir: tempfile::TempDir,
-    _server: Server,
-    url: String,
-    client: Client,
-    account: String,
-    root: Creds,
+/// A server with only the plain-HTTP listener these tests use.
+async fn start() -> TestServer {
+    TestServer::builder()
+        .listeners(Listeners::Http)
+        .start()
+        .await
 }
 
-#[derive(Clone)]
-struct Creds {
-    id: String,
-    secret: String,
-}
-
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
-fn nonce() -> String {
-    format!(
-        "ram-{:08x}-{:016x}",
-        std::process::id(),
-        NONCE.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn form_encode(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: None,
-            tls: None,
-            limits: Limits::default(),
-            shutdown_grace: Duration::from_secs(5),
-            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
-        };
-        let server = Server::start(config, clock).await.unwrap();
-        let url = server.endpoints[0].url();
-        let creds: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("root-credentials.json")).unwrap(),
-        )
-        .unwrap();
-        Harness {
-            _server: server,
-            url,
-            client: Client::new(),
-            account: creds["AccountId"].as_str().unwrap().into(),
-            root: Creds {
-                id: creds["AccessKeyId"].as_str().unwrap().into(),
-                secret: creds["AccessKeySecret"].as_str().unwrap().into(),
-            },
-            dir,
-        }
-    }
-
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("tessera.db")
-    }
-
-    /// A second connection to the server's database.
-    fn db(&self) -> Connection {
-        let c = Connection::open(self.db_path()).unwrap();
-        c.busy_timeout(Duration::from_secs(5)).unwrap();
-        c
-    }
-
-    /// A signed RAM request (parameters in the query, POST), answered as JSON unless `params`
-    /// sets `Format`. Non-JSON bodies come back as a JSON string.
-    async fn ram_as(
+/// RAM calls as the account's root that must succeed or fail.
+trait AsRoot {
+    /// Calls an action that must succeed and returns its body.
+    async fn ok(&self, action: &str, params: &[(&str, &str)]) -> Value;
+    /// Calls an action that must fail with `status` and `code`; returns the error body.
+    async fn fails(&self, action: &str, params: &[(&str, &str)], status: u16, code: &str) -> Value;
+    /// Every page of a listing with `MaxItems=per_page`; returns the `name` of each item.
+    async fn all_pages(
         &self,
-        c: &Creds,
         action: &str,
         params: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let mut all: Vec<(String, String)> = vec![
-            ("Action".into(), action.into()),
-            ("Version".into(), "2015-05-01".into()),
-            ("Format".into(), "JSON".into()),
-            ("AccessKeyId".into(), c.id.clone()),
-            ("SignatureMethod".into(), "HMAC-SHA1".into()),
-            ("SignatureVersion".into(), "1.0".into()),
-            ("SignatureNonce".into(), nonce()),
-            ("Timestamp".into(), timestamp::format(SystemClock.now())),
-        ];
-        for (k, v) in params {
-            all.retain(|(n, _)| n != k);
-            all.push((k.to_string(), v.to_string()));
-        }
-        let sts = v1::string_to_sign(
-            "POST",
-            all.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-            Canonicalization::Rfc3986,
-        );
-        all.push(("Signature".into(), v1::sign(&c.secret, &sts)));
-        let resp = self
-            .client
-            .post(format!("{}/?{}", self.url, form_encode(&all)))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
+        list: &str,
+        item: &str,
+        name: &str,
+        per_page: &str,
+    ) -> Vec<String>;
+}
 
-    async fn ram(&self, action: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-        self.ram_as(&self.root, action, params).await
-    }
-
-    /// Calls an action that must succeed and returns its body.
+impl AsRoot for TestServer {
     async fn ok(&self, action: &str, params: &[(&str, &str)]) -> Value {
-        let (s, v) = self.ram(action, params).await;
+        let (s, v) = self.ram(&self.root, action, params).await;
         assert_eq!(s, StatusCode::OK, "{action} {params:?}: {v}");
         v
     }
 
-    /// Calls an action that must fail with `status` and `code`; returns the error body.
     async fn fails(&self, action: &str, params: &[(&str, &str)], status: u16, code: &str) -> Value {
-        let (s, v) = self.ram(action, params).await;
+        let (s, v) = self.ram(&self.root, action, params).await;
         assert_eq!(
             (s.as_u16(), v["Code"].as_str().unwrap_or("")),
             (status, code),
@@ -159,7 +52,6 @@ impl Harness {
         v
     }
 
-    /// Every page of a listing with `MaxItems=per_page`; returns the `name` of each item.
     async fn all_pages(
         &self,
         action: &str,
@@ -192,15 +84,6 @@ impl Harness {
         }
         names
     }
-
-    async fn user_with_key(&self, name: &str) -> Creds {
-        self.ok("CreateUser", &[("UserName", name)]).await;
-        let v = self.ok("CreateAccessKey", &[("UserName", name)]).await;
-        Creds {
-            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-            secret: v["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-        }
-    }
 }
 
 fn trust_policy(account: &str) -> String {
@@ -216,7 +99,7 @@ fn parse_date(v: &Value) -> i64 {
 
 #[tokio::test]
 async fn groups_lifecycle_and_errors() {
-    let h = Harness::start().await;
+    let h = start().await;
     let v = h
         .ok(
             "CreateGroup",
@@ -421,14 +304,14 @@ async fn groups_lifecycle_and_errors() {
     assert_eq!(names, ["dev", "g-a", "g-c", "ops"]);
 
     // An empty listing is still a wrapped list.
-    let h2 = Harness::start().await;
+    let h2 = start().await;
     let v = h2.ok("ListGroups", &[]).await;
     assert_eq!(v["Groups"]["Group"], Value::Array(vec![]));
 }
 
 #[tokio::test]
 async fn group_memberships_limits_and_delete_conflicts() {
-    let h = Harness::start().await;
+    let h = start().await;
     for u in ["ann", "bob", "cat"] {
         h.ok(
             "CreateUser",
@@ -659,7 +542,7 @@ async fn group_memberships_limits_and_delete_conflicts() {
 
 #[tokio::test]
 async fn groups_per_account_limit() {
-    let h = Harness::start().await;
+    let h = start().await;
     for i in 0..50 {
         h.ok("CreateGroup", &[("GroupName", &format!("group-{i:02}"))])
             .await;
@@ -682,7 +565,7 @@ async fn groups_per_account_limit() {
 
 #[tokio::test]
 async fn roles_lifecycle_and_errors() {
-    let h = Harness::start().await;
+    let h = start().await;
     let doc = trust_policy(&h.account);
     let v = h
         .ok(
@@ -941,7 +824,7 @@ async fn roles_lifecycle_and_errors() {
 
 #[tokio::test]
 async fn role_documents_render_in_xml() {
-    let h = Harness::start().await;
+    let h = start().await;
     let doc = trust_policy(&h.account);
     h.ok(
         "CreateRole",
@@ -949,7 +832,11 @@ async fn role_documents_render_in_xml() {
     )
     .await;
     let (s, v) = h
-        .ram("GetRole", &[("RoleName", "XML-ROLE"), ("Format", "XML")])
+        .ram(
+            &h.root,
+            "GetRole",
+            &[("RoleName", "XML-ROLE"), ("Format", "XML")],
+        )
         .await;
     assert_eq!(s, 200);
     let text = v.as_str().unwrap();
@@ -957,7 +844,7 @@ async fn role_documents_render_in_xml() {
     assert!(text.contains("<RoleName>xml-role</RoleName>"), "{text}");
     assert!(text.contains("&quot;sts:AssumeRole&quot;"), "{text}");
     assert!(text.contains("<MaxSessionDuration>3600</MaxSessionDuration>"));
-    let (_, v) = h.ram("ListRoles", &[("Format", "XML")]).await;
+    let (_, v) = h.ram(&h.root, "ListRoles", &[("Format", "XML")]).await;
     let text = v.as_str().unwrap();
     assert!(
         text.contains("<Roles><Role><RoleId>"),
@@ -967,7 +854,7 @@ async fn role_documents_render_in_xml() {
 
 #[tokio::test]
 async fn bad_trust_policies_are_refused_with_a_reason() {
-    let h = Harness::start().await;
+    let h = start().await;
     let too_long = format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":["{}"]}}}}]}}"#,
         "x".repeat(4096)
@@ -1110,7 +997,7 @@ async fn bad_trust_policies_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn roles_per_account_limit() {
-    let h = Harness::start().await;
+    let h = start().await;
     let doc = trust_policy(&h.account);
     // 999 roles written directly: the quota check counts rows, however they got there.
     {
@@ -1156,7 +1043,7 @@ async fn roles_per_account_limit() {
 
 #[tokio::test]
 async fn attached_policies_block_deleting_groups_and_roles() {
-    let h = Harness::start().await;
+    let h = start().await;
     let doc = trust_policy(&h.account);
     h.ok("CreateGroup", &[("GroupName", "admins")]).await;
     h.ok(
@@ -1223,7 +1110,7 @@ async fn attached_policies_block_deleting_groups_and_roles() {
 
 #[tokio::test]
 async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
-    let h = Harness::start().await;
+    let h = start().await;
     let doc = trust_policy(&h.account);
     let dev = h.user_with_key("dev").await;
     h.ok(
@@ -1261,7 +1148,7 @@ async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
         ],
     )
     .await;
-    let (s, v) = h.ram_as(&dev, "ListRoles", &[]).await;
+    let (s, v) = h.ram(&dev, "ListRoles", &[]).await;
     assert_eq!(
         (s, v["Code"].as_str()),
         (StatusCode::FORBIDDEN, Some("NoPermission"))
@@ -1271,12 +1158,10 @@ async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
         &[("GroupName", "developers"), ("UserName", "dev")],
     )
     .await;
-    let (s, v) = h.ram_as(&dev, "ListRoles", &[]).await;
+    let (s, v) = h.ram(&dev, "ListRoles", &[]).await;
     assert_eq!(s, 200, "membership takes effect on the next request: {v}");
     // The role-name segment of the resource matches regardless of case.
-    let (s, v) = h
-        .ram_as(&dev, "GetRole", &[("RoleName", "APP-READER")])
-        .await;
+    let (s, v) = h.ram(&dev, "GetRole", &[("RoleName", "APP-READER")]).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["Role"]["RoleName"], "App-Reader");
     for (action, params) in [
@@ -1285,7 +1170,7 @@ async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
         ("CreateGroup", vec![("GroupName", "mine")]),
         ("GetLoginProfile", vec![("UserName", "dev")]),
     ] {
-        let (s, v) = h.ram_as(&dev, action, &params).await;
+        let (s, v) = h.ram(&dev, action, &params).await;
         assert_eq!(
             (s, v["Code"].as_str()),
             (StatusCode::FORBIDDEN, Some("NoPermission")),
@@ -1302,11 +1187,11 @@ async fn ram_users_are_authorized_by_policies_on_groups_and_roles() {
         &[("GroupName", "developers"), ("UserName", "dev")],
     )
     .await;
-    let (s, _) = h.ram_as(&dev, "ListRoles", &[]).await;
+    let (s, _) = h.ram(&dev, "ListRoles", &[]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-fn stored_hash(h: &Harness, user: &str) -> String {
+fn stored_hash(h: &TestServer, user: &str) -> String {
     h.db()
         .query_row(
             "SELECT p.password_hash FROM login_profiles p JOIN users u ON u.account_id = p.account_id AND u.id = p.user_id WHERE u.name = ?1",
@@ -1318,7 +1203,7 @@ fn stored_hash(h: &Harness, user: &str) -> String {
 
 #[tokio::test]
 async fn login_profiles_lifecycle_and_password_hashing() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.ok("CreateUser", &[("UserName", "lee")]).await;
     let first = "Secret-Pass-1";
 
@@ -1381,6 +1266,7 @@ async fn login_profiles_lifecycle_and_password_hashing() {
     let before = SystemClock.now();
     let (s, v) = h
         .ram(
+            &h.root,
             "CreateLoginProfile",
             &[("UserName", "lee"), ("Password", first)],
         )
@@ -1410,7 +1296,7 @@ async fn login_profiles_lifecycle_and_password_hashing() {
     assert!(password::verify(&hash, &Secret::new(first)));
     assert!(!password::verify(&hash, &Secret::new("Secret-Pass-2")));
     let db_bytes = std::fs::read(h.db_path()).unwrap_or_default();
-    let wal_bytes = std::fs::read(h.dir.path().join("tessera.db-wal")).unwrap_or_default();
+    let wal_bytes = std::fs::read(h.dir().join("tessera.db-wal")).unwrap_or_default();
     for bytes in [db_bytes, wal_bytes] {
         assert!(
             !bytes.windows(first.len()).any(|w| w == first.as_bytes()),
@@ -1549,7 +1435,7 @@ async fn login_profiles_lifecycle_and_password_hashing() {
 
 #[tokio::test]
 async fn ram_users_need_permission_for_every_new_action() {
-    let h = Harness::start().await;
+    let h = start().await;
     let user = h.user_with_key("plain").await;
     for action in [
         "CreateGroup",
@@ -1571,7 +1457,7 @@ async fn ram_users_need_permission_for_every_new_action() {
         "UpdateLoginProfile",
         "DeleteLoginProfile",
     ] {
-        let (s, v) = h.ram_as(&user, action, &[]).await;
+        let (s, v) = h.ram(&user, action, &[]).await;
         assert_eq!(
             (s, v["Code"].as_str()),
             (StatusCode::FORBIDDEN, Some("NoPermission")),
