@@ -28,7 +28,7 @@ use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::http::serve;
 use tessera_server::request::{ApiRequest, Scratch};
 use tessera_server::state::AppState;
-use tessera_server::{Limits, Server, ServerConfig};
+use tessera_server::{Server, ServerConfig};
 
 struct Counting;
 
@@ -140,13 +140,8 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: None,
-            tls: None,
-            limits: Limits::default(),
             shutdown_grace: Duration::from_secs(1),
-            change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
+            ..tessera_testkit::config(dir.path())
         };
         let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
         let state = Arc::clone(&server.state);

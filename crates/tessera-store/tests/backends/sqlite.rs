@@ -1,8 +1,5 @@
 //! The store contract suite against the SQLite backend, each case on a fresh database file.
 
-// Test code: expectations are stated with unwrap and panic.
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use std::sync::Arc;
 use tessera_store::contract::Fixture;
 use tessera_store::sqlite::SqliteStore;

@@ -5,9 +5,6 @@
 //! The database is `postgresql://postgres@127.0.0.1:5432/test` unless `TESSERA_TEST_PG_URL`
 //! names another. These tests never skip: without PostgreSQL they fail, saying what they need.
 
-// Test code: expectations are stated with unwrap and panic.
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use deadpool_postgres::tokio_postgres::{self, Client, NoTls};
 use std::sync::Arc;
 use std::time::Duration;
