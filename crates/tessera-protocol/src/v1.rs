@@ -94,18 +94,23 @@ impl MacSink {
 }
 
 impl Sink for MacSink {
+    #[inline]
     fn put(&mut self, s: &str) {
         let s = s.as_bytes();
-        if self.len + s.len() > self.buf.len() {
-            self.mac.update(&self.buf[..self.len]);
-            self.len = 0;
-            if s.len() > self.buf.len() {
-                self.mac.update(s);
-                return;
-            }
+        if let Some(room) = self.buf.get_mut(self.len..self.len + s.len()) {
+            room.copy_from_slice(s);
+            self.len += s.len();
+            return;
         }
-        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
-        self.len += s.len();
+        self.mac.update(&self.buf[..self.len]);
+        self.len = 0;
+        match self.buf.get_mut(..s.len()) {
+            Some(room) => {
+                room.copy_from_slice(s);
+                self.len = s.len();
+            }
+            None => self.mac.update(s),
+        }
     }
 }
 

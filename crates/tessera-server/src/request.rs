@@ -15,12 +15,13 @@ use tessera_protocol::GatewayError;
 /// The most parameters a request may carry (the widest action takes about twenty).
 pub const MAX_PARAMS: usize = 128;
 
-/// Parameters held inline before spilling to the heap: more than any action needs.
-const INLINE_PARAMS: usize = 32;
+/// Parameters held inline before spilling to the heap: a signed call has about a dozen.
+const INLINE_PARAMS: usize = 16;
 
 /// Room for decoded parameters before a request needs the heap: a signed request's decoded
-/// timestamp, nonce, signature and token fit many times over.
-const SCRATCH_BYTES: usize = 4096;
+/// timestamp, nonce and signature fit many times over (a token is base64url and needs no
+/// decoding). Kept small: the request's future is moved whole, and zeroed on every request.
+const SCRATCH_BYTES: usize = 1024;
 
 /// Where decoded parameters live for the length of one request: a fixed buffer first, then the
 /// heap for whatever does not fit (long policy documents).

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::fmt;
 use tessera_protocol::Secret;
 use tessera_store::{Store, TokenKeyRecord};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 5;
@@ -89,6 +89,16 @@ impl fmt::Debug for SessionClaims {
             .field("expires", &self.expires)
             .field("depth", &self.depth)
             .finish()
+    }
+}
+
+/// Bytes zeroed when dropped: the decoded token (plaintext claims, the session's secret among
+/// them), wherever it was decoded to.
+struct Wipe<'a>(&'a mut [u8]);
+
+impl Drop for Wipe<'_> {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -335,18 +345,19 @@ impl Keyring {
             return Err(TokenError::Malformed);
         }
         // Decoded on the stack when it fits (every token without a long session policy does),
-        // else on the heap; wiped on drop either way.
-        let mut stack = Zeroizing::new([0u8; 1024]);
+        // else on the heap; wiped on drop either way (only the bytes used: wiping is slow).
+        let mut stack = [0u8; 1024];
         let mut heap = Zeroizing::new(Vec::new());
         let token = token.trim();
-        let raw: &mut [u8] = match B64.decode_slice(token, &mut stack[..]) {
-            Ok(n) => &mut stack[..n],
+        let mut decoded = match B64.decode_slice(token, &mut stack[..]) {
+            Ok(n) => Wipe(&mut stack[..n]),
             Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
                 *heap = B64.decode(token).map_err(|_| TokenError::Malformed)?;
-                &mut heap[..]
+                Wipe(&mut heap[..])
             }
             Err(_) => return Err(TokenError::Malformed),
         };
+        let raw: &mut [u8] = &mut *decoded.0;
         if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
             return Err(TokenError::Malformed);
         }
