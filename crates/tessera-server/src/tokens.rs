@@ -349,7 +349,7 @@ impl Keyring {
         let mut stack = [0u8; 1024];
         let mut heap = Zeroizing::new(Vec::new());
         let token = token.trim();
-        let mut decoded = match B64.decode_slice(token, &mut stack[..]) {
+        let decoded = match B64.decode_slice(token, &mut stack[..]) {
             Ok(n) => Wipe(&mut stack[..n]),
             Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
                 *heap = B64.decode(token).map_err(|_| TokenError::Malformed)?;
