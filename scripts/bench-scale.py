@@ -97,6 +97,48 @@ class Writer(threading.Thread):
             time.sleep(max(0.0, next_at - time.monotonic()))
 
 
+def build(url, args, server, out, log):
+    """Builds the data, measuring the empty server and the pair rates on the way; returns the
+    operator's and the reader's keys, the accounts built and the lone-client samples at ~0 keys."""
+    data_creds = json.load(open(os.path.join(args.data_dir, "root-credentials.json")))
+    operator = (data_creds["AccessKeyId"], data_creds["AccessKeySecret"])
+    c = Client(url)
+    c.ram(operator, "CreateUser", UserName="probe")
+    # One reader for every measurement, empty and at scale: a RAM user of the first account.
+    c.ram(operator, "CreateUser", UserName="reader")
+    k = c.ram(operator, "CreateAccessKey", UserName="reader")["AccessKey"]
+    reader = (k["AccessKeyId"], k["AccessKeySecret"])
+
+    log("empty server: first request after a write, pair rate")
+    out["empty_after_write_p50_ms"], out["empty_after_write_p90_ms"] = first_request_after_write(url, operator, reader, args.probes)
+    out["empty_rss_mib"] = rss_mib(server.pid)
+
+    # The pair rate is measured with one client alone on the server, at ~0 keys here and at
+    # scale below, a few accounts each (medians); the accounts measured are part of the data.
+    alone_at_0 = [build_account(url, operator, args.users, args.roles) for _ in range(args.pair_samples)]
+    log(f"  pairs/s alone at ~0 keys: {[round(a['rate']) for a in alone_at_0]}")
+    log(f"building {args.accounts - args.pair_samples} more accounts x {args.users} users, {args.roles} roles each, with {args.threads} clients")
+    started = time.monotonic()
+    built = list(alone_at_0)
+    with ThreadPoolExecutor(args.threads) as pool:
+        futures = [pool.submit(build_account, url, operator, args.users, args.roles) for _ in range(args.accounts - args.pair_samples)]
+        for i, f in enumerate(futures):
+            built.append(f.result())
+            if (i + 1) % 10 == 0:
+                log(f"  {i + 1} accounts, {time.monotonic() - started:.0f} s")
+    out["build_s"] = round(time.monotonic() - started, 1)
+    keys = sum(len(b["keys"]) + 1 for b in built)
+    out["keys"] = keys
+    log("pair rate alone at scale")
+    alone_at_scale = [build_account(url, operator, args.users, args.roles) for _ in range(args.pair_samples)]
+    log(f"  pairs/s alone at scale: {[round(a['rate']) for a in alone_at_scale]}")
+    out["pairs_per_s_at_scale"] = round(statistics.median(a["rate"] for a in alone_at_scale), 1)
+    built.extend(alone_at_scale)
+    out["keys"] += sum(len(a["keys"]) + 1 for a in alone_at_scale)
+
+    return operator, reader, built, alone_at_0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=200)
@@ -105,56 +147,34 @@ def main():
     ap.add_argument("--threads", type=int, default=4, help="clients building the data")
     ap.add_argument("--pair-samples", type=int, default=3, help="accounts built by one client alone, at ~0 keys and at scale (medians)")
     ap.add_argument("--probes", type=int, default=300)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--write-rate", type=float, default=100)
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for tessera serve")
+    ap.add_argument("--save", metavar="FILE", help="after building, save the data directory's path and the accounts' root keys here")
+    ap.add_argument("--reuse", metavar="FILE", help="skip the build: measure at scale on data a --save run left (the empty-server figures are not measured)")
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
     args = ap.parse_args()
     tessera, lg = binaries(args.target_dir)
-    data = tempfile.mkdtemp(prefix="tessera-scale-")
     log = lambda *a: print(*a, file=sys.stderr, flush=True)
+    saved = json.load(open(args.reuse)) if args.reuse else None
+    data = saved["data"] if saved else tempfile.mkdtemp(prefix="tessera-scale-")
     server, url, _ = start_server(tessera, data, args.server_arg)
     out = {}
     try:
-        first = json.load(open(os.path.join(data, "root-credentials.json")))
-        operator = (first["AccessKeyId"], first["AccessKeySecret"])
-        c = Client(url)
-        c.ram(operator, "CreateUser", UserName="probe")
-        # One reader for every measurement, empty and at scale: a RAM user of the first account.
-        c.ram(operator, "CreateUser", UserName="reader")
-        k = c.ram(operator, "CreateAccessKey", UserName="reader")["AccessKey"]
-        reader = (k["AccessKeyId"], k["AccessKeySecret"])
-
-        log("empty server: first request after a write, pair rate")
-        out["empty_after_write_p50_ms"], out["empty_after_write_p90_ms"] = first_request_after_write(url, operator, reader, args.probes)
-        out["empty_rss_mib"] = rss_mib(server.pid)
-
-        # The pair rate is measured with one client alone on the server, at ~0 keys here and at
-        # scale below, a few accounts each (medians); the accounts measured are part of the data.
-        alone_at_0 = [build_account(url, operator, args.users, args.roles) for _ in range(args.pair_samples)]
-        log(f"  pairs/s alone at ~0 keys: {[round(a['rate']) for a in alone_at_0]}")
-        log(f"building {args.accounts - args.pair_samples} more accounts x {args.users} users, {args.roles} roles each, with {args.threads} clients")
-        started = time.monotonic()
-        built = list(alone_at_0)
-        with ThreadPoolExecutor(args.threads) as pool:
-            futures = [pool.submit(build_account, url, operator, args.users, args.roles) for _ in range(args.accounts - args.pair_samples)]
-            for i, f in enumerate(futures):
-                built.append(f.result())
-                if (i + 1) % 10 == 0:
-                    log(f"  {i + 1} accounts, {time.monotonic() - started:.0f} s")
-        out["build_s"] = round(time.monotonic() - started, 1)
-        keys = sum(len(b["keys"]) + 1 for b in built)
-        out["keys"] = keys
-        log("pair rate alone at scale")
-        alone_at_scale = [build_account(url, operator, args.users, args.roles) for _ in range(args.pair_samples)]
-        log(f"  pairs/s alone at scale: {[round(a['rate']) for a in alone_at_scale]}")
-        out["pairs_per_s_at_scale"] = round(statistics.median(a["rate"] for a in alone_at_scale), 1)
-        built.extend(alone_at_scale)
-        out["keys"] += sum(len(a["keys"]) + 1 for a in alone_at_scale)
-
+        if saved:
+            operator, reader = tuple(saved["operator"]), tuple(saved["reader"])
+            built = [{"root": tuple(r), "keys": []} for r in saved["roots"]]
+            out["keys"] = saved["keys"]
+            alone_at_0 = []
+        else:
+            args.data_dir = data
+            operator, reader, built, alone_at_0 = build(url, args, server, out, log)
+            if args.save:
+                json.dump({"data": data, "operator": operator, "reader": reader, "keys": out["keys"],
+                           "roots": [b["root"] for b in built]}, open(args.save, "w"))
         log("at scale: first request after a write")
         out["scale_after_write_p50_ms"], out["scale_after_write_p90_ms"] = first_request_after_write(url, built[-1]["root"], reader, args.probes)
 
@@ -165,6 +185,7 @@ def main():
         for run in range(args.runs):
             for mode in ("without", "with"):
                 w = None
+                cpu_before = time.process_time()
                 if mode == "with":
                     w = Writer(url, roots, args.write_rate)
                     w.start()
@@ -174,6 +195,8 @@ def main():
                     w.join()
                     r["writes_per_s"] = w.done / (args.duration + args.warmup)
                     r["writer_errors"] = w.errors
+                    # This process only waits for the load generator; its CPU is the writer's.
+                    r["writer_client_cpu"] = (time.process_time() - cpu_before) / (args.duration + args.warmup)
                 runs[mode].append(r)
                 log(f"  run {run + 1} {mode} writer: {r['requests_per_second']:.0f} req/s p99 {r['p99_ms']:.2f} ms errors {r['errors']}"
                     + (f" writes/s {r['writes_per_s']:.0f}" if w else ""))
@@ -183,7 +206,12 @@ def main():
             out[f"gci_{mode}_writer_p99_ms"] = round(statistics.median(r["p99_ms"] for r in rs), 3)
             out[f"gci_{mode}_writer_errors"] = sum(r["errors"] for r in rs)
         out["writes_per_s"] = round(statistics.median(r["writes_per_s"] for r in runs["with"]), 1)
-        out["writer_ratio"] = round(out["gci_with_writer_rps"] / out["gci_without_writer_rps"], 3)
+        out["writer_client_cpu"] = round(statistics.median(r["writer_client_cpu"] for r in runs["with"]), 3)
+        # Each run pairs a measurement without the writer and one with it, back to back: the median
+        # of the pairs' ratios is robust to the machine's drift, which moves whole runs by 10-20%.
+        out["writer_ratio"] = round(statistics.median(
+            w["requests_per_second"] / wo["requests_per_second"] for wo, w in zip(runs["without"], runs["with"])), 3)
+        out["writer_ratio_of_medians"] = round(out["gci_with_writer_rps"] / out["gci_without_writer_rps"], 3)
         out["scale_rss_mib"] = round(rss_mib(server.pid))
 
         log("restart on the data")
@@ -197,18 +225,20 @@ def main():
         server.terminate()
         server.wait(timeout=60)
 
-    pairs_at_0 = statistics.median(a["rate"] for a in alone_at_0)
-    out["pairs_per_s_at_0"] = round(pairs_at_0, 1)
-    out["pair_rate_ratio"] = round(out["pairs_per_s_at_scale"] / pairs_at_0, 3)
+    if alone_at_0:
+        pairs_at_0 = statistics.median(a["rate"] for a in alone_at_0)
+        out["pairs_per_s_at_0"] = round(pairs_at_0, 1)
+        out["pair_rate_ratio"] = round(out["pairs_per_s_at_scale"] / pairs_at_0, 3)
+    g = lambda k, fmt="{}": fmt.format(out[k]) if k in out else "-"
     rows = [
         ("keys", out["keys"]),
-        ("build, seconds", out["build_s"]),
-        ("first request after a write, p50 ms: empty / at scale", f"{out['empty_after_write_p50_ms']:.3f} / {out['scale_after_write_p50_ms']:.3f}"),
-        ("user + key pairs per second, one client alone: at ~0 keys / at scale (ratio)", f"{out['pairs_per_s_at_0']} / {out['pairs_per_s_at_scale']} ({out['pair_rate_ratio']})"),
-        ("GetCallerIdentity req/s without / with writer (ratio)", f"{out['gci_without_writer_rps']} / {out['gci_with_writer_rps']} ({out['writer_ratio']})"),
+        ("build, seconds", g("build_s")),
+        ("first request after a write, p50 ms: empty / at scale", f"{g('empty_after_write_p50_ms', '{:.3f}')} / {g('scale_after_write_p50_ms', '{:.3f}')}"),
+        ("user + key pairs per second, one client alone: at ~0 keys / at scale (ratio)", f"{g('pairs_per_s_at_0')} / {g('pairs_per_s_at_scale')} ({g('pair_rate_ratio')})"),
+        ("GetCallerIdentity req/s without / with writer, medians (median of the runs' ratios)", f"{out['gci_without_writer_rps']} / {out['gci_with_writer_rps']} ({out['writer_ratio']})"),
         ("GetCallerIdentity p99 ms without / with writer", f"{out['gci_without_writer_p99_ms']} / {out['gci_with_writer_p99_ms']}"),
-        ("writer: writes per second", out["writes_per_s"]),
-        ("RSS MiB: empty / at scale / after restart", f"{out['empty_rss_mib']:.0f} / {out['scale_rss_mib']} / {out['restart_rss_mib']}"),
+        ("writer: writes per second; its client's CPU, share of one core", f"{out['writes_per_s']}; {out['writer_client_cpu']}"),
+        ("RSS MiB: empty / at scale / after restart", f"{g('empty_rss_mib', '{:.0f}')} / {out['scale_rss_mib']} / {out['restart_rss_mib']}"),
         ("restart until ready, seconds", out["restart_ready_s"]),
     ]
     for k, v in rows:
