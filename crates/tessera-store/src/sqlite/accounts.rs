@@ -1,6 +1,6 @@
 //! [`AccountStore`] on SQLite: tables `accounts` and `meta` (migration 1).
 
-use super::{backend, keys::insert_key, SqliteStore};
+use super::{backend, keys::insert_key, Cached, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::AccountId;
 use crate::{AccessKeyRecord, AccountRecord, AccountStore, Entity, StoreError, StoreResult};
@@ -22,7 +22,7 @@ impl AccountStore for SqliteStore {
             .collect();
         self.write(move |w| {
             let n = w
-                .execute(
+                .exec(
                     "INSERT OR IGNORE INTO accounts (id, created) VALUES (?1, ?2)",
                     params![account.id.as_str(), account.created],
                 )
@@ -32,7 +32,7 @@ impl AccountStore for SqliteStore {
             }
             insert_key(w, &key)?;
             for (k, v) in &meta {
-                w.execute(
+                w.exec(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                     params![k, v],
                 )
@@ -55,7 +55,7 @@ impl AccountStore for SqliteStore {
     async fn account_exists(&self, account: &AccountId) -> StoreResult<bool> {
         let account = account.as_str().to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT 1 FROM accounts WHERE id = ?1",
                 [account],
                 |_| Ok(()),
@@ -70,7 +70,7 @@ impl AccountStore for SqliteStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_string();
         self.read(move |c| {
-            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            c.row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
                 .map_err(backend)
         })

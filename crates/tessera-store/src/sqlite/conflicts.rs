@@ -3,11 +3,12 @@
 //! by the entities' modules, which is why they live below all of them.
 
 use super::backend;
+use super::Cached;
 use crate::{Conflict, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn count(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
-    let n: i64 = c.query_row(sql, p, |r| r.get(0)).map_err(backend)?;
+    let n: i64 = c.row(sql, p, |r| r.get(0)).map_err(backend)?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
@@ -47,7 +48,7 @@ pub(super) fn refuse_if_login_profile(
     user_id: &str,
 ) -> StoreResult<()> {
     let exists = c
-        .query_row(
+        .row(
             "SELECT 1 FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
             params![account, user_id],
             |_| Ok(()),

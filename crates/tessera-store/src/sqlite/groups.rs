@@ -2,7 +2,7 @@
 
 use super::conflicts::has_attachments;
 use super::users::{get_user, user_from_row, USER_COLUMNS};
-use super::{all, backend, exists, page, SqliteStore};
+use super::{all, backend, exists, page, Cached, SqliteStore};
 use crate::feed::{Changed, MembershipRecord};
 use crate::ids::{AccountId, GroupId, GroupName, UserId, UserName};
 use crate::{
@@ -35,7 +35,7 @@ fn group_from_row(r: &Row<'_>) -> rusqlite::Result<GroupRecord> {
 }
 
 fn get_group(c: &Connection, account: &str, name: &str) -> StoreResult<GroupRecord> {
-    c.query_row(
+    c.row(
         &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND name = ?2"),
         params![account, name],
         group_from_row,
@@ -46,7 +46,7 @@ fn get_group(c: &Connection, account: &str, name: &str) -> StoreResult<GroupReco
 }
 
 fn count(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<usize> {
-    let n: i64 = c.query_row(sql, p, |r| r.get(0)).map_err(backend)?;
+    let n: i64 = c.row(sql, p, |r| r.get(0)).map_err(backend)?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
@@ -79,7 +79,7 @@ impl GroupStore for SqliteStore {
             if n >= max_groups {
                 return Err(StoreError::LimitExceeded(Entity::Group));
             }
-            tx.execute(
+            tx.exec(
                 &format!("INSERT INTO groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
                     a,
@@ -126,7 +126,7 @@ impl GroupStore for SqliteStore {
             if renamed && exists(get_group(tx, &a, g.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Group));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE groups SET name = ?3, comments = ?4, updated = ?5 WHERE account_id = ?1 AND id = ?2",
                 params![a, g.id.as_str(), g.name.as_str(), g.comments, g.updated],
             )
@@ -174,7 +174,7 @@ impl GroupStore for SqliteStore {
             if has_attachments(tx, &a, "Group", g.id.as_str())? {
                 return Err(StoreError::DeleteConflict(Conflict::GroupHasPolicies));
             }
-            tx.execute(
+            tx.exec(
                 "DELETE FROM groups WHERE account_id = ?1 AND id = ?2",
                 params![a, g.id.as_str()],
             )
@@ -208,7 +208,7 @@ impl GroupStore for SqliteStore {
             let group = get_group(tx, &a, &g)?;
             let user = get_user(tx, &a, &u)?;
             let member = tx
-                .query_row(
+                .row(
                     "SELECT 1 FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
                     params![a, group.id.as_str(), user.id.as_str()],
                     |_| Ok(()),
@@ -227,7 +227,7 @@ impl GroupStore for SqliteStore {
             if joined >= max_groups_per_user {
                 return Err(StoreError::LimitExceeded(Entity::GroupMembership));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO group_members (account_id, group_id, user_id, joined) VALUES (?1, ?2, ?3, ?4)",
                 params![a, group.id.as_str(), user.id.as_str(), now],
             )
@@ -265,7 +265,7 @@ impl GroupStore for SqliteStore {
             let group = get_group(tx, &a, &g)?;
             let user = get_user(tx, &a, &u)?;
             let n = tx
-                .execute(
+                .exec(
                     "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND user_id = ?3",
                     params![a, group.id.as_str(), user.id.as_str()],
                 )

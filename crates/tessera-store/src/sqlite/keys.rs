@@ -1,7 +1,7 @@
 //! [`AccessKeyStore`] on SQLite: table `access_keys` (migration 1); a root key has no
 //! `user_id`.
 
-use super::{all, backend, SqliteStore};
+use super::{all, backend, Cached, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccessKeyId, AccountId, UserId};
 use crate::{
@@ -38,7 +38,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
 
 /// Inserts a key row (the caller records the change).
 pub(super) fn insert_key(c: &Connection, key: &AccessKeyRecord) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO access_keys (id, account_id, user_id, sealed_secret, status, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key.id.as_str(), key.owner.account().as_str(), owner_user(&key.owner), key.sealed_secret, key.status.as_str(), key.created],
     )
@@ -48,7 +48,7 @@ pub(super) fn insert_key(c: &Connection, key: &AccessKeyRecord) -> StoreResult<(
 
 /// An owner's key by id.
 fn get_key(c: &Connection, owner: &KeyOwner, id: &str) -> StoreResult<AccessKeyRecord> {
-    c.query_row(
+    c.row(
         &format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE id = ?1 AND account_id = ?2 AND user_id IS ?3"),
         params![id, owner.account().as_str(), owner_user(owner)],
         key_from_row,
@@ -75,7 +75,7 @@ impl AccessKeyStore for SqliteStore {
             let user = owner_user(&k.owner);
             if let Some(u) = &user {
                 let exists = w
-                    .query_row(
+                    .row(
                         "SELECT 1 FROM users WHERE account_id = ?1 AND id = ?2",
                         params![k.owner.account().as_str(), u],
                         |_| Ok(()),
@@ -88,7 +88,7 @@ impl AccessKeyStore for SqliteStore {
                 }
             }
             let count: i64 = w
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM access_keys WHERE account_id = ?1 AND user_id IS ?2",
                     params![k.owner.account().as_str(), user],
                     |r| r.get(0),
@@ -131,7 +131,7 @@ impl AccessKeyStore for SqliteStore {
         let (owner, id) = (owner.clone(), id.as_str().to_string());
         self.write(move |w| {
             let n = w
-                .execute(
+                .exec(
                     "UPDATE access_keys SET status = ?4 WHERE id = ?1 AND account_id = ?2 AND user_id IS ?3",
                     params![id, owner.account().as_str(), owner_user(&owner), status.as_str()],
                 )
@@ -156,7 +156,7 @@ impl AccessKeyStore for SqliteStore {
         let (owner, id) = (owner.clone(), id.clone());
         self.write(move |w| {
             let n = w
-                .execute(
+                .exec(
                     "DELETE FROM access_keys WHERE id = ?1 AND account_id = ?2 AND user_id IS ?3",
                     params![id.as_str(), owner.account().as_str(), owner_user(&owner)],
                 )

@@ -2,7 +2,7 @@
 //! profile follows its user through renames.
 
 use super::users::get_user;
-use super::{backend, SqliteStore};
+use super::{backend, Cached, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserName};
 use crate::{
@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn get_profile(c: &Connection, user: &UserRecord) -> StoreResult<LoginProfileRecord> {
-    c.query_row(
+    c.row(
         "SELECT password_hash, password_reset_required, mfa_bind_required, created, updated FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
         params![user.account.as_str(), user.id.as_str()],
         |r| {
@@ -54,7 +54,7 @@ impl LoginProfileStore for SqliteStore {
                 Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO login_profiles (account_id, user_id, password_hash, password_reset_required, mfa_bind_required, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                 params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.created],
             )
@@ -101,7 +101,7 @@ impl LoginProfileStore for SqliteStore {
         self.write(move |tx| {
             let user = get_user(tx, &a, &u)?;
             let p = up.applied(get_profile(tx, &user)?, now);
-            tx.execute(
+            tx.exec(
                 "UPDATE login_profiles SET password_hash = ?3, password_reset_required = ?4, mfa_bind_required = ?5, updated = ?6 WHERE account_id = ?1 AND user_id = ?2",
                 params![a, user.id.as_str(), p.password_hash, p.password_reset_required, p.mfa_bind_required, p.updated],
             )
@@ -123,7 +123,7 @@ impl LoginProfileStore for SqliteStore {
         self.write(move |tx| {
             let user = get_user(tx, &a, &u)?;
             let n = tx
-                .execute(
+                .exec(
                     "DELETE FROM login_profiles WHERE account_id = ?1 AND user_id = ?2",
                     params![a, user.id.as_str()],
                 )

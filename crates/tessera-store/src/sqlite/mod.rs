@@ -7,6 +7,7 @@
 //! entries commit together or not at all.
 
 mod accounts;
+mod checkpoint;
 mod conflicts;
 mod groups;
 mod keys;
@@ -22,7 +23,9 @@ use crate::ids::AccountId;
 use crate::{Page, Store, StoreError, StoreResult};
 use anyhow::Context;
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Params, Row, TransactionBehavior,
+};
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +44,7 @@ pub struct SqliteStore {
 
 struct Shared {
     conn: Mutex<Connection>,
+    checkpointer: checkpoint::Checkpointer,
     /// The newest committed revision (this process is the only writer: the data directory is
     /// locked).
     revision: AtomicU64,
@@ -49,6 +53,36 @@ struct Shared {
 
 fn backend(e: impl Into<anyhow::Error>) -> StoreError {
     StoreError::Backend(e.into())
+}
+
+/// Statements through the connection's statement cache: a write runs the same few statements
+/// again and again, and parsing and planning them anew each time was a visible share of a
+/// write's CPU.
+pub(crate) trait Cached {
+    /// [`Connection::execute`], prepared once.
+    fn exec<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// [`Connection::query_row`], prepared once.
+    fn row<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
 }
 
 /// A write transaction that records what it changed; it derefs to the connection for queries.
@@ -84,7 +118,7 @@ fn record(
     changes: &[(Option<AccountId>, Changed)],
 ) -> StoreResult<u64> {
     let revision: i64 = tx
-        .query_row(
+        .row(
             "UPDATE feed SET revision = revision + 1 WHERE id = 1 RETURNING revision",
             [],
             |r| r.get(0),
@@ -167,15 +201,27 @@ impl SqliteStore {
         // and feed entries, a write's B-tree pages otherwise come from the kernel on every call.
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints are the checkpointer's (see `checkpoint`); this is the bound should it
+        // fall behind.
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+        )?;
+        // Room for every statement the store runs (about eighty).
+        conn.set_prepared_statement_cache_capacity(128);
         migrate(&mut conn)
             .with_context(|| format!("cannot migrate the database {}", path.display()))?;
         let revision: i64 = conn
             .query_row("SELECT revision FROM feed WHERE id = 1", [], |r| r.get(0))
             .with_context(|| format!("{} has no change feed", path.display()))?;
         let revision = u64::try_from(revision).context("a negative feed revision")?;
+        let checkpointer = checkpoint::Checkpointer::start(path)
+            .with_context(|| format!("cannot open {} to checkpoint it", path.display()))?;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 conn: Mutex::new(conn),
+                checkpointer,
                 revision: AtomicU64::new(revision),
                 notify: tokio::sync::watch::Sender::new(revision),
             }),
@@ -222,6 +268,7 @@ impl SqliteStore {
                 Some(record(&tx, &changes)?)
             };
             tx.commit().map_err(backend)?;
+            shared.checkpointer.committed();
             if let Some(r) = revision {
                 // Still under the connection's lock: revisions are published in commit order.
                 shared.revision.fetch_max(r, Ordering::SeqCst);
@@ -311,7 +358,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let kept_after: i64 = tx
-                .query_row("SELECT compacted_through FROM feed WHERE id = 1", [], |r| {
+                .row("SELECT compacted_through FROM feed WHERE id = 1", [], |r| {
                     r.get(0)
                 })
                 .map_err(backend)?;
@@ -355,7 +402,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             // The newest revision always stays, so the feed's end is never in doubt.
             let through: Option<i64> = tx
-                .query_row(
+                .row(
                     "SELECT MAX(revision) FROM changes WHERE committed <= ?1 AND revision < (SELECT revision FROM feed WHERE id = 1)",
                     [cutoff],
                     |r| r.get(0),
@@ -365,9 +412,9 @@ impl Store for SqliteStore {
                 return Ok(0);
             };
             let n = tx
-                .execute("DELETE FROM changes WHERE revision <= ?1", [through])
+                .exec("DELETE FROM changes WHERE revision <= ?1", [through])
                 .map_err(backend)?;
-            tx.execute(
+            tx.exec(
                 "UPDATE feed SET compacted_through = max(compacted_through, ?1) WHERE id = 1",
                 [through],
             )
@@ -376,6 +423,7 @@ impl Store for SqliteStore {
             Ok(n)
         })
         .await
+        .inspect(|_| self.shared.checkpointer.committed())
     }
 
     async fn identities(&self) -> StoreResult<IdentityRecords> {
@@ -402,12 +450,17 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) -> StoreResult<()> {
-        // Checkpoint so a stopped server leaves one self-contained database file.
-        self.read(|c| {
+        // Checkpoint so a stopped server leaves one self-contained database file; the
+        // checkpointer stops first, so it neither holds this up nor starts a new log.
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            shared.checkpointer.stop();
+            let c = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(backend)
         })
         .await
+        .map_err(backend)?
     }
 }
 
@@ -429,5 +482,80 @@ mod tests {
             .execute_batch("CREATE TABLE x (a)")
             .unwrap();
         assert!(SqliteStore::open_existing(&q).is_err());
+    }
+
+    /// Writes reach the database file itself without any write running a checkpoint: a copy of
+    /// `tessera.db` alone, without its log, holds them once the checkpointer has run. SQLite's
+    /// own automatic checkpoint would leave a few hundred small writes in the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_copies_the_log_into_the_file() {
+        use crate::ids::{AccessKeyId, UserId, UserName};
+        use crate::{
+            AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyStatus, UserRecord,
+            UserStore,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tessera.db");
+        let store = SqliteStore::create(&p).unwrap();
+        let account = AccountId::from_trusted("1000000000000001");
+        let root = AccessKeyRecord {
+            id: AccessKeyId::generate(),
+            owner: KeyOwner::Root(account.clone()),
+            sealed_secret: vec![1, 2, 3],
+            status: KeyStatus::Active,
+            created: 1,
+        };
+        store
+            .create_account(
+                &AccountRecord {
+                    id: account.clone(),
+                    created: 1,
+                },
+                &root,
+                &[],
+            )
+            .await
+            .unwrap();
+        for i in 0..300 {
+            let user = UserRecord {
+                account: account.clone(),
+                id: UserId::generate(),
+                name: UserName::from_trusted(format!("u{i}")),
+                display_name: String::new(),
+                mobile_phone: String::new(),
+                email: String::new(),
+                comments: String::new(),
+                created: 1,
+                updated: 1,
+            };
+            store.create_user(&user, 1000).await.unwrap();
+        }
+        // Poll a copy of the file alone until it holds every user; nothing else checkpoints.
+        let copy = dir.path().join("copy.db");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            std::fs::copy(&p, &copy).unwrap();
+            let users: i64 = Connection::open(&copy)
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+                .unwrap_or(0); // before the first checkpoint not even the schema is there
+            if users == 300 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{users} of 300 users in the file after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The writer's own bound stays in place should the thread fall behind.
+        let bound: i64 = store
+            .read(|c| {
+                c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(bound, checkpoint::WRITER_AUTOCHECKPOINT_PAGES);
     }
 }

@@ -1,6 +1,6 @@
 //! [`PolicyStore`] on SQLite.
 
-use super::{all, backend, exists, SqliteStore, Write};
+use super::{all, backend, exists, Cached, SqliteStore, Write};
 use crate::feed::{Changed, PolicyHead};
 use crate::ids::{AccountId, PolicyName};
 use crate::*;
@@ -46,7 +46,7 @@ fn attachment_from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
 const ATTACHMENT_COLUMNS: &str = "target_kind, target_id, policy_type, policy_name, attached";
 
 fn get_policy(c: &Connection, account: &str, name: &str) -> StoreResult<CustomPolicyRecord> {
-    c.query_row(
+    c.row(
         &format!("SELECT {POLICY_COLUMNS} FROM policies WHERE account_id = ?1 AND name = ?2"),
         params![account, name],
         policy_from_row,
@@ -62,7 +62,7 @@ fn get_version(
     name: &str,
     version: u32,
 ) -> StoreResult<PolicyVersionRecord> {
-    c.query_row(
+    c.row(
         "SELECT version, document, created FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3",
         params![account, name, version],
         version_from_row,
@@ -87,7 +87,7 @@ fn target_exists(c: &Connection, account: &str, target: &Target) -> StoreResult<
         TargetKind::Group => "groups",
         TargetKind::Role => "roles",
     };
-    c.query_row(
+    c.row(
         &format!("SELECT 1 FROM {table} WHERE account_id = ?1 AND id = ?2"),
         params![account, target.id],
         |_| Ok(()),
@@ -166,16 +166,16 @@ impl PolicyStore for SqliteStore {
             if exists(get_policy(tx, a, p.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::Policy));
             }
-            let count: i64 = tx.query_row("SELECT COUNT(*) FROM policies WHERE account_id = ?1", [a], |r| r.get(0)).map_err(backend)?;
+            let count: i64 = tx.row("SELECT COUNT(*) FROM policies WHERE account_id = ?1", [a], |r| r.get(0)).map_err(backend)?;
             if count as usize >= max_policies {
                 return Err(StoreError::LimitExceeded(Entity::Policy));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO policies (account_id, name, description, default_version, next_version, created, updated) VALUES (?1, ?2, ?3, 1, 2, ?4, ?5)",
                 params![a, p.name.as_str(), p.description, p.created, p.updated],
             )
             .map_err(backend)?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO policy_versions (account_id, policy_name, version, document, created) VALUES (?1, ?2, 1, ?3, ?4)",
                 params![a, p.name.as_str(), doc, p.created],
             )
@@ -229,7 +229,7 @@ impl PolicyStore for SqliteStore {
         );
         self.write(move |tx| {
             get_policy(tx, &a, &n)?;
-            tx.execute("UPDATE policies SET description = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, d, now]).map_err(backend)?;
+            tx.exec("UPDATE policies SET description = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, d, now]).map_err(backend)?;
             changed_policy(tx, &a, &n)?;
             get_policy(tx, &a, &n)
         })
@@ -247,7 +247,7 @@ impl PolicyStore for SqliteStore {
             let p = get_policy(tx, &a, &n)?;
             let kinds: Vec<String> = {
                 let mut st = tx
-                    .prepare("SELECT DISTINCT target_kind FROM attachments WHERE account_id = ?1 AND policy_type = 'Custom' AND policy_name = ?2")
+                    .prepare_cached("SELECT DISTINCT target_kind FROM attachments WHERE account_id = ?1 AND policy_type = 'Custom' AND policy_name = ?2")
                     .map_err(backend)?;
                 let rows = st.query_map(params![a, n], |r| r.get(0));
                 rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>()).map_err(backend)?
@@ -258,7 +258,7 @@ impl PolicyStore for SqliteStore {
                 }
             }
             let others: i64 = tx
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version != ?3",
                     params![a, n, p.default_version],
                     |r| r.get(0),
@@ -267,8 +267,8 @@ impl PolicyStore for SqliteStore {
             if others > 0 && !cascade {
                 return Err(StoreError::PolicyInUse(PolicyInUse::Versions));
             }
-            tx.execute("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2", params![a, n]).map_err(backend)?;
-            tx.execute("DELETE FROM policies WHERE account_id = ?1 AND name = ?2", params![a, n]).map_err(backend)?;
+            tx.exec("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2", params![a, n]).map_err(backend)?;
+            tx.exec("DELETE FROM policies WHERE account_id = ?1 AND name = ?2", params![a, n]).map_err(backend)?;
             tx.changed(Some(&p.account), Changed::Policy { name: p.name, row: None });
             Ok(())
         })
@@ -296,22 +296,22 @@ impl PolicyStore for SqliteStore {
                 let oldest = existing.iter().find(|v| v.version != p.default_version).map(|v| v.version);
                 match (rotate, oldest) {
                     (true, Some(v)) => {
-                        tx.execute("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3", params![a, n, v])
+                        tx.exec("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3", params![a, n, v])
                             .map_err(backend)?;
                     }
                     _ => return Err(StoreError::LimitExceeded(Entity::PolicyVersion)),
                 }
             }
             let next: u32 = tx
-                .query_row("SELECT next_version FROM policies WHERE account_id = ?1 AND name = ?2", params![a, n], |r| r.get(0))
+                .row("SELECT next_version FROM policies WHERE account_id = ?1 AND name = ?2", params![a, n], |r| r.get(0))
                 .map_err(backend)?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO policy_versions (account_id, policy_name, version, document, created) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![a, n, next, doc, now],
             )
             .map_err(backend)?;
             let default = if set_default { next } else { p.default_version };
-            tx.execute(
+            tx.exec(
                 "UPDATE policies SET next_version = ?3, default_version = ?4, updated = ?5 WHERE account_id = ?1 AND name = ?2",
                 params![a, n, next + 1, default, if set_default { now } else { p.updated }],
             )
@@ -348,7 +348,7 @@ impl PolicyStore for SqliteStore {
         self.write(move |tx| {
             get_policy(tx, &a, &n)?;
             get_version(tx, &a, &n, version)?;
-            tx.execute("UPDATE policies SET default_version = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, version, now])
+            tx.exec("UPDATE policies SET default_version = ?3, updated = ?4 WHERE account_id = ?1 AND name = ?2", params![a, n, version, now])
                 .map_err(backend)?;
             changed_policy(tx, &a, &n)
         })
@@ -368,7 +368,7 @@ impl PolicyStore for SqliteStore {
             if p.default_version == version {
                 return Err(StoreError::DefaultPolicyVersion);
             }
-            tx.execute("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3", params![a, n, version])
+            tx.exec("DELETE FROM policy_versions WHERE account_id = ?1 AND policy_name = ?2 AND version = ?3", params![a, n, version])
                 .map_err(backend)?;
             changed_policy(tx, &a, &n)
         })
@@ -392,7 +392,7 @@ impl PolicyStore for SqliteStore {
             }
             let kind = at.target.kind.as_str();
             let already = tx
-                .query_row(
+                .row(
                     "SELECT 1 FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3 AND policy_type = ?4 AND policy_name = ?5",
                     params![a, kind, at.target.id, at.policy_type.as_str(), at.policy_name.as_str()],
                     |_| Ok(()),
@@ -404,7 +404,7 @@ impl PolicyStore for SqliteStore {
                 return Err(StoreError::AlreadyExists(Entity::Attachment(at.target.kind)));
             }
             let count: i64 = tx
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3 AND policy_type = ?4",
                     params![a, kind, at.target.id, at.policy_type.as_str()],
                     |r| r.get(0),
@@ -417,7 +417,7 @@ impl PolicyStore for SqliteStore {
             if count as usize >= limit {
                 return Err(StoreError::LimitExceeded(Entity::Attachment(at.target.kind)));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO attachments (account_id, target_kind, target_id, policy_type, policy_name, attached) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![a, kind, at.target.id, at.policy_type.as_str(), at.policy_name.as_str(), at.attached],
             )
@@ -446,7 +446,7 @@ impl PolicyStore for SqliteStore {
         let (account, target, name) = (account.clone(), target.clone(), name.clone());
         self.write(move |w| {
             let n_deleted = w
-                .execute(
+                .exec(
                     "DELETE FROM attachments WHERE account_id = ?1 AND target_kind = ?2 AND target_id = ?3 AND policy_type = ?4 AND policy_name = ?5",
                     params![account.as_str(), target.kind.as_str(), target.id, policy_type.as_str(), name.as_str()],
                 )
@@ -531,7 +531,7 @@ impl PolicyStore for SqliteStore {
                     "SELECT id FROM roles WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE"
                 }
             };
-            c.query_row(sql, params![a, n], |r| r.get::<_, String>(0))
+            c.row(sql, params![a, n], |r| r.get::<_, String>(0))
                 .optional()
                 .map_err(backend)?
                 .map(|id| Target { kind, id })

@@ -3,7 +3,7 @@
 //! order use the same collation, so they agree with that index.
 
 use super::conflicts::has_attachments;
-use super::{all, backend, exists, page, SqliteStore};
+use super::{all, backend, exists, page, Cached, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, RoleId, RoleName};
 use crate::{Conflict, Entity, Page, RoleRecord, RoleStore, RoleUpdate, StoreError, StoreResult};
@@ -36,7 +36,7 @@ fn role_from_row(r: &Row<'_>) -> rusqlite::Result<RoleRecord> {
 }
 
 fn get_role(c: &Connection, account: &str, name: &str) -> StoreResult<RoleRecord> {
-    c.query_row(
+    c.row(
         &format!(
             "SELECT {ROLE_COLUMNS} FROM roles WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE"
         ),
@@ -58,7 +58,7 @@ impl RoleStore for SqliteStore {
                 return Err(StoreError::AlreadyExists(Entity::Role));
             }
             let n: i64 = tx
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM roles WHERE account_id = ?1",
                     [a],
                     |row| row.get(0),
@@ -67,7 +67,7 @@ impl RoleStore for SqliteStore {
             if usize::try_from(n).unwrap_or(usize::MAX) >= max_roles {
                 return Err(StoreError::LimitExceeded(Entity::Role));
             }
-            tx.execute(
+            tx.exec(
                 &format!(
                     "INSERT INTO roles ({ROLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
@@ -115,7 +115,7 @@ impl RoleStore for SqliteStore {
         );
         self.write(move |tx| {
             let r = up.applied(get_role(tx, &a, &n)?, now);
-            tx.execute(
+            tx.exec(
                 "UPDATE roles SET description = ?3, trust_policy = ?4, max_session_duration = ?5, updated = ?6 WHERE account_id = ?1 AND id = ?2",
                 params![a, r.id.as_str(), r.description, r.trust_policy, r.max_session_duration, r.updated],
             )
@@ -155,7 +155,7 @@ impl RoleStore for SqliteStore {
             if has_attachments(tx, &a, "Role", r.id.as_str())? {
                 return Err(StoreError::DeleteConflict(Conflict::RoleHasPolicies));
             }
-            tx.execute(
+            tx.exec(
                 "DELETE FROM roles WHERE account_id = ?1 AND id = ?2",
                 params![a, r.id.as_str()],
             )

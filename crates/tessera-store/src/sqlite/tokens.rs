@@ -1,6 +1,6 @@
 //! [`TokenStore`] on SQLite: tables `token_keys` and `revocations` (migration 3).
 
-use super::{all, backend, SqliteStore};
+use super::{all, backend, Cached, SqliteStore};
 use crate::feed::{Changed, RevocationRecord};
 use crate::ids::AccountId;
 use crate::{StoreResult, Target, TargetKind, TokenKeyRecord, TokenStore};
@@ -62,12 +62,12 @@ impl TokenStore for SqliteStore {
                 k.retired = Some(now);
                 retired.push(k);
             }
-            w.execute(
+            w.exec(
                 "UPDATE token_keys SET retired = ?1 WHERE retired IS NULL",
                 [now],
             )
             .map_err(backend)?;
-            w.execute(
+            w.exec(
                 "INSERT INTO token_keys (sealed_key, created) VALUES (?1, ?2)",
                 params![sealed, now],
             )
@@ -111,7 +111,7 @@ impl TokenStore for SqliteStore {
                 .filter(|k| k.retired.is_some_and(|r| r < cutoff))
                 .map(|k| k.id)
                 .collect();
-            w.execute(
+            w.exec(
                 "DELETE FROM token_keys WHERE retired IS NOT NULL AND retired < ?1",
                 [cutoff],
             )
@@ -133,7 +133,7 @@ impl TokenStore for SqliteStore {
         let (a, t) = (account.clone(), target.clone());
         self.write(move |w| {
             let record = w
-                .query_row(
+                .row(
                     &format!("INSERT INTO revocations (account_id, kind, target_id, not_before) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (account_id, kind, target_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)
                      RETURNING {REVOCATION_COLUMNS}"),

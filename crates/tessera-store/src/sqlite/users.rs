@@ -1,7 +1,7 @@
 //! [`UserStore`] on SQLite: table `users` (migration 1).
 
 use super::conflicts;
-use super::{all, backend, exists, page, SqliteStore};
+use super::{all, backend, exists, page, Cached, SqliteStore};
 use crate::feed::Changed;
 use crate::ids::{AccountId, UserId, UserName};
 use crate::{Entity, Page, StoreError, StoreResult, UserRecord, UserStore, UserUpdate};
@@ -26,7 +26,7 @@ pub(crate) const USER_COLUMNS: &str =
     "account_id, id, name, display_name, mobile_phone, email, comments, created, updated";
 
 pub(crate) fn get_user(c: &Connection, account: &str, name: &str) -> StoreResult<UserRecord> {
-    c.query_row(
+    c.row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name = ?2"),
         params![account, name],
         user_from_row,
@@ -54,7 +54,7 @@ impl UserStore for SqliteStore {
                 return Err(StoreError::AlreadyExists(Entity::User));
             }
             let count: i64 = w
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM users WHERE account_id = ?1",
                     [u.account.as_str()],
                     |r| r.get(0),
@@ -63,7 +63,7 @@ impl UserStore for SqliteStore {
             if count as usize >= max_users {
                 return Err(StoreError::LimitExceeded(Entity::User));
             }
-            w.execute(
+            w.exec(
                 &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![u.account.as_str(), u.id.as_str(), u.name.as_str(), u.display_name, u.mobile_phone, u.email, u.comments, u.created, u.updated],
             )
@@ -103,7 +103,7 @@ impl UserStore for SqliteStore {
             if renamed && exists(get_user(w, &a, u.name.as_str()))? {
                 return Err(StoreError::AlreadyExists(Entity::User));
             }
-            w.execute(
+            w.exec(
                 "UPDATE users SET name = ?3, display_name = ?4, mobile_phone = ?5, email = ?6, comments = ?7, updated = ?8 WHERE account_id = ?1 AND id = ?2",
                 params![a, u.id.as_str(), u.name.as_str(), u.display_name, u.mobile_phone, u.email, u.comments, u.updated],
             )
@@ -141,7 +141,7 @@ impl UserStore for SqliteStore {
         self.write(move |w| {
             let u = get_user(w, &a, &n)?;
             let keys: i64 = w
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM access_keys WHERE account_id = ?1 AND user_id = ?2",
                     params![a, u.id.as_str()],
                     |r| r.get(0),
@@ -155,7 +155,7 @@ impl UserStore for SqliteStore {
             }
             conflicts::refuse_if_member(w, &a, u.id.as_str())?;
             conflicts::refuse_if_login_profile(w, &a, u.id.as_str())?;
-            w.execute(
+            w.exec(
                 "DELETE FROM users WHERE account_id = ?1 AND id = ?2",
                 params![a, u.id.as_str()],
             )
