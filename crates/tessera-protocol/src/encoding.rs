@@ -44,7 +44,7 @@ const fn is_uri_component_extra(b: u8) -> bool {
 
 impl Canonicalization {
     /// Whether this style copies byte `b` unchanged. Every such byte is ASCII.
-    fn keeps(self, b: u8) -> bool {
+    pub(crate) fn keeps(self, b: u8) -> bool {
         // Signature checks encode every parameter twice per request, so a byte costs one table
         // load rather than a chain of comparisons.
         let table = match self {
