@@ -1,5 +1,6 @@
-//! The data directory: `tessera.db` (SQLite, WAL), `master.key` (0600), `root-credentials.json`
-//! (0600, written once at initialisation), `tls/` (self-signed material).
+//! The data directory (0700): `tessera.db` (SQLite, WAL; it and its `-wal` and `-shm` files
+//! 0600), `master.key` (0600), `root-credentials.json` (0600, written once at initialisation),
+//! `tls/` (self-signed material).
 //!
 //! An empty directory is initialised: an account, its root AccessKey and the master key. A
 //! directory that already holds a Tessera deployment is reopened after checking that its master
@@ -7,7 +8,7 @@
 //! says what is wrong; nothing is ever silently re-initialised.
 
 use crate::clock::Clock;
-use crate::fsutil::{create_private, create_private_dir};
+use crate::fsutil::{create_private, create_private_dir, ensure_private_dir, restrict_file};
 use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
 use crate::keys::MasterKey;
 use anyhow::{bail, Context};
@@ -150,6 +151,30 @@ async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<O
     init(path, clock).await
 }
 
+/// Takes group and other access away from the directory and the files Tessera wrote in it,
+/// saying so in the log (a directory made by an older version, or by hand, may be 0755 and its
+/// database 0644). `master.key` is not among them: a key others could read is refused when it
+/// is loaded, since the operator must then decide whether to replace it.
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    ensure_private_dir(path)?;
+    let db = path.join(files::DB);
+    // SQLite gives a `-wal` or `-shm` file it creates the database's mode; ones left from an
+    // earlier run keep theirs.
+    for file in [
+        db.clone(),
+        sqlite_companion(&db, "-wal"),
+        sqlite_companion(&db, "-shm"),
+        path.join(files::ROOT_CREDENTIALS),
+    ] {
+        restrict_file(&file)?;
+    }
+    Ok(())
+}
+
+fn sqlite_companion(db: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", db.display()))
+}
+
 fn partial(p: &Path) -> PathBuf {
     PathBuf::from(format!("{}{}", p.display(), files::PARTIAL))
 }
@@ -163,6 +188,9 @@ fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
 }
 
 async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
+    // The directory is empty (or was just created): it can be made private before anything
+    // secret is written into it.
+    make_private(path)?;
     let db = path.join(files::DB);
     let key_file = path.join(files::MASTER_KEY);
     let creds_file = path.join(files::ROOT_CREDENTIALS);
@@ -237,6 +265,9 @@ async fn open(path: &Path) -> anyhow::Result<Opened> {
             key_file.display()
         );
     }
+    // Before the database is opened, so that the `-wal` and `-shm` files SQLite creates take
+    // the private mode from it.
+    make_private(path)?;
     let master = MasterKey::load_file(&key_file)?;
     let store = SqliteStore::open_existing(&path.join(files::DB))?;
     let format = store

@@ -84,13 +84,20 @@ impl Drop for Running {
 }
 
 fn start(data: &Path, extra: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
+    let mut serve = Command::new(BIN);
+    serve.stderr(Stdio::null());
+    start_with(serve, data, extra)
+}
+
+/// Runs `tessera serve` on `data` as `command` (the binary, or a shell that runs it) says, and
+/// waits until it is ready.
+fn start_with(mut command: Command, data: &Path, extra: &[&str]) -> Running {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(extra)
         .env("TESSERA_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -212,6 +219,68 @@ fn foreign_or_damaged_directories_are_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tessera.db"), "{err}");
+}
+
+#[test]
+fn the_data_directory_and_its_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr.log");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    // The common umask, under which SQLite alone would create 0644 files; and a directory
+    // made beforehand as mkdir makes it.
+    let serve = || {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "umask 022; exec \"$0\" \"$@\"", BIN])
+            .stderr(std::fs::File::create(&log).unwrap());
+        sh
+    };
+    std::fs::create_dir(&data).unwrap();
+    set_mode(&data, 0o755);
+    let private_files = [
+        "tessera.db",
+        "tessera.db-wal",
+        "tessera.db-shm",
+        "master.key",
+        "root-credentials.json",
+    ];
+    let check = |when: &str| {
+        assert_eq!(mode(&data), 0o700, "the data directory, {when}");
+        for f in private_files {
+            assert_eq!(mode(&data.join(f)), 0o600, "{f}, {when}");
+        }
+    };
+
+    let mut s = start_with(serve(), &data, &[]);
+    // While the server runs, SQLite's log and its index exist.
+    check("after the first start");
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("made it private") && logs.contains(&format!("{}", data.display())),
+        "{logs}"
+    );
+
+    // A deployment from before: its directory 0755, its database 0644.
+    set_mode(&data, 0o755);
+    set_mode(&data.join("tessera.db"), 0o644);
+    set_mode(&data.join("root-credentials.json"), 0o644);
+    let mut s = start_with(serve(), &data, &[]);
+    check("after a restart");
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    for f in ["tessera.db", "root-credentials.json"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("made it private") && l.contains(&format!("{f}\""))),
+            "no log line for {f}: {logs}"
+        );
+    }
 }
 
 #[test]

@@ -1264,6 +1264,25 @@ async fn https_from_the_operators_own_certificate() {
         shutdown_grace: Duration::from_secs(1),
         ..tessera_testkit::config(dir.path().join("data"))
     };
+    // A key others may read is refused, and left as it is.
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode =
+        |mode| std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(0o644);
+    let e = Server::start(config.clone(), Arc::new(SystemClock))
+        .await
+        .err()
+        .expect("a 0644 private key is refused");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("key.pem is accessible by other users (mode 644)") && e.contains("chmod 600"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    set_mode(0o600);
     let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
     let url = server.endpoints[0].url();
     assert!(url.starts_with("https://"));
