@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tessera_protocol::Secret;
 use tessera_store::sqlite::SqliteStore;
 use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyStatus, Store};
 use zeroize::Zeroizing;
@@ -231,15 +232,7 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
         store.close().await?;
     }
 
-    let creds = Zeroizing::new(serde_json::to_string_pretty(&serde_json::json!({
-        "AccountId": account.id.as_str(),
-        "AccessKeyId": key_id.as_str(),
-        "AccessKeySecret": secret.expose(),
-    }))?);
-    let mut f = create_private(&partial(&creds_file))?;
-    f.write_all(creds.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
+    write_root_credentials(&partial(&creds_file), &account.id, &key_id, &secret)?;
 
     std::fs::rename(partial(&key_file), &key_file)?;
     std::fs::rename(partial(&creds_file), &creds_file)?;
@@ -254,6 +247,59 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
         credentials_file: creds_file,
     });
     Ok(dir)
+}
+
+/// Root credentials as JSON (`AccountId`, `AccessKeyId`, `AccessKeySecret`), the form of
+/// `root-credentials.json` that the command line reads.
+pub fn root_credentials_json(
+    account: &AccountId,
+    key_id: &AccessKeyId,
+    secret: &Secret,
+) -> anyhow::Result<Zeroizing<String>> {
+    Ok(Zeroizing::new(serde_json::to_string_pretty(
+        &serde_json::json!({
+            "AccountId": account.as_str(),
+            "AccessKeyId": key_id.as_str(),
+            "AccessKeySecret": secret.expose(),
+        }),
+    )?))
+}
+
+/// Writes root credentials ([`root_credentials_json`]) to a new file readable by its owner
+/// only (0600); an existing file is never replaced.
+pub fn write_root_credentials(
+    path: &Path,
+    account: &AccountId,
+    key_id: &AccessKeyId,
+    secret: &Secret,
+) -> anyhow::Result<()> {
+    let creds = root_credentials_json(account, key_id, secret)?;
+    let mut f = create_private(path)?;
+    f.write_all(creds.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Opens a data directory that already holds a Tessera deployment, for work done offline (the
+/// server stopped): refused while a server holds the directory, and never initialised.
+pub async fn open_existing(path: &Path) -> anyhow::Result<DataDir> {
+    if !path.join(files::DB).exists() {
+        bail!(
+            "{} holds no Tessera database ({})",
+            path.display(),
+            files::DB
+        );
+    }
+    let lock = lock_directory(path)?;
+    let opened = open(path).await?;
+    Ok(DataDir {
+        lock,
+        path: path.to_path_buf(),
+        store: opened.store,
+        master: opened.master,
+        initialized: None,
+    })
 }
 
 async fn open(path: &Path) -> anyhow::Result<Opened> {

@@ -643,6 +643,121 @@ impl Shell {
 }
 
 /// Starts a server and configures the `root` profile from its root-credentials.json.
+#[test]
+fn a_lost_root_key_is_recovered_offline_and_works_after_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let shell = Shell::new();
+    let recover = |extra: &[&str]| {
+        shell.run(
+            &[
+                &["admin", "recover-root-key", "--data", data_arg][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let s = start(&data, &[]);
+    let creds_file = data.join("root-credentials.json");
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_file).unwrap()).unwrap();
+    let first_id = first["AccessKeyId"].as_str().unwrap().to_string();
+    let account = first["AccountId"].as_str().unwrap().to_string();
+    // The operator loses the only copy of the root secret.
+    std::fs::remove_file(&creds_file).unwrap();
+
+    // Not while the server holds the directory.
+    let out = recover(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stopped server")
+            && out.stderr.contains("in use by another tessera process"),
+        "{}",
+        out.stderr
+    );
+    stop(s);
+
+    let out = recover(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "nothing secret on the terminal: {}",
+        out.stdout
+    );
+    let recovered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_file).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&creds_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(recovered["AccountId"], account.as_str());
+    let second_id = recovered["AccessKeyId"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first_id);
+    assert!(
+        out.stderr.contains(&second_id) && out.stderr.contains("root-credentials.json (mode 0600)"),
+        "{}",
+        out.stderr
+    );
+
+    // The root has two keys now, the most it may have: one must be named to go.
+    let out = recover(&[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("--replace") && out.stderr.contains(&first_id),
+        "{}",
+        out.stderr
+    );
+    let out = recover(&["--account", "1234567890123456"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no account 1234567890123456"),
+        "{}",
+        out.stderr
+    );
+    // Printed once instead of written, replacing the lost key.
+    let out = recover(&["--replace", &first_id, "--output", "-"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let third: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let third_id = third["AccessKeyId"].as_str().unwrap();
+    assert!(
+        out.stderr
+            .contains(&format!("deleted the root AccessKey {first_id}")),
+        "{}",
+        out.stderr
+    );
+
+    // The restarted server knows both new keys, and the replaced one no more.
+    let again = start(&data, &[]);
+    let addr2 = again.url.trim_start_matches("http://").to_string();
+    let who = signed_get(
+        &addr2,
+        third_id,
+        third["AccessKeySecret"].as_str().unwrap(),
+        &[("Action", "GetCallerIdentity"), ("Version", "2015-04-01")],
+    );
+    assert!(who.contains(&format!("acs:ram::{account}:root")), "{who}");
+    let keys = signed_get(
+        &addr2,
+        &second_id,
+        recovered["AccessKeySecret"].as_str().unwrap(),
+        &[("Action", "ListAccessKeys"), ("Version", "2015-05-01")],
+    );
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    let mut ids: Vec<&str> = keys["AccessKeys"]["AccessKey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["AccessKeyId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = vec![second_id.as_str(), third_id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    stop(again);
+}
+
 fn server_and_root_profile() -> (tempfile::TempDir, Running, Shell) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
