@@ -19,8 +19,10 @@
 //! hold it open. While a request is in progress no connection deadline runs: the handler
 //! bounds its own work.
 //!
-//! HTTP/2 is further bounded by a stream limit, a header-list size, and keep-alive pings that
-//! close a connection whose peer stops answering.
+//! HTTP/2 (with prior knowledge: TLS offers only HTTP/1.1) is served only when
+//! [`Limits::http2_cleartext`] allows it; otherwise a connection that opens with its preface
+//! is told to use HTTP/1.1 and closed. When served, it is further bounded by a stream limit, a
+//! header-list size, and keep-alive pings that close a connection whose peer stops answering.
 
 use crate::state::Limits;
 use axum::extract::ConnectInfo;
@@ -37,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio_rustls::TlsAcceptor;
@@ -51,6 +53,8 @@ const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
 const H2_HEADER_ROOM: usize = 16 * 1024;
 /// HTTP/2's connection preface: a connection that starts with it speaks HTTP/2.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a refused HTTP/2 connection is given to read the refusal and close.
+const H2_REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// How connections are served: deadlines and the protocol builders, shared by every connection
 /// of a server.
@@ -59,6 +63,7 @@ pub(crate) struct ConnSettings {
     first_byte: Duration,
     header_read: Duration,
     keep_alive: Duration,
+    http2: bool,
     h1: http1::Builder,
     h2: http2::Builder<StreamExec>,
 }
@@ -82,6 +87,7 @@ impl ConnSettings {
             first_byte: limits.first_byte_timeout,
             header_read: limits.header_read_timeout,
             keep_alive: limits.keep_alive_timeout,
+            http2: limits.http2_cleartext,
             h1,
             h2,
         }
@@ -147,6 +153,10 @@ where
             return;
         }
     };
+    if protocol == Protocol::Http2 && !ctx.settings.http2 {
+        tracing::debug!(peer = %ctx.peer, "refused HTTP/2 (not enabled)");
+        return refuse_http2(io).await;
+    }
     let service = ConnService {
         app: ctx.app.clone(),
         peer: ctx.peer,
@@ -187,6 +197,43 @@ async fn detect<S: AsyncRead + Unpin>(io: &mut Observed<S>) -> io::Result<Protoc
     };
     io.replay(head);
     Ok(protocol)
+}
+
+/// Refuses a connection that opened with HTTP/2's preface while HTTP/2 is off: the server's
+/// preface (an empty SETTINGS frame, which must come first), then a GOAWAY with
+/// `HTTP_1_1_REQUIRED`, which tells an HTTP/2 client to retry over HTTP/1.1 (RFC 9113 §7).
+async fn refuse_http2<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) {
+    let refuse = async {
+        io.write_all(&h2_refusal()).await?;
+        io.shutdown().await?;
+        // Read what the client still sends until it closes: closing with unread bytes would
+        // reset the connection, and the client could lose the GOAWAY.
+        let mut sink = [0u8; 1024];
+        while io.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    };
+    let _ = tokio::time::timeout(H2_REFUSAL_LINGER, refuse).await;
+}
+
+/// An empty SETTINGS frame and a GOAWAY (last stream 0, `HTTP_1_1_REQUIRED`) whose debug data
+/// says why.
+fn h2_refusal() -> Vec<u8> {
+    const SETTINGS: u8 = 0x4;
+    const GOAWAY: u8 = 0x7;
+    const HTTP_1_1_REQUIRED: u32 = 0xd;
+    let why = b"HTTP/2 is not enabled on this server; use HTTP/1.1";
+    let frame = |kind: u8, payload: &[u8]| {
+        let len = u32::try_from(payload.len()).unwrap_or(0).to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, 0, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    };
+    let mut goaway = 0u32.to_be_bytes().to_vec();
+    goaway.extend_from_slice(&HTTP_1_1_REQUIRED.to_be_bytes());
+    goaway.extend_from_slice(why);
+    let mut out = frame(SETTINGS, &[]);
+    out.extend(frame(GOAWAY, &goaway));
+    out
 }
 
 /// The two protocols' connections, as [`drive`] needs them.

@@ -1,5 +1,6 @@
-//! The data directory: `tessera.db` (SQLite, WAL), `master.key` (0600), `root-credentials.json`
-//! (0600, written once at initialisation), `tls/` (self-signed material).
+//! The data directory (0700): `tessera.db` (SQLite, WAL; it and its `-wal` and `-shm` files
+//! 0600), `master.key` (0600), `root-credentials.json` (0600, written once at initialisation),
+//! `tls/` (self-signed material).
 //!
 //! An empty directory is initialised: an account, its root AccessKey and the master key. A
 //! directory that already holds a Tessera deployment is reopened after checking that its master
@@ -7,13 +8,14 @@
 //! says what is wrong; nothing is ever silently re-initialised.
 
 use crate::clock::Clock;
-use crate::fsutil::{create_private, create_private_dir};
+use crate::fsutil::{create_private, create_private_dir, ensure_private_dir, restrict_file};
 use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
 use crate::keys::MasterKey;
 use anyhow::{bail, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tessera_protocol::Secret;
 use tessera_store::sqlite::SqliteStore;
 use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyStatus, Store};
 use zeroize::Zeroizing;
@@ -150,6 +152,30 @@ async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<O
     init(path, clock).await
 }
 
+/// Takes group and other access away from the directory and the files Tessera wrote in it,
+/// saying so in the log (a directory made by an older version, or by hand, may be 0755 and its
+/// database 0644). `master.key` is not among them: a key others could read is refused when it
+/// is loaded, since the operator must then decide whether to replace it.
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    ensure_private_dir(path)?;
+    let db = path.join(files::DB);
+    // SQLite gives a `-wal` or `-shm` file it creates the database's mode; ones left from an
+    // earlier run keep theirs.
+    for file in [
+        db.clone(),
+        sqlite_companion(&db, "-wal"),
+        sqlite_companion(&db, "-shm"),
+        path.join(files::ROOT_CREDENTIALS),
+    ] {
+        restrict_file(&file)?;
+    }
+    Ok(())
+}
+
+fn sqlite_companion(db: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", db.display()))
+}
+
 fn partial(p: &Path) -> PathBuf {
     PathBuf::from(format!("{}{}", p.display(), files::PARTIAL))
 }
@@ -163,6 +189,9 @@ fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
 }
 
 async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
+    // The directory is empty (or was just created): it can be made private before anything
+    // secret is written into it.
+    make_private(path)?;
     let db = path.join(files::DB);
     let key_file = path.join(files::MASTER_KEY);
     let creds_file = path.join(files::ROOT_CREDENTIALS);
@@ -203,15 +232,7 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
         store.close().await?;
     }
 
-    let creds = Zeroizing::new(serde_json::to_string_pretty(&serde_json::json!({
-        "AccountId": account.id.as_str(),
-        "AccessKeyId": key_id.as_str(),
-        "AccessKeySecret": secret.expose(),
-    }))?);
-    let mut f = create_private(&partial(&creds_file))?;
-    f.write_all(creds.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
+    write_root_credentials(&partial(&creds_file), &account.id, &key_id, &secret)?;
 
     std::fs::rename(partial(&key_file), &key_file)?;
     std::fs::rename(partial(&creds_file), &creds_file)?;
@@ -228,6 +249,59 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     Ok(dir)
 }
 
+/// Root credentials as JSON (`AccountId`, `AccessKeyId`, `AccessKeySecret`), the form of
+/// `root-credentials.json` that the command line reads.
+pub fn root_credentials_json(
+    account: &AccountId,
+    key_id: &AccessKeyId,
+    secret: &Secret,
+) -> anyhow::Result<Zeroizing<String>> {
+    Ok(Zeroizing::new(serde_json::to_string_pretty(
+        &serde_json::json!({
+            "AccountId": account.as_str(),
+            "AccessKeyId": key_id.as_str(),
+            "AccessKeySecret": secret.expose(),
+        }),
+    )?))
+}
+
+/// Writes root credentials ([`root_credentials_json`]) to a new file readable by its owner
+/// only (0600); an existing file is never replaced.
+pub fn write_root_credentials(
+    path: &Path,
+    account: &AccountId,
+    key_id: &AccessKeyId,
+    secret: &Secret,
+) -> anyhow::Result<()> {
+    let creds = root_credentials_json(account, key_id, secret)?;
+    let mut f = create_private(path)?;
+    f.write_all(creds.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Opens a data directory that already holds a Tessera deployment, for work done offline (the
+/// server stopped): refused while a server holds the directory, and never initialised.
+pub async fn open_existing(path: &Path) -> anyhow::Result<DataDir> {
+    if !path.join(files::DB).exists() {
+        bail!(
+            "{} holds no Tessera database ({})",
+            path.display(),
+            files::DB
+        );
+    }
+    let lock = lock_directory(path)?;
+    let opened = open(path).await?;
+    Ok(DataDir {
+        lock,
+        path: path.to_path_buf(),
+        store: opened.store,
+        master: opened.master,
+        initialized: None,
+    })
+}
+
 async fn open(path: &Path) -> anyhow::Result<Opened> {
     let key_file = path.join(files::MASTER_KEY);
     if !key_file.exists() {
@@ -237,6 +311,9 @@ async fn open(path: &Path) -> anyhow::Result<Opened> {
             key_file.display()
         );
     }
+    // Before the database is opened, so that the `-wal` and `-shm` files SQLite creates take
+    // the private mode from it.
+    make_private(path)?;
     let master = MasterKey::load_file(&key_file)?;
     let store = SqliteStore::open_existing(&path.join(files::DB))?;
     let format = store

@@ -63,6 +63,9 @@ pub enum ApiError {
     /// A user cannot be deleted while it has AccessKeys.
     #[error("user has access keys")]
     UserHasAccessKeys,
+    /// The account root's last active AccessKey may be neither deleted nor disabled.
+    #[error("last active root access key")]
+    LastActiveRootKey,
     // Policies, versions and attachments: add below.
     /// A policy document failed the grammar check; the message says what and where.
     #[error("malformed policy document: {0}")]
@@ -213,6 +216,7 @@ impl From<StoreError> for ApiError {
             StoreError::LimitExceeded(Entity::User) => ApiError::UserLimit,
             StoreError::LimitExceeded(Entity::AccessKey) => ApiError::AccessKeyLimit,
             StoreError::UserHasAccessKeys => ApiError::UserHasAccessKeys,
+            StoreError::LastActiveRootKey => ApiError::LastActiveRootKey,
             StoreError::NotFound(Entity::Policy) => ApiError::PolicyNotFound,
             StoreError::NotFound(Entity::PolicyVersion) => ApiError::PolicyVersionNotFound,
             StoreError::NotFound(Entity::Attachment(kind)) => ApiError::AttachmentNotFound(kind),
@@ -317,6 +321,13 @@ impl ApiError {
                 409,
                 "DeleteConflict.User.AccessKey",
                 "The user CAN NOT has any access key while deleting the user.",
+            ),
+            // Undocumented (RAM cannot lock its root out: the console remains); a conflict
+            // with the account's state, worded as RAM words its conflicts.
+            LastActiveRootKey => WireError::new(
+                409,
+                "Conflict.LastActiveRootAccessKey",
+                "The last active access key of the account CAN NOT be deleted or disabled; create another access key first.",
             ),
             // Policies, versions and attachments: add below.
             MalformedPolicyDocument(detail) => {

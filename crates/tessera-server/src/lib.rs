@@ -36,6 +36,7 @@ pub mod nonce;
 pub mod password;
 pub mod policy_docs;
 pub mod principal;
+pub mod recovery;
 pub mod request;
 pub mod server;
 pub mod state;

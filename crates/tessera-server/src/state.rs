@@ -51,6 +51,12 @@ pub struct Limits {
     /// How long a connection may wait with no request in progress after serving one (HTTP/1
     /// keep-alive, HTTP/2 with no open stream) before the server closes it.
     pub keep_alive_timeout: Duration,
+    /// Whether a connection that opens with HTTP/2's preface (HTTP/2 with prior knowledge:
+    /// h2c on plain HTTP) is served. Off by default: no official SDK speaks it, TLS offers
+    /// only HTTP/1.1 in ALPN, and HTTP/2's framing gives unauthenticated clients more to press
+    /// on. Off, such a connection gets a GOAWAY with `HTTP_1_1_REQUIRED` and is closed; on, it
+    /// is bounded like HTTP/1 (deadlines) and by a stream limit, a header-list size and pings.
+    pub http2_cleartext: bool,
     /// Password hashes (Argon2id, 19 MiB each) computed at once.
     pub password_hash_workers: usize,
     /// Password hashes that may wait for a worker; beyond them requests get `Throttling`.
@@ -95,6 +101,7 @@ impl Default for Limits {
             first_byte_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(20),
             keep_alive_timeout: Duration::from_secs(25),
+            http2_cleartext: false,
             password_hash_workers: default_password_hash_workers(),
             password_hash_queue: 2 * default_password_hash_workers(),
         }

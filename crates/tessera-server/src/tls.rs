@@ -1,7 +1,7 @@
 //! HTTPS with rustls: a certificate and key from files, or a local CA and a server certificate
 //! that `--tls self-signed` creates once in the data directory (clients trust `tls/ca.pem`).
 
-use crate::fsutil::{create_private, create_private_dir};
+use crate::fsutil::{check_private_key, create_private, ensure_private_dir};
 use anyhow::{bail, Context};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -20,7 +20,8 @@ pub enum TlsSource {
     Files {
         /// Certificate chain, leaf first.
         cert: PathBuf,
-        /// Private key (PKCS#8, PKCS#1 or SEC1).
+        /// Private key (PKCS#8, PKCS#1 or SEC1), readable by its owner only (0600; 0640 when
+        /// owned by root): a key others could read is refused.
         key: PathBuf,
     },
     /// A CA and server certificate generated in `<data>/tls/`, valid for localhost, 127.0.0.1,
@@ -73,6 +74,8 @@ pub fn server_config(
     if chain.is_empty() {
         bail!("{} holds no certificate", cert.display());
     }
+    // Checked before it is read, for the operator's files and the self-signed key alike.
+    check_private_key(&key)?;
     let key = PrivateKeyDer::from_pem_file(&key)
         .with_context(|| format!("cannot read a private key from {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -95,7 +98,7 @@ fn ensure_self_signed(p: &SelfSignedPaths, extra_names: &[String]) -> anyhow::Re
         ),
     }
     if let Some(dir) = p.ca.parent() {
-        create_private_dir(dir)?;
+        ensure_private_dir(dir)?;
     }
     let now = time::OffsetDateTime::now_utc();
 

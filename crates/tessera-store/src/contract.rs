@@ -54,6 +54,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@cases $make;
             accounts_and_meta,
             users_keys_and_limits,
+            the_root_keeps_an_active_key,
             users_are_paged_and_renamed,
             groups_memberships_and_conflicts,
             group_members_are_paged_by_user_name,
@@ -286,6 +287,74 @@ pub async fn users_keys_and_limits(f: Fixture) {
         s.delete_user(&a, &u.name).await,
         Err(StoreError::NotFound(Entity::User))
     ));
+}
+
+/// The account root keeps an active AccessKey: its last one can be neither deleted nor
+/// disabled, even by two calls racing; a RAM user's keys have no such floor.
+pub async fn the_root_keeps_an_active_key(f: Fixture) {
+    let s = f.store.as_ref();
+    let a = account_with_users(s, &["alice"]).await;
+    let root = KeyOwner::Root(a.clone());
+    let first = s.access_keys(&root).await.unwrap().remove(0);
+    let last = |r: StoreResult<()>| matches!(r, Err(StoreError::LastActiveRootKey));
+    let r0 = s.revision();
+    assert!(last(s.delete_access_key(&root, &first.id).await));
+    assert!(last(
+        s.set_access_key_status(&root, &first.id, KeyStatus::Inactive)
+            .await
+    ));
+    assert_eq!(s.revision(), r0, "a refused write records nothing");
+    s.set_access_key_status(&root, &first.id, KeyStatus::Active)
+        .await
+        .unwrap();
+
+    // With a second key, either may go, but not both.
+    let second = key(root.clone());
+    s.create_access_key(&second, 2).await.unwrap();
+    s.set_access_key_status(&root, &first.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    assert!(last(s.delete_access_key(&root, &second.id).await));
+    assert!(last(
+        s.set_access_key_status(&root, &second.id, KeyStatus::Inactive)
+            .await
+    ));
+    // An inactive key takes nothing away; a missing one is missing.
+    s.set_access_key_status(&root, &first.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    s.delete_access_key(&root, &first.id).await.unwrap();
+    assert!(matches!(
+        s.delete_access_key(&root, &first.id).await,
+        Err(StoreError::NotFound(Entity::AccessKey))
+    ));
+
+    // Two deletes racing for the last two active keys: one wins.
+    let third = key(root.clone());
+    s.create_access_key(&third, 2).await.unwrap();
+    let (x, y) = tokio::join!(
+        s.delete_access_key(&root, &second.id),
+        s.delete_access_key(&root, &third.id)
+    );
+    assert!(x.is_ok() != y.is_ok(), "{x:?} {y:?}");
+    assert!(last(if x.is_err() { x } else { y }));
+    let active: Vec<_> = s
+        .access_keys(&root)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .collect();
+    assert_eq!(active.len(), 1);
+
+    // A user may lose its last key.
+    let u = s.user(&a, &un("alice")).await.unwrap();
+    let uk = key(KeyOwner::User(a.clone(), u.id));
+    s.create_access_key(&uk, 2).await.unwrap();
+    s.set_access_key_status(&uk.owner, &uk.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    s.delete_access_key(&uk.owner, &uk.id).await.unwrap();
 }
 
 /// Listing by name with markers; renames keep the id and refuse a taken name.

@@ -83,7 +83,8 @@ pub trait AccessKeyStore: Send + Sync {
     /// The AccessKeys of one owner, oldest first.
     async fn access_keys(&self, owner: &KeyOwner) -> StoreResult<Vec<AccessKeyRecord>>;
 
-    /// Sets the status of an owner's AccessKey.
+    /// Sets the status of an owner's AccessKey. Disabling the account root's last active
+    /// AccessKey is refused ([`StoreError::LastActiveRootKey`](crate::StoreError)).
     async fn set_access_key_status(
         &self,
         owner: &KeyOwner,
@@ -91,6 +92,7 @@ pub trait AccessKeyStore: Send + Sync {
         status: KeyStatus,
     ) -> StoreResult<()>;
 
-    /// Deletes an owner's AccessKey.
+    /// Deletes an owner's AccessKey. Deleting the account root's last active AccessKey is
+    /// refused ([`StoreError::LastActiveRootKey`](crate::StoreError)).
     async fn delete_access_key(&self, owner: &KeyOwner, id: &AccessKeyId) -> StoreResult<()>;
 }

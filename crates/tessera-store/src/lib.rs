@@ -99,6 +99,10 @@ pub enum StoreError {
     /// The user still has AccessKeys.
     #[error("the user still has access keys")]
     UserHasAccessKeys,
+    /// Deleting or disabling this AccessKey would leave the account root with no active one:
+    /// only an offline recovery could then act for the account as its root.
+    #[error("the account root's last active access key")]
+    LastActiveRootKey,
     /// The user still has policies attached.
     #[error("the user still has attached policies")]
     UserHasPolicies,

@@ -18,7 +18,7 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
     /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
-    /// change_retention, max_connections, keep_alive_timeout).
+    /// change_retention, max_connections, keep_alive_timeout, http2_cleartext).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -73,6 +73,17 @@ pub struct ServeArgs {
     /// Behind a load balancer, make it longer than the balancer's own idle timeout.
     #[arg(long, env = "TESSERA_KEEP_ALIVE_TIMEOUT", value_name = "SECS")]
     keep_alive_timeout: Option<u64>,
+    /// Also serve HTTP/2 with prior knowledge (h2c on plain HTTP) [default: false]. No
+    /// official SDK uses it; when off, such a connection is told to use HTTP/1.1 and closed.
+    #[arg(
+        long,
+        env = "TESSERA_HTTP2_CLEARTEXT",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    http2_cleartext: Option<bool>,
     /// How long the change feed keeps each entry, e.g. 1h or 30m [default: 1h]. A reader (the
     /// identity cache, another node) further behind than this reloads from a snapshot.
     #[arg(long, env = "TESSERA_CHANGE_RETENTION", value_name = "DURATION", value_parser = parse_retention)]
@@ -217,6 +228,7 @@ struct FileSettings {
     change_retention: Option<String>,
     max_connections: Option<usize>,
     keep_alive_timeout: Option<u64>,
+    http2_cleartext: Option<bool>,
 }
 
 struct Settings {
@@ -292,6 +304,9 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             bail!("keep_alive_timeout must be at least 1 second");
         }
         limits.keep_alive_timeout = Duration::from_secs(secs);
+    }
+    if let Some(on) = args.http2_cleartext.or(file.http2_cleartext) {
+        limits.http2_cleartext = on;
     }
     Ok(Settings {
         server: ServerConfig {
@@ -469,6 +484,27 @@ mod tests {
             Limits::default().max_connections
         );
         assert_eq!(s.server.limits.keep_alive_timeout, Duration::from_secs(25));
+        assert!(!s.server.limits.http2_cleartext, "h2c is off by default");
+    }
+
+    #[test]
+    fn http2_cleartext_from_the_flag_or_the_file() {
+        let on = |argv: &[&str]| {
+            resolve(T::try_parse_from(argv).unwrap().a)
+                .unwrap()
+                .server
+                .limits
+                .http2_cleartext
+        };
+        assert!(on(&["t", "--http2-cleartext"]));
+        assert!(on(&["t", "--http2-cleartext=true"]));
+        assert!(!on(&["t", "--http2-cleartext=false"]));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(&f, "http2_cleartext = true\n").unwrap();
+        let file = f.to_str().unwrap();
+        assert!(on(&["t", "--config", file]));
+        assert!(!on(&["t", "--config", file, "--http2-cleartext=false"]));
     }
 
     #[test]

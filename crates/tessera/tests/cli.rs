@@ -84,13 +84,20 @@ impl Drop for Running {
 }
 
 fn start(data: &Path, extra: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
+    let mut serve = Command::new(BIN);
+    serve.stderr(Stdio::null());
+    start_with(serve, data, extra)
+}
+
+/// Runs `tessera serve` on `data` as `command` (the binary, or a shell that runs it) says, and
+/// waits until it is ready.
+fn start_with(mut command: Command, data: &Path, extra: &[&str]) -> Running {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(extra)
         .env("TESSERA_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -212,6 +219,68 @@ fn foreign_or_damaged_directories_are_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tessera.db"), "{err}");
+}
+
+#[test]
+fn the_data_directory_and_its_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr.log");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    // The common umask, under which SQLite alone would create 0644 files; and a directory
+    // made beforehand as mkdir makes it.
+    let serve = || {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "umask 022; exec \"$0\" \"$@\"", BIN])
+            .stderr(std::fs::File::create(&log).unwrap());
+        sh
+    };
+    std::fs::create_dir(&data).unwrap();
+    set_mode(&data, 0o755);
+    let private_files = [
+        "tessera.db",
+        "tessera.db-wal",
+        "tessera.db-shm",
+        "master.key",
+        "root-credentials.json",
+    ];
+    let check = |when: &str| {
+        assert_eq!(mode(&data), 0o700, "the data directory, {when}");
+        for f in private_files {
+            assert_eq!(mode(&data.join(f)), 0o600, "{f}, {when}");
+        }
+    };
+
+    let mut s = start_with(serve(), &data, &[]);
+    // While the server runs, SQLite's log and its index exist.
+    check("after the first start");
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("made it private") && logs.contains(&format!("{}", data.display())),
+        "{logs}"
+    );
+
+    // A deployment from before: its directory 0755, its database 0644.
+    set_mode(&data, 0o755);
+    set_mode(&data.join("tessera.db"), 0o644);
+    set_mode(&data.join("root-credentials.json"), 0o644);
+    let mut s = start_with(serve(), &data, &[]);
+    check("after a restart");
+    sigterm(&s.child);
+    assert_eq!(wait_exit(&mut s.child), 0);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    for f in ["tessera.db", "root-credentials.json"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("made it private") && l.contains(&format!("{f}\""))),
+            "no log line for {f}: {logs}"
+        );
+    }
 }
 
 #[test]
@@ -574,6 +643,121 @@ impl Shell {
 }
 
 /// Starts a server and configures the `root` profile from its root-credentials.json.
+#[test]
+fn a_lost_root_key_is_recovered_offline_and_works_after_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let shell = Shell::new();
+    let recover = |extra: &[&str]| {
+        shell.run(
+            &[
+                &["admin", "recover-root-key", "--data", data_arg][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let s = start(&data, &[]);
+    let creds_file = data.join("root-credentials.json");
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_file).unwrap()).unwrap();
+    let first_id = first["AccessKeyId"].as_str().unwrap().to_string();
+    let account = first["AccountId"].as_str().unwrap().to_string();
+    // The operator loses the only copy of the root secret.
+    std::fs::remove_file(&creds_file).unwrap();
+
+    // Not while the server holds the directory.
+    let out = recover(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stopped server")
+            && out.stderr.contains("in use by another tessera process"),
+        "{}",
+        out.stderr
+    );
+    stop(s);
+
+    let out = recover(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "nothing secret on the terminal: {}",
+        out.stdout
+    );
+    let recovered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_file).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&creds_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(recovered["AccountId"], account.as_str());
+    let second_id = recovered["AccessKeyId"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first_id);
+    assert!(
+        out.stderr.contains(&second_id) && out.stderr.contains("root-credentials.json (mode 0600)"),
+        "{}",
+        out.stderr
+    );
+
+    // The root has two keys now, the most it may have: one must be named to go.
+    let out = recover(&[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("--replace") && out.stderr.contains(&first_id),
+        "{}",
+        out.stderr
+    );
+    let out = recover(&["--account", "1234567890123456"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no account 1234567890123456"),
+        "{}",
+        out.stderr
+    );
+    // Printed once instead of written, replacing the lost key.
+    let out = recover(&["--replace", &first_id, "--output", "-"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let third: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let third_id = third["AccessKeyId"].as_str().unwrap();
+    assert!(
+        out.stderr
+            .contains(&format!("deleted the root AccessKey {first_id}")),
+        "{}",
+        out.stderr
+    );
+
+    // The restarted server knows both new keys, and the replaced one no more.
+    let again = start(&data, &[]);
+    let addr2 = again.url.trim_start_matches("http://").to_string();
+    let who = signed_get(
+        &addr2,
+        third_id,
+        third["AccessKeySecret"].as_str().unwrap(),
+        &[("Action", "GetCallerIdentity"), ("Version", "2015-04-01")],
+    );
+    assert!(who.contains(&format!("acs:ram::{account}:root")), "{who}");
+    let keys = signed_get(
+        &addr2,
+        &second_id,
+        recovered["AccessKeySecret"].as_str().unwrap(),
+        &[("Action", "ListAccessKeys"), ("Version", "2015-05-01")],
+    );
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    let mut ids: Vec<&str> = keys["AccessKeys"]["AccessKey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["AccessKeyId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = vec![second_id.as_str(), third_id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    stop(again);
+}
+
 fn server_and_root_profile() -> (tempfile::TempDir, Running, Shell) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);

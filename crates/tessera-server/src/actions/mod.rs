@@ -12,6 +12,8 @@ mod ram_sessions;
 mod ram_users;
 pub mod sts;
 
+pub use ram_keys::MAX_KEYS_PER_OWNER;
+
 use crate::catalog::Action;
 use crate::error::ApiError;
 use crate::principal::Principal;

@@ -23,6 +23,8 @@ fn quick() -> Limits {
         header_read_timeout: DEADLINE,
         keep_alive_timeout: DEADLINE,
         body_timeout: DEADLINE,
+        // HTTP/2's own deadlines and bounds are tested here; it is off by default.
+        http2_cleartext: true,
         ..Limits::default()
     }
 }
@@ -248,6 +250,41 @@ const SETTINGS: u8 = 4;
 const CONTINUATION: u8 = 9;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
+
+#[tokio::test]
+async fn http2_is_refused_unless_enabled() {
+    let h = start_with(Limits::default()).await;
+    let mut c = TcpStream::connect(addr(h.http())).await.unwrap();
+    c.write_all(H2_PREFACE).await.unwrap();
+    c.write_all(H2_SETTINGS).await.unwrap();
+    // GET / with :authority x, a whole request in one frame.
+    let block = [0x82, 0x86, 0x84, 0x41, 1, b'x'];
+    c.write_all(&frame(HEADERS, END_STREAM | END_HEADERS, 1, &block))
+        .await
+        .unwrap();
+    let sent = until_closed(&mut c, Duration::ZERO, "h2c while it is off").await;
+    let frames = h2_frames(&sent);
+    let goaway = frames
+        .iter()
+        .find(|f| f.0 == GOAWAY)
+        .unwrap_or_else(|| panic!("the server says goodbye: {frames:?}"));
+    assert_eq!(&goaway.3[..4], &[0, 0, 0, 0], "no stream was processed");
+    assert_eq!(
+        &goaway.3[4..8],
+        &0xdu32.to_be_bytes(),
+        "HTTP_1_1_REQUIRED: {goaway:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&goaway.3[8..]).contains("use HTTP/1.1"),
+        "{goaway:?}"
+    );
+    assert!(
+        !frames.iter().any(|f| f.0 == HEADERS),
+        "the request is not answered: {frames:?}"
+    );
+    // HTTP/1 on the same listener is unaffected.
+    still_serving(&h).await;
+}
 
 #[tokio::test]
 async fn idle_http2_connections_and_unfinished_streams_end() {

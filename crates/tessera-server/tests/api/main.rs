@@ -802,6 +802,81 @@ async fn access_keys_lifecycle_takes_effect_on_the_next_request() {
 }
 
 #[tokio::test]
+async fn the_root_cannot_lock_itself_out() {
+    let h = TestServer::start().await;
+    let root = h.root.clone();
+    let kate = h.user_with_key("kate").await;
+    let refused = |(s, v): (StatusCode, Value)| {
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::CONFLICT, "Conflict.LastActiveRootAccessKey"),
+            "{v}"
+        );
+        assert!(
+            v["Message"]
+                .as_str()
+                .unwrap()
+                .contains("last active access key of the account CAN NOT be deleted or disabled"),
+            "{v}"
+        );
+    };
+    // Calls as the root with no UserName, signed with `by`.
+    let update = |by: &Creds, id: &str, status: &'static str| {
+        let (by, id, h) = (by.clone(), id.to_string(), &h);
+        async move {
+            h.ram(
+                &by,
+                "UpdateAccessKey",
+                &[("UserAccessKeyId", &id), ("Status", status)],
+            )
+            .await
+        }
+    };
+    let delete = |by: &Creds, id: &str| {
+        let (by, id, h) = (by.clone(), id.to_string(), &h);
+        async move {
+            h.ram(&by, "DeleteAccessKey", &[("UserAccessKeyId", &id)])
+                .await
+        }
+    };
+
+    // The only root key.
+    refused(delete(&root, &root.id).await);
+    refused(update(&root, &root.id, "Inactive").await);
+    let (s, v) = h.sts(&root, "GetCallerIdentity").await;
+    assert_eq!(s, 200, "the key still works: {v}");
+
+    // With a second key the first may be disabled, and then the second is the last.
+    let (s, v) = h.ram(&root, "CreateAccessKey", &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let second = Creds::from_json(&v["AccessKey"]);
+    let (s, v) = update(&second, &root.id, "Inactive").await;
+    assert_eq!(s, 200, "{v}");
+    refused(delete(&second, &second.id).await);
+    refused(update(&second, &second.id, "Inactive").await);
+    let (s, v) = delete(&second, &root.id).await;
+    assert_eq!(s, 200, "an inactive key may be deleted: {v}");
+    let (s, v) = h.sts(&second, "GetCallerIdentity").await;
+    assert_eq!(s, 200, "{v}");
+
+    // A missing key is still reported as missing.
+    let (s, v) = delete(&second, &root.id).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "EntityNotExist.User.AccessKey")
+    );
+    // A RAM user's last key may go.
+    let (s, v) = h
+        .ram(
+            &second,
+            "DeleteAccessKey",
+            &[("UserName", "kate"), ("UserAccessKeyId", &kate.id)],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
 async fn renamed_users_authenticate_under_their_new_name() {
     let h = TestServer::start().await;
     let k = h.user_with_key("before").await;
@@ -1264,6 +1339,25 @@ async fn https_from_the_operators_own_certificate() {
         shutdown_grace: Duration::from_secs(1),
         ..tessera_testkit::config(dir.path().join("data"))
     };
+    // A key others may read is refused, and left as it is.
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode =
+        |mode| std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(0o644);
+    let e = Server::start(config.clone(), Arc::new(SystemClock))
+        .await
+        .err()
+        .expect("a 0644 private key is refused");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("key.pem is accessible by other users (mode 644)") && e.contains("chmod 600"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    set_mode(0o600);
     let server = Server::start(config, Arc::new(SystemClock)).await.unwrap();
     let url = server.endpoints[0].url();
     assert!(url.starts_with("https://"));

@@ -64,6 +64,42 @@ pub(super) async fn insert_key<C: GenericClient>(c: &C, key: &AccessKeyRecord) -
     .map(|_| ())
 }
 
+/// Refuses to take away the account root's last active AccessKey: `id` is about to be deleted
+/// or disabled. Run inside the write, which holds the feed's lock, so two calls cannot each
+/// leave the other's key as the last one.
+async fn keep_an_active_root_key<C: GenericClient>(
+    c: &C,
+    owner: &KeyOwner,
+    id: &AccessKeyId,
+) -> StoreResult<()> {
+    let KeyOwner::Root(account) = owner else {
+        return Ok(());
+    };
+    let (a, id) = (account.as_str(), id.as_str());
+    let others = count(
+        c,
+        "SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND user_id IS NULL AND status = $2 AND id <> $3",
+        &[&a, &KeyStatus::Active.as_str(), &id],
+    )
+    .await?;
+    if others > 0 {
+        return Ok(());
+    }
+    // An inactive key takes nothing away; a missing one is reported as missing by the caller.
+    let this = query_opt(
+        c,
+        "SELECT status FROM access_keys WHERE id = $1 AND account_id = $2 AND user_id IS NULL",
+        &[&id, &a],
+    )
+    .await?;
+    match this {
+        Some(row) if get::<&str>(&row, 0)? == KeyStatus::Active.as_str() => {
+            Err(StoreError::LastActiveRootKey)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every AccessKey of every account (for the identity snapshot).
 pub(super) async fn load_all<C: GenericClient>(c: &C) -> StoreResult<Vec<AccessKeyRecord>> {
     let rows = query(
@@ -142,6 +178,9 @@ impl AccessKeyStore for PgStore {
         let (owner, id) = (owner.clone(), id.clone());
         self.write(move |w| {
             Box::pin(async move {
+                if status == KeyStatus::Inactive {
+                    keep_an_active_root_key(&w.tx, &owner, &id).await?;
+                }
                 // RETURNING gives the new row without a second statement.
                 let row = query_opt(
                     &w.tx,
@@ -178,6 +217,7 @@ impl AccessKeyStore for PgStore {
         let (owner, id) = (owner.clone(), id.clone());
         self.write(move |w| {
             Box::pin(async move {
+                keep_an_active_root_key(&w.tx, &owner, &id).await?;
                 let n = execute(
                     &w.tx,
                     "DELETE FROM access_keys WHERE id = $1 AND account_id = $2 AND user_id IS NOT DISTINCT FROM $3",

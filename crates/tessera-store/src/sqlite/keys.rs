@@ -58,6 +58,27 @@ fn get_key(c: &Connection, owner: &KeyOwner, id: &str) -> StoreResult<AccessKeyR
     .ok_or(StoreError::NotFound(Entity::AccessKey))
 }
 
+/// Refuses to take away the account root's last active AccessKey: `id` is about to be deleted
+/// or disabled. Run inside the write, so two calls cannot each leave the other's key as the
+/// last one (SQLite has one writer at a time).
+fn keep_an_active_root_key(c: &Connection, owner: &KeyOwner, id: &str) -> StoreResult<()> {
+    let KeyOwner::Root(account) = owner else {
+        return Ok(());
+    };
+    let others: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM access_keys WHERE account_id = ?1 AND user_id IS NULL AND status = ?2 AND id != ?3",
+            params![account.as_str(), KeyStatus::Active.as_str(), id],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    // An inactive key takes nothing away; a missing one is reported as missing.
+    if others == 0 && get_key(c, owner, id)?.status == KeyStatus::Active {
+        return Err(StoreError::LastActiveRootKey);
+    }
+    Ok(())
+}
+
 /// Every AccessKey of every account (for the identity snapshot).
 pub(super) fn load_all(c: &Connection) -> StoreResult<Vec<AccessKeyRecord>> {
     all(
@@ -130,6 +151,9 @@ impl AccessKeyStore for SqliteStore {
     ) -> StoreResult<()> {
         let (owner, id) = (owner.clone(), id.as_str().to_string());
         self.write(move |w| {
+            if status == KeyStatus::Inactive {
+                keep_an_active_root_key(w, &owner, &id)?;
+            }
             let n = w
                 .exec(
                     "UPDATE access_keys SET status = ?4 WHERE id = ?1 AND account_id = ?2 AND user_id IS ?3",
@@ -155,6 +179,7 @@ impl AccessKeyStore for SqliteStore {
     async fn delete_access_key(&self, owner: &KeyOwner, id: &AccessKeyId) -> StoreResult<()> {
         let (owner, id) = (owner.clone(), id.clone());
         self.write(move |w| {
+            keep_an_active_root_key(w, &owner, id.as_str())?;
             let n = w
                 .exec(
                     "DELETE FROM access_keys WHERE id = ?1 AND account_id = ?2 AND user_id IS ?3",

@@ -160,6 +160,9 @@ impl SqliteStore {
     }
 
     fn open_with(path: &Path, create: bool) -> anyhow::Result<Self> {
+        if create {
+            create_private_file(path)?;
+        }
         let flags = if create {
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -279,6 +282,21 @@ impl SqliteStore {
         .await
         .map_err(backend)?
     }
+}
+
+/// Creates the database file, empty and readable by its owner only (0600), unless it exists.
+/// SQLite would create it with 0644 less the umask; it gives the `-wal` and `-shm` files it
+/// creates later the database file's mode, so they are private too.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .with_context(|| format!("cannot create the database {}", path.display()))
 }
 
 /// Whether a lookup found its entity. `NotFound` is false; any other failure (the disk, a
@@ -557,5 +575,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(bound, checkpoint::WRITER_AUTOCHECKPOINT_PAGES);
+    }
+
+    #[test]
+    fn the_database_and_its_wal_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        // Creating the schema writes: SQLite has created the log and its index by now.
+        let _store = SqliteStore::create(&p).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let f = format!("{}{suffix}", p.display());
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
     }
 }
