@@ -1,6 +1,8 @@
 //! STS session tokens: self-contained and sealed (DESIGN decisions 1–2).
 //!
-//! A SecurityToken is `base64url(1 | key id (4, BE) | nonce (12) | AES-256-GCM(claims))`. The
+//! A SecurityToken is `base64url(version | key id (4, BE) | nonce (12) | AES-256-GCM(claims))`.
+//! Version 2 claims end with the session's ancestors (the role sessions it was chained from, so
+//! revoking any of them ends it too); version 1 tokens, which have none, still open. The
 //! 5-byte header is the associated data, so a token cannot be moved to another key id; the
 //! claims name the STS AccessKeyId they were issued with, so a token presented with another
 //! AccessKeyId is told apart from a damaged one. Claims carry everything needed to authenticate
@@ -25,7 +27,10 @@ use tessera_protocol::Secret;
 use tessera_store::{Store, TokenKeyRecord};
 use zeroize::{Zeroize, Zeroizing};
 
-const VERSION: u8 = 1;
+/// The version new tokens are sealed with.
+const VERSION: u8 = 2;
+/// Tokens of the first format (no ancestors) are still opened until they expire.
+const VERSION_1: u8 = 1;
 const HEADER_LEN: usize = 5;
 const TAG_LEN: usize = 16;
 /// Tokens longer than this are not ours; refused before decoding.
@@ -58,6 +63,21 @@ pub struct SessionClaims {
     pub origin_user: Option<(AccountId, String)>,
     /// 1 for a session assumed by a user, 2 when that session assumed a role, and so on.
     pub depth: u8,
+    /// The role sessions this one was chained from, the first (started by a user) first: each
+    /// must still be valid for this one to be. Empty for an unchained session (no allocation).
+    pub ancestors: Vec<Ancestor>,
+}
+
+/// A role session another was chained from: enough to tell whether it has been revoked, or its
+/// role deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ancestor {
+    /// The role's account.
+    pub account: AccountId,
+    /// The role's id.
+    pub role_id: String,
+    /// When that session was issued, Unix seconds.
+    pub issued: i64,
 }
 
 impl PartialEq for SessionClaims {
@@ -74,6 +94,7 @@ impl PartialEq for SessionClaims {
             && self.source_identity == o.source_identity
             && self.origin_user == o.origin_user
             && self.depth == o.depth
+            && self.ancestors == o.ancestors
     }
 }
 
@@ -88,6 +109,7 @@ impl fmt::Debug for SessionClaims {
             .field("issued", &self.issued)
             .field("expires", &self.expires)
             .field("depth", &self.depth)
+            .field("ancestors", &self.ancestors)
             .finish()
     }
 }
@@ -141,10 +163,17 @@ mod encoding {
             c.origin_user.as_ref().map(|(a, _)| a.as_str().len()),
             c.origin_user.as_ref().map(|(_, u)| u.len()),
         ];
+        let ancestors: usize = c
+            .ancestors
+            .iter()
+            .map(|a| 2 + a.account.as_str().len() + 2 + a.role_id.len() + 8)
+            .sum();
         strs.iter().map(|n| 2 + n).sum::<usize>()
             + 16
             + opts.iter().map(|o| o.map_or(1, |n| 3 + n)).sum::<usize>()
             + 1
+            + 1
+            + ancestors
     }
 
     /// Appends the encoded claims to `out`.
@@ -166,6 +195,12 @@ mod encoding {
         put_opt(out, c.origin_user.as_ref().map(|(a, _)| a.as_str()))?;
         put_opt(out, c.origin_user.as_ref().map(|(_, u)| u.as_str()))?;
         out.push(c.depth);
+        out.push(u8::try_from(c.ancestors.len()).ok()?);
+        for a in &c.ancestors {
+            put_str(out, a.account.as_str())?;
+            put_str(out, &a.role_id)?;
+            out.extend_from_slice(&a.issued.to_be_bytes());
+        }
         Some(())
     }
 
@@ -199,12 +234,28 @@ mod encoding {
         }
     }
 
-    pub fn decode(plain: &[u8]) -> Option<SessionClaims> {
+    /// Decodes the claims of a token of `version` (1: without ancestors).
+    pub fn decode(version: u8, plain: &[u8]) -> Option<SessionClaims> {
         let mut r = Reader(plain);
         let (k, s, a, role, rn, sn) = (r.str()?, r.str()?, r.str()?, r.str()?, r.str()?, r.str()?);
         let (issued, expires) = (r.i64()?, r.i64()?);
         let (policy, si, oa, ou) = (r.opt()?, r.opt()?, r.opt()?, r.opt()?);
         let depth = r.u8()?;
+        let mut ancestors = Vec::new();
+        if version != VERSION_1 {
+            let n = r.u8()?;
+            if n > 0 {
+                ancestors.reserve_exact(usize::from(n));
+                for _ in 0..n {
+                    let (account, role_id) = (r.str()?, r.str()?);
+                    ancestors.push(Ancestor {
+                        account: AccountId::from_trusted(account),
+                        role_id: role_id.to_string(),
+                        issued: r.i64()?,
+                    });
+                }
+            }
+        }
         if !r.0.is_empty() {
             return None;
         }
@@ -223,6 +274,7 @@ mod encoding {
                 .zip(ou)
                 .map(|(a, u)| (AccountId::from_trusted(a), u.to_string())),
             depth,
+            ancestors,
         })
     }
 }
@@ -358,7 +410,10 @@ impl Keyring {
             Err(_) => return Err(TokenError::Malformed),
         };
         let raw: &mut [u8] = &mut *decoded.0;
-        if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
+        let version = raw.first().copied().unwrap_or(0);
+        if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN
+            || !(version == VERSION || version == VERSION_1)
+        {
             return Err(TokenError::Malformed);
         }
         let id = u32::from_be_bytes([raw[1], raw[2], raw[3], raw[4]]);
@@ -370,7 +425,7 @@ impl Keyring {
         let plain = key
             .open_in_place(nonce, Aad::from(&head[..HEADER_LEN]), sealed)
             .map_err(|_| TokenError::Malformed)?;
-        let claims = encoding::decode(plain).ok_or(TokenError::Malformed)?;
+        let claims = encoding::decode(version, plain).ok_or(TokenError::Malformed)?;
         if claims.access_key_id != access_key_id {
             return Err(TokenError::Mismatch);
         }
@@ -443,7 +498,83 @@ mod tests {
             source_identity: None,
             origin_user: Some((AccountId::from_trusted("1234567890123456"), "222".into())),
             depth: 1,
+            ancestors: Vec::new(),
         }
+    }
+
+    fn chained(ak: &str) -> SessionClaims {
+        SessionClaims {
+            depth: 3,
+            ancestors: vec![
+                Ancestor {
+                    account: AccountId::from_trusted("1234567890123456"),
+                    role_id: "300812807442711111".into(),
+                    issued: 90,
+                },
+                Ancestor {
+                    account: AccountId::from_trusted("6543210987654321"),
+                    role_id: "300812807442712222".into(),
+                    issued: 95,
+                },
+            ],
+            ..claims(ak)
+        }
+    }
+
+    /// A token as the first format sealed it: claims without the ancestors' count.
+    fn seal_v1(ring: &Keyring, claims: &SessionClaims) -> String {
+        assert!(claims.ancestors.is_empty());
+        let id = ring.current().unwrap();
+        let mut plain = Vec::new();
+        encoding::encode_into(claims, &mut plain).unwrap();
+        assert_eq!(
+            plain.pop(),
+            Some(0),
+            "the count of no ancestors ends the claims"
+        );
+        let header = [VERSION_1, 0, 0, 0, id as u8];
+        let nonce = [7u8; NONCE_LEN];
+        ring.keys[&id]
+            .key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header),
+                &mut plain,
+            )
+            .unwrap();
+        B64.encode([&header[..], &nonce, &plain].concat())
+    }
+
+    #[test]
+    fn ancestors_round_trip_and_version_1_tokens_still_open() {
+        let (master, records) = ring_with(&[(1, false)]);
+        let ring = Keyring::from_records(&master, &records);
+        let token = ring.seal(&chained("STS.c")).unwrap();
+        assert_eq!(B64.decode(&token).unwrap()[0], VERSION);
+        assert_eq!(ring.open("STS.c", &token).unwrap(), chained("STS.c"));
+
+        let old = seal_v1(&ring, &claims("STS.a"));
+        assert_eq!(ring.open("STS.a", &old).unwrap(), claims("STS.a"));
+        // The version is authenticated: a first-format token relabelled as the second (or the
+        // other way round) does not open.
+        let mut relabelled = B64.decode(&old).unwrap();
+        relabelled[0] = VERSION;
+        assert_eq!(
+            ring.open("STS.a", &B64.encode(&relabelled)),
+            Err(TokenError::Malformed)
+        );
+        let mut relabelled = B64.decode(&token).unwrap();
+        relabelled[0] = VERSION_1;
+        assert_eq!(
+            ring.open("STS.c", &B64.encode(&relabelled)),
+            Err(TokenError::Malformed)
+        );
+        let mut unknown = B64.decode(&token).unwrap();
+        unknown[0] = 3;
+        assert_eq!(
+            ring.open("STS.c", &B64.encode(&unknown)),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

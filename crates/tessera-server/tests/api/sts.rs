@@ -754,3 +754,183 @@ async fn accounts_cross_account_roles_and_key_rotation() {
         "different key id in the header"
     );
 }
+
+/// `from` assumes `role` of the test account, as session `name`.
+async fn hop(
+    h: &TestServer,
+    from: &Session,
+    role: &str,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let arn = format!("acs:ram::{}:role/{role}", h.account);
+    let mut p = vec![("RoleArn", arn.as_str()), ("RoleSessionName", name)];
+    p.extend_from_slice(extra);
+    h.session_call(from, "2015-04-01", "AssumeRole", &p).await
+}
+
+/// [`hop`], which must succeed: the session and its expiry.
+async fn hop_ok(
+    h: &TestServer,
+    from: &Session,
+    role: &str,
+    extra: &[(&str, &str)],
+) -> (Session, i64) {
+    let (st, v) = hop(h, from, role, "hop", extra).await;
+    assert_eq!(st, 200, "{v}");
+    let c = &v["Credentials"];
+    let expires = timestamp::parse(c["Expiration"].as_str().unwrap()).unwrap();
+    let s = Session {
+        creds: Creds::new(
+            c["AccessKeyId"].as_str().unwrap(),
+            c["AccessKeySecret"].as_str().unwrap(),
+        ),
+        token: c["SecurityToken"].as_str().unwrap().into(),
+    };
+    (s, expires)
+}
+
+/// Whether `s` is still accepted: 200, or refused as expired.
+async fn alive(h: &TestServer, s: &Session) -> bool {
+    let (st, v) = h
+        .session_call(s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    match st {
+        StatusCode::OK => true,
+        _ => {
+            assert_eq!(
+                (st, code(&v)),
+                (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
+            );
+            false
+        }
+    }
+}
+
+/// Reader (which may assume roles) → Middle → Last, each trusting the role before it.
+async fn chain_setup() -> (TestServer, Creds) {
+    let (h, dev) = setup().await;
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    for (name, trusted) in [("Middle", "reader"), ("Last", "middle")] {
+        h.role(
+            name,
+            &format!(r#"{{"Statement":[{{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{{"RAM":["acs:ram::ACCOUNT:role/{trusted}"]}}}}],"Version":"1"}}"#),
+            &[("MaxSessionDuration", "43200")],
+        )
+        .await;
+    }
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Middle"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    (h, dev)
+}
+
+#[tokio::test]
+async fn a_chained_session_never_outlives_its_parent() {
+    let (h, dev) = chain_setup().await;
+    let start = h.now();
+    let first = h
+        .session(&dev, "Reader", &[("DurationSeconds", "900")])
+        .await;
+    h.clock().advance(100);
+    // An hour asked for, and allowed for a chained session, but the parent has 800 s left.
+    let (middle, expires) = hop_ok(&h, &first, "Middle", &[("DurationSeconds", "3600")]).await;
+    assert_eq!(expires, start + 900, "capped at the parent's expiry");
+    h.clock().advance(100);
+    let (last, expires) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert_eq!(expires, start + 900, "and so on down the chain");
+    assert!(alive(&h, &last).await);
+    // A child asking for less than its parent has left keeps what it asked for.
+    let long = h.session(&dev, "Reader", &[]).await;
+    let (_, expires) = hop_ok(&h, &long, "Middle", &[("DurationSeconds", "900")]).await;
+    assert_eq!(expires, h.now() + 900);
+    h.clock().advance(700);
+    assert!(!alive(&h, &first).await);
+    assert!(!alive(&h, &middle).await, "the child ends with its parent");
+    assert!(!alive(&h, &last).await, "so does the grandchild");
+}
+
+#[tokio::test]
+async fn revoking_a_role_ends_the_sessions_chained_from_its_sessions() {
+    let (h, dev) = chain_setup().await;
+    let root = h.root.clone();
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+
+    // Revoking the middle role ends its sessions and the grandchild, not the first session.
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "Middle")])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &middle).await);
+    assert!(!alive(&h, &last).await, "revocation follows the chain");
+    assert!(alive(&h, &first).await, "but not up it");
+
+    // A fresh chain from the surviving session; revoking the first role ends all of it,
+    // however far down. (The grandchild's own role, Last, was never revoked.)
+    h.clock().advance(1);
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert!(alive(&h, &last).await);
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "Reader")])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &first).await);
+    assert!(!alive(&h, &middle).await);
+    assert!(
+        !alive(&h, &last).await,
+        "the grandchild's calls are refused"
+    );
+    let (st, v) = hop(&h, &middle, "Last", "again", &[]).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired"),
+        "nor can a revoked chain grow"
+    );
+
+    // Sessions started after the revocation chain as before.
+    h.clock().advance(1);
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert!(alive(&h, &last).await);
+}
+
+#[tokio::test]
+async fn role_chains_are_bounded() {
+    let (h, dev) = setup().await;
+    // Reader trusts the account, so a Reader session may assume Reader again: a chain as long
+    // as the caller likes, but for the bound.
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    let mut s = h.session(&dev, "Reader", &[]).await;
+    for _ in 2..=5 {
+        s = hop_ok(&h, &s, "Reader", &[]).await.0;
+    }
+    assert!(alive(&h, &s).await, "a chain of five sessions is allowed");
+    let (st, v) = hop(&h, &s, "Reader", "sixth", &[]).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::FORBIDDEN, "NoPermission"),
+        "{v}"
+    );
+    assert_eq!(
+        v["Message"],
+        "Role chaining is limited to 5 sessions; this role session may not assume another role."
+    );
+    assert!(alive(&h, &s).await, "the refusal ends nothing");
+}
