@@ -12,6 +12,11 @@
 //! Token keys live in the store sealed under the master key ([`Keyring::from_records`]). The
 //! newest unretired key seals; retired keys still open until every token they sealed has
 //! expired, after which they are dropped.
+//!
+//! AES-GCM with random 96-bit nonces must not seal more than about 2^32 messages under one key
+//! (NIST SP 800-38D, §8.3), so keys rotate by themselves ([`rotate_when_due`]): by age, and by
+//! the count of tokens sealed, which each key keeps in an atomic counter (one relaxed add per
+//! AssumeRole; the request never waits for a rotation).
 
 use crate::ids::AccountId;
 use crate::keys::MasterKey;
@@ -23,6 +28,9 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tessera_protocol::Secret;
 use tessera_store::{Store, TokenKeyRecord};
 use zeroize::{Zeroize, Zeroizing};
@@ -293,12 +301,114 @@ pub enum TokenError {
 
 struct TokenKey {
     key: LessSafeKey,
+    /// Tokens this process has sealed under the key; shared by every rebuild of the keyring.
+    seals: Arc<AtomicU64>,
+}
+
+/// When token keys are replaced by themselves.
+#[derive(Debug, Clone)]
+pub struct RotationPolicy {
+    /// A key seals for at most this long.
+    pub max_age: Duration,
+    /// A key seals at most this many tokens (counted per server process) before it is replaced.
+    pub max_seals: u64,
+    /// How often the key's age is looked at (a key that reaches `max_seals` is replaced at once).
+    pub check_interval: Duration,
+}
+
+/// The default [`RotationPolicy::max_age`]: a day.
+pub const DEFAULT_KEY_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// The default [`RotationPolicy::max_seals`]: 2^28, a sixteenth of the 2^32 random-nonce bound,
+/// so that sixteen server processes (nodes, or restarts, which begin counting afresh) may seal
+/// under one key before the bound is near.
+pub const DEFAULT_KEY_MAX_SEALS: u64 = 1 << 28;
+/// However the policy is set, a process seals no more than this under one key: if rotation
+/// keeps failing, AssumeRole fails rather than wear the key out.
+pub const HARD_SEAL_LIMIT: u64 = 1 << 31;
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            max_age: DEFAULT_KEY_MAX_AGE,
+            max_seals: DEFAULT_KEY_MAX_SEALS,
+            check_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Wakes the rotation task when the current key has sealed its share: set once per server and
+/// carried through every rebuild of the keyring.
+#[derive(Debug)]
+pub struct SealTrigger {
+    max_seals: u64,
+    wake: tokio::sync::Notify,
+}
+
+impl SealTrigger {
+    /// A trigger firing when a key has sealed `max_seals` tokens.
+    pub fn new(max_seals: u64) -> Self {
+        SealTrigger {
+            max_seals: max_seals.clamp(1, HARD_SEAL_LIMIT),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Returns once a key has sealed its share since the last call (at once if it did
+    /// meanwhile: the wake-up is kept until taken).
+    pub async fn fired(&self) {
+        self.wake.notified().await;
+    }
+}
+
+/// Whether the current key is due for replacement at `now`, given its creation time and seal
+/// count ([`Keyring::current_usage`]). No current key is due at once.
+pub fn rotation_due(usage: Option<(i64, u64)>, policy: &RotationPolicy, now: i64) -> bool {
+    let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
+    match usage {
+        None => true,
+        Some((created, seals)) => {
+            seals >= policy.max_seals.min(HARD_SEAL_LIMIT) || now.saturating_sub(created) >= max_age
+        }
+    }
+}
+
+/// Replaces the current token key with a fresh one, if it is still `expected` (another node, or
+/// the operator, may have replaced it meanwhile: then nothing is done and `None` returned), and
+/// drops keys retired long enough ago. Returns the new key's id.
+pub async fn rotate(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: i64,
+    expected: Option<u32>,
+) -> anyhow::Result<Option<u32>> {
+    let keys = store
+        .token_keys()
+        .await
+        .context("cannot read the token keys")?;
+    let current = keys
+        .iter()
+        .filter(|k| k.retired.is_none())
+        .map(|k| k.id)
+        .max();
+    if current != expected {
+        return Ok(None);
+    }
+    let sealed = new_sealed_key(master)?;
+    let id = store
+        .add_token_key(&sealed, now)
+        .await
+        .context("cannot add a token key")?;
+    ensure_token_key(store, master, now).await?;
+    Ok(Some(id))
 }
 
 /// The token keys this server can seal and open with.
 pub struct Keyring {
     keys: HashMap<u32, TokenKey>,
     current: Option<u32>,
+    /// When the current key was created, Unix seconds.
+    current_created: i64,
+    trigger: Option<Arc<SealTrigger>>,
 }
 
 impl fmt::Debug for Keyring {
@@ -308,6 +418,7 @@ impl fmt::Debug for Keyring {
         f.debug_struct("Keyring")
             .field("key_ids", &ids)
             .field("current", &self.current)
+            .field("current_created", &self.current_created)
             .finish()
     }
 }
@@ -329,13 +440,22 @@ impl Keyring {
         Keyring {
             keys: HashMap::new(),
             current: None,
+            current_created: 0,
+            trigger: None,
         }
     }
 
     /// Opens the stored keys. A key that does not open is skipped (and logged): tokens under it
     /// are refused, nothing else is affected.
     pub fn from_records(master: &MasterKey, records: &[TokenKeyRecord]) -> Self {
+        Self::rebuild(master, records, &Keyring::empty())
+    }
+
+    /// [`Keyring::from_records`], keeping what `previous` counted for the keys both hold, and
+    /// its trigger.
+    pub fn rebuild(master: &MasterKey, records: &[TokenKeyRecord], previous: &Keyring) -> Self {
         let mut ring = Keyring::empty();
+        ring.trigger = previous.trigger.clone();
         for r in records {
             let Ok(bytes) = master.open(b"tessera/token-key", &r.sealed_key) else {
                 tracing::error!(key_id = r.id, "token key does not open under the master key; tokens it sealed will be refused");
@@ -344,17 +464,29 @@ impl Keyring {
             let Ok(unbound) = UnboundKey::new(&AES_256_GCM, &bytes) else {
                 continue;
             };
+            let seals = previous
+                .keys
+                .get(&r.id)
+                .map_or_else(|| Arc::new(AtomicU64::new(0)), |k| Arc::clone(&k.seals));
             ring.keys.insert(
                 r.id,
                 TokenKey {
                     key: LessSafeKey::new(unbound),
+                    seals,
                 },
             );
             if r.retired.is_none() && ring.current.is_none_or(|c| r.id > c) {
                 ring.current = Some(r.id);
+                ring.current_created = r.created;
             }
         }
         ring
+    }
+
+    /// This keyring, waking `trigger` when the current key has sealed its share.
+    pub fn with_trigger(mut self, trigger: Option<Arc<SealTrigger>>) -> Self {
+        self.trigger = trigger;
+        self
     }
 
     /// The key id new tokens are sealed under, if any.
@@ -362,10 +494,34 @@ impl Keyring {
         self.current
     }
 
-    /// Seals claims into a SecurityToken under the current key.
+    /// When the current key was created (Unix seconds) and how many tokens this process has
+    /// sealed under it.
+    pub fn current_usage(&self) -> Option<(i64, u64)> {
+        let id = self.current?;
+        let seals = self.keys.get(&id)?.seals.load(Ordering::Relaxed);
+        Some((self.current_created, seals))
+    }
+
+    /// Seals claims into a SecurityToken under the current key. `None` when there is no key to
+    /// seal with, or the key has sealed [`HARD_SEAL_LIMIT`] tokens (rotation having failed).
     pub fn seal(&self, claims: &SessionClaims) -> Option<String> {
         let id = self.current?;
-        let key = &self.keys.get(&id)?.key;
+        let TokenKey { key, seals } = self.keys.get(&id)?;
+        // Counted before sealing, so a key never seals past the hard limit however many
+        // requests race; the trigger fires once, on the seal that reaches the share.
+        let n = seals.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if let Some(t) = &self.trigger {
+            if n == t.max_seals {
+                t.wake.notify_one();
+            }
+        }
+        if n > HARD_SEAL_LIMIT {
+            tracing::error!(
+                key_id = id,
+                "the token key has sealed its limit and was not rotated; refusing to seal"
+            );
+            return None;
+        }
         // A random 96-bit nonce per token, from the thread CSPRNG (ChaCha, reseeded from the
         // kernel): asking the kernel itself cost a system call on every AssumeRole.
         let nonce: [u8; NONCE_LEN] = rand::rng().random();
@@ -624,6 +780,62 @@ mod tests {
             assert_eq!(ring.open("STS.a", t), Err(TokenError::Malformed));
         }
         assert!(Keyring::empty().seal(&claims("STS.a")).is_none());
+    }
+
+    #[test]
+    fn rotation_is_due_by_age_or_count() {
+        let policy = RotationPolicy {
+            max_age: Duration::from_secs(100),
+            max_seals: 10,
+            check_interval: Duration::from_secs(1),
+        };
+        assert!(rotation_due(None, &policy, 0), "no key: one is needed");
+        assert!(!rotation_due(Some((1000, 9)), &policy, 1099));
+        assert!(rotation_due(Some((1000, 9)), &policy, 1100), "old enough");
+        assert!(
+            rotation_due(Some((1000, 10)), &policy, 1000),
+            "sealed enough"
+        );
+        let unbounded = RotationPolicy {
+            max_seals: u64::MAX,
+            ..policy
+        };
+        assert!(
+            rotation_due(Some((1000, HARD_SEAL_LIMIT)), &unbounded, 1000),
+            "never past the hard limit"
+        );
+        let d = RotationPolicy::default();
+        assert!(d.max_seals <= 1 << 30 && d.max_age <= Duration::from_secs(7 * 86400));
+    }
+
+    #[tokio::test]
+    async fn seals_are_counted_across_rebuilds_and_wake_the_trigger() {
+        let (master, mut records) = ring_with(&[(1, false)]);
+        let trigger = Arc::new(SealTrigger::new(3));
+        let ring = Keyring::from_records(&master, &records).with_trigger(Some(trigger.clone()));
+        ring.seal(&claims("STS.a")).unwrap();
+        ring.seal(&claims("STS.a")).unwrap();
+        assert_eq!(ring.current_usage(), Some((0, 2)));
+        // A rebuild (another key added) keeps the count of the keys it keeps, and the trigger.
+        records.push(TokenKeyRecord {
+            id: 2,
+            sealed_key: new_sealed_key(&master).unwrap(),
+            created: 50,
+            retired: Some(60),
+        });
+        let ring = Keyring::rebuild(&master, &records, &ring);
+        assert_eq!(ring.current_usage(), Some((0, 2)));
+        let fired = tokio::time::timeout(Duration::from_millis(50), trigger.fired()).await;
+        assert!(fired.is_err(), "not yet at the share");
+        ring.seal(&claims("STS.a")).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), trigger.fired())
+            .await
+            .expect("the third seal wakes the rotation");
+        // Past the hard limit nothing more is sealed under the key.
+        ring.keys[&1]
+            .seals
+            .store(HARD_SEAL_LIMIT, Ordering::Relaxed);
+        assert!(ring.seal(&claims("STS.a")).is_none());
     }
 
     proptest! {

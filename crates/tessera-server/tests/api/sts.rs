@@ -111,7 +111,11 @@ impl Roles for TestServer {
 
 /// A user allowed to assume roles, and a role trusting the account with RAM read-only access.
 async fn setup() -> (TestServer, Creds) {
-    let h = TestServer::start().await;
+    setup_on(TestServer::start().await).await
+}
+
+/// [`setup`] on a server already started.
+async fn setup_on(h: TestServer) -> (TestServer, Creds) {
     let dev = h.user_with_key("dev").await;
     h.attach(
         "AttachPolicyToUser",
@@ -933,4 +937,85 @@ async fn role_chains_are_bounded() {
         "Role chaining is limited to 5 sessions; this role session may not assume another role."
     );
     assert!(alive(&h, &s).await, "the refusal ends nothing");
+}
+
+/// The id of the token key that sealed a SecurityToken (bytes 1–4 of its header).
+fn sealing_key(token: &str) -> u32 {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap();
+    u32::from_be_bytes(raw[1..5].try_into().unwrap())
+}
+
+/// Waits (up to 10 s) until the server's keyring seals under key `id`.
+async fn until_current_key(h: &TestServer, id: u32) {
+    for _ in 0..1000 {
+        if h.server().state.identities.keyring().current() == Some(id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the token key was not rotated to {id}");
+}
+
+#[tokio::test]
+async fn token_keys_rotate_by_themselves_by_count_and_by_age() {
+    use tessera_server::tokens::RotationPolicy;
+    let limits = Limits {
+        token_key_rotation: RotationPolicy {
+            max_age: Duration::from_secs(1800),
+            max_seals: 3,
+            check_interval: Duration::from_millis(20),
+        },
+        ..Limits::default()
+    };
+    let (h, dev) = setup_on(TestServer::builder().limits(limits).start().await).await;
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        let s = h.session(&dev, "Reader", &[]).await;
+        assert_eq!(sealing_key(&s.token), 1);
+        first.push(s);
+    }
+    // The third seal was the key's share: it is replaced without a request asking.
+    until_current_key(&h, 2).await;
+    let second = h.session(&dev, "Reader", &[]).await;
+    assert_eq!(sealing_key(&second.token), 2);
+    for s in &first {
+        assert!(alive(&h, s).await, "tokens of the replaced key still open");
+    }
+    let retired: Option<i64> = h
+        .db()
+        .query_row("SELECT retired FROM token_keys WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        retired,
+        Some(h.now()),
+        "the old key is retired, not dropped"
+    );
+
+    // Key 2 has sealed once; half an hour later it is replaced for its age. (The user's own
+    // requests carry the system's time, so the session signs the AssumeRole from here on.)
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    h.clock().advance(1799);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        h.server().state.identities.keyring().current(),
+        Some(2),
+        "not before its time"
+    );
+    h.clock().advance(1);
+    until_current_key(&h, 3).await;
+    let (third, _) = hop_ok(&h, &second, "Reader", &[]).await;
+    assert_eq!(sealing_key(&third.token), 3);
+    assert!(alive(&h, &third).await);
+    assert!(alive(&h, &second).await);
+    assert!(alive(&h, &first[0]).await, "two keys back still opens");
 }
