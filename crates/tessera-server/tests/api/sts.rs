@@ -911,6 +911,31 @@ async fn revoking_a_role_ends_the_sessions_chained_from_its_sessions() {
 }
 
 #[tokio::test]
+async fn deleting_a_role_in_the_chain_ends_the_sessions_below_it() {
+    let (h, dev) = chain_setup().await;
+    let root = h.root.clone();
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    let (st, v) = h
+        .ram(
+            &root,
+            "DetachPolicyFromRole",
+            &[
+                ("PolicyType", "System"),
+                ("PolicyName", "AliyunSTSAssumeRoleAccess"),
+                ("RoleName", "Middle"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = h.ram(&root, "DeleteRole", &[("RoleName", "Middle")]).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &last).await, "its parent's role is gone");
+    assert!(alive(&h, &first).await);
+}
+
+#[tokio::test]
 async fn role_chains_are_bounded() {
     let (h, dev) = setup().await;
     // Reader trusts the account, so a Reader session may assume Reader again: a chain as long
