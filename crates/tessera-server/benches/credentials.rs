@@ -43,6 +43,7 @@ fn claims() -> SessionClaims {
             "2073290024939212".into(),
         )),
         depth: 1,
+        ancestors: Vec::new(),
     }
 }
 

@@ -176,8 +176,16 @@ fn finish(
                 .origin_user
                 .as_ref()
                 .is_some_and(|(a, u)| snap.revoked(a, TargetKind::User, u, claims.issued));
+            // A chained session lives only as long as every session it was chained from: one
+            // revoked, or whose role was deleted, ends it. (Expiry needs no check: a chained
+            // session never outlives its parent.)
+            let ancestor_ended = claims.ancestors.iter().any(|a| {
+                snap.revoked(&a.account, TargetKind::Role, &a.role_id, a.issued)
+                    || snap.role(&a.account, &a.role_id).is_none()
+            });
             if now >= claims.expires
                 || revoked
+                || ancestor_ended
                 || snap.role(&claims.account, &claims.role_id).is_none()
             {
                 return Err(GatewayError::SecurityTokenExpired.into());

@@ -128,6 +128,12 @@ pub enum ApiError {
     /// AssumeRole names a role that does not exist.
     #[error("no such role to assume")]
     StsRoleNotFound,
+    /// A role session at the deepest chain allowed tried to assume another role.
+    #[error("role chain too deep")]
+    RoleChainTooDeep {
+        /// The most sessions a chain may hold.
+        limit: u8,
+    },
 
     // Groups, roles and login profiles: add below.
     /// The group name is taken.
@@ -425,6 +431,12 @@ impl ApiError {
                 "No permission perform sts:AssumeRole on this Role. Maybe you are not authorized to perform sts:AssumeRole or the specified role does not trust you",
             ),
             StsRoleNotFound => WireError::new(404, "EntityNotExist.Role", "The specified Role not exists."),
+            // Refused for who the caller is, like the root's AssumeRole: NoPermission.
+            RoleChainTooDeep { limit } => WireError::new(
+                403,
+                "NoPermission",
+                format!("Role chaining is limited to {limit} sessions; this role session may not assume another role."),
+            ),
 
             // Groups, roles and login profiles: add below.
             GroupExists => WireError::new(

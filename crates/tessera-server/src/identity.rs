@@ -27,7 +27,7 @@ use crate::ids::{AccessKeyId, AccountId, GroupId, PolicyName, RoleId, UserId, Us
 use crate::keys::MasterKey;
 use crate::principal::Principal;
 use crate::system_policies;
-use crate::tokens::Keyring;
+use crate::tokens::{Keyring, SealTrigger};
 use arc_swap::ArcSwap;
 use papaya::Equivalent;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -313,6 +313,17 @@ impl IdentityCache {
     /// The token keys.
     pub fn keyring(&self) -> arc_swap::Guard<Arc<Keyring>> {
         self.published.keyring.load()
+    }
+
+    /// Has the keyring wake `trigger` when its current key has sealed its share (see
+    /// [`crate::tokens::rotation_due`]); every later rebuild keeps it.
+    pub async fn set_seal_trigger(&self, trigger: Arc<SealTrigger>) {
+        let model = self.model.lock().await;
+        let records: Vec<TokenKeyRecord> = model.token_keys.values().cloned().collect();
+        let previous = self.published.keyring.load();
+        self.published.keyring.store(Arc::new(
+            Keyring::rebuild(&self.master, &records, &previous).with_trigger(Some(trigger)),
+        ));
     }
 
     /// Whether a session issued at `issued` was revoked for this role or user.
@@ -624,9 +635,14 @@ impl IdentityCache {
         let published = &self.published;
         if dirty.keyring {
             let records: Vec<TokenKeyRecord> = model.token_keys.values().cloned().collect();
-            published
-                .keyring
-                .store(Arc::new(Keyring::from_records(&self.master, &records)));
+            // Rebuilt from the previous keyring: the seal counts and the rotation trigger carry
+            // over.
+            let previous = published.keyring.load();
+            published.keyring.store(Arc::new(Keyring::rebuild(
+                &self.master,
+                &records,
+                &previous,
+            )));
         }
 
         let mut user_policies: HashMap<(AccountId, UserId), Arc<[NamedPolicy]>> = HashMap::new();

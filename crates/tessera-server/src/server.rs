@@ -117,12 +117,25 @@ impl Server {
                 .await
                 .context("cannot load the identity cache")?,
         );
+        let rotation = config.limits.token_key_rotation.clone();
+        let trigger = Arc::new(tokens::SealTrigger::new(rotation.max_seals));
+        identities.set_seal_trigger(Arc::clone(&trigger)).await;
         let background = vec![
             tokio::spawn(identity::follow(
                 Arc::clone(&identities),
                 Arc::clone(&store),
             )),
             tokio::spawn(compact_feed(Arc::clone(&store), config.change_retention)),
+            tokio::spawn(rotate_token_keys(
+                KeyRotation {
+                    identities: Arc::clone(&identities),
+                    store: Arc::clone(&store),
+                    master: dir.master.clone(),
+                    clock: Arc::clone(&clock),
+                    policy: rotation,
+                },
+                trigger,
+            )),
         ];
         let state = Arc::new(AppState::new(
             store,
@@ -211,6 +224,61 @@ impl Server {
             .context("cannot close the store cleanly")?;
         Ok(())
     }
+}
+
+/// What the token-key rotation task works with.
+struct KeyRotation {
+    identities: Arc<IdentityCache>,
+    store: Arc<dyn Store>,
+    master: Arc<crate::keys::MasterKey>,
+    clock: Arc<dyn Clock>,
+    policy: tokens::RotationPolicy,
+}
+
+/// Replaces the token key when it is old enough or has sealed its share: woken by the trigger
+/// the moment the share is reached, and every check interval for the age (and to retry a
+/// rotation that failed). Requests go on sealing under the old key until the new one is
+/// published; they never wait for this.
+async fn rotate_token_keys(r: KeyRotation, trigger: Arc<tokens::SealTrigger>) {
+    loop {
+        let (current, usage) = {
+            let ring = r.identities.keyring();
+            (ring.current(), ring.current_usage())
+        };
+        let now = r.clock.now();
+        if tokens::rotation_due(usage, &r.policy, now) {
+            match tokens::rotate(r.store.as_ref(), &r.master, now, current).await {
+                Ok(Some(id)) => {
+                    let (created, seals) = usage.unwrap_or_default();
+                    tracing::info!(
+                        key_id = id,
+                        replaced = current,
+                        replaced_age_secs = now.saturating_sub(created),
+                        replaced_seals = seals,
+                        "rotated the token key"
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot rotate the token key"),
+            }
+            // Applied now rather than when the feed follower next looks: the old key seals
+            // until then.
+            if let Err(e) = r.identities.catch_up().await {
+                tracing::warn!(error = %e, "cannot apply the token key rotation");
+            }
+            pause_after_rotation(&r.policy).await;
+        }
+        tokio::select! {
+            () = trigger.fired() => {}
+            () = tokio::time::sleep(r.policy.check_interval) => {}
+        }
+    }
+}
+
+/// After a rotation attempt, a short pause: a store that refuses writes is not hammered by a
+/// trigger that keeps firing.
+async fn pause_after_rotation(policy: &tokens::RotationPolicy) {
+    tokio::time::sleep(policy.check_interval.min(Duration::from_secs(1))).await;
 }
 
 /// Drops the feed's entries older than the retention, once a minute.

@@ -6,6 +6,7 @@ use crate::ids::AccountId;
 use crate::keys::MasterKey;
 use crate::nonce::ReplayWindow;
 use crate::password::Passwords;
+use crate::tokens::RotationPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_store::Store;
@@ -61,6 +62,8 @@ pub struct Limits {
     pub password_hash_workers: usize,
     /// Password hashes that may wait for a worker; beyond them requests get `Throttling`.
     pub password_hash_queue: usize,
+    /// When token keys are replaced by themselves (by age and by tokens sealed).
+    pub token_key_rotation: RotationPolicy,
 }
 
 /// The default connection cap: three quarters of the soft `RLIMIT_NOFILE` (the rest, at least
@@ -104,6 +107,7 @@ impl Default for Limits {
             http2_cleartext: false,
             password_hash_workers: default_password_hash_workers(),
             password_hash_queue: 2 * default_password_hash_workers(),
+            token_key_rotation: RotationPolicy::default(),
         }
     }
 }

@@ -18,7 +18,8 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
     /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
-    /// change_retention, max_connections, keep_alive_timeout, http2_cleartext).
+    /// change_retention, max_connections, keep_alive_timeout, http2_cleartext,
+    /// token_key_max_age, token_key_max_seals).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -88,6 +89,23 @@ pub struct ServeArgs {
     /// identity cache, another node) further behind than this reloads from a snapshot.
     #[arg(long, env = "TESSERA_CHANGE_RETENTION", value_name = "DURATION", value_parser = parse_retention)]
     change_retention: Option<Duration>,
+    /// How long a token key seals SecurityTokens before a new one replaces it, e.g. 12h or 7d
+    /// [default: 24h]. At least a minute.
+    #[arg(long, env = "TESSERA_TOKEN_KEY_MAX_AGE", value_name = "DURATION", value_parser = parse_key_age)]
+    token_key_max_age: Option<Duration>,
+    /// How many SecurityTokens one server process seals under a token key before a new one
+    /// replaces it [default: 268435456 = 2^28]; 1 to 2^31. AES-GCM with random nonces must stay
+    /// well under 2^32 per key, over every node and restart.
+    #[arg(long, env = "TESSERA_TOKEN_KEY_MAX_SEALS", value_name = "N")]
+    token_key_max_seals: Option<u64>,
+}
+
+fn parse_key_age(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 12h, 1d, 7d)"))?;
+    if d < Duration::from_secs(60) {
+        return Err("must be at least a minute".into());
+    }
+    Ok(d)
 }
 
 fn parse_retention(s: &str) -> Result<Duration, String> {
@@ -229,6 +247,8 @@ struct FileSettings {
     max_connections: Option<usize>,
     keep_alive_timeout: Option<u64>,
     http2_cleartext: Option<bool>,
+    token_key_max_age: Option<String>,
+    token_key_max_seals: Option<u64>,
 }
 
 struct Settings {
@@ -307,6 +327,23 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(on) = args.http2_cleartext.or(file.http2_cleartext) {
         limits.http2_cleartext = on;
+    }
+    match (args.token_key_max_age, file.token_key_max_age) {
+        (Some(d), _) => limits.token_key_rotation.max_age = d,
+        (None, Some(text)) => {
+            limits.token_key_rotation.max_age = parse_key_age(&text)
+                .map_err(|e| anyhow::anyhow!("token_key_max_age = {text:?}: {e}"))?;
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = args.token_key_max_seals.or(file.token_key_max_seals) {
+        if !(1..=tessera_server::tokens::HARD_SEAL_LIMIT).contains(&n) {
+            bail!(
+                "token_key_max_seals must be from 1 to {}",
+                tessera_server::tokens::HARD_SEAL_LIMIT
+            );
+        }
+        limits.token_key_rotation.max_seals = n;
     }
     Ok(Settings {
         server: ServerConfig {
@@ -534,6 +571,49 @@ mod tests {
             .expect("zero is refused");
             assert!(format!("{e:#}").contains("at least"), "{e:#}");
         }
+    }
+
+    #[test]
+    fn token_key_rotation_from_flags_and_file() {
+        let s = resolve(T::try_parse_from(["t"]).unwrap().a).unwrap();
+        let d = &s.server.limits.token_key_rotation;
+        assert_eq!(
+            (d.max_age, d.max_seals),
+            (Duration::from_secs(86_400), 1 << 28)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(
+            &f,
+            "token_key_max_age = \"7d\"\ntoken_key_max_seals = 1000\n",
+        )
+        .unwrap();
+        let config = ["t", "--config", f.to_str().unwrap()];
+        let s = resolve(T::try_parse_from(config).unwrap().a).unwrap();
+        let r = &s.server.limits.token_key_rotation;
+        assert_eq!(
+            (r.max_age, r.max_seals),
+            (Duration::from_secs(7 * 86_400), 1000)
+        );
+        let flags = [
+            &config[..],
+            &["--token-key-max-age", "12h", "--token-key-max-seals", "5"],
+        ]
+        .concat();
+        let s = resolve(T::try_parse_from(flags).unwrap().a).unwrap();
+        let r = &s.server.limits.token_key_rotation;
+        assert_eq!(
+            (r.max_age, r.max_seals),
+            (Duration::from_secs(12 * 3600), 5)
+        );
+        assert!(T::try_parse_from(["t", "--token-key-max-age", "10s"]).is_err());
+        for bad in ["0", "2147483649"] {
+            let args = T::try_parse_from(["t", "--token-key-max-seals", bad]).unwrap();
+            assert!(resolve(args.a).is_err(), "{bad} refused");
+        }
+        std::fs::write(&f, "token_key_max_age = \"5s\"\n").unwrap();
+        let e = resolve(T::try_parse_from(config).unwrap().a).err().unwrap();
+        assert!(format!("{e:#}").contains("token_key_max_age"), "{e:#}");
     }
 
     #[test]

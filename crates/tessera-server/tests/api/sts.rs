@@ -111,7 +111,11 @@ impl Roles for TestServer {
 
 /// A user allowed to assume roles, and a role trusting the account with RAM read-only access.
 async fn setup() -> (TestServer, Creds) {
-    let h = TestServer::start().await;
+    setup_on(TestServer::start().await).await
+}
+
+/// [`setup`] on a server already started.
+async fn setup_on(h: TestServer) -> (TestServer, Creds) {
     let dev = h.user_with_key("dev").await;
     h.attach(
         "AttachPolicyToUser",
@@ -753,4 +757,290 @@ async fn accounts_cross_account_roles_and_key_rotation() {
         visit.token[..8],
         "different key id in the header"
     );
+}
+
+/// `from` assumes `role` of the test account, as session `name`.
+async fn hop(
+    h: &TestServer,
+    from: &Session,
+    role: &str,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let arn = format!("acs:ram::{}:role/{role}", h.account);
+    let mut p = vec![("RoleArn", arn.as_str()), ("RoleSessionName", name)];
+    p.extend_from_slice(extra);
+    h.session_call(from, "2015-04-01", "AssumeRole", &p).await
+}
+
+/// [`hop`], which must succeed: the session and its expiry.
+async fn hop_ok(
+    h: &TestServer,
+    from: &Session,
+    role: &str,
+    extra: &[(&str, &str)],
+) -> (Session, i64) {
+    let (st, v) = hop(h, from, role, "hop", extra).await;
+    assert_eq!(st, 200, "{v}");
+    let c = &v["Credentials"];
+    let expires = timestamp::parse(c["Expiration"].as_str().unwrap()).unwrap();
+    let s = Session {
+        creds: Creds::new(
+            c["AccessKeyId"].as_str().unwrap(),
+            c["AccessKeySecret"].as_str().unwrap(),
+        ),
+        token: c["SecurityToken"].as_str().unwrap().into(),
+    };
+    (s, expires)
+}
+
+/// Whether `s` is still accepted: 200, or refused as expired.
+async fn alive(h: &TestServer, s: &Session) -> bool {
+    let (st, v) = h
+        .session_call(s, "2015-04-01", "GetCallerIdentity", &[])
+        .await;
+    match st {
+        StatusCode::OK => true,
+        _ => {
+            assert_eq!(
+                (st, code(&v)),
+                (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired")
+            );
+            false
+        }
+    }
+}
+
+/// Reader (which may assume roles) → Middle → Last, each trusting the role before it.
+async fn chain_setup() -> (TestServer, Creds) {
+    let (h, dev) = setup().await;
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    for (name, trusted) in [("Middle", "reader"), ("Last", "middle")] {
+        h.role(
+            name,
+            &format!(r#"{{"Statement":[{{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{{"RAM":["acs:ram::ACCOUNT:role/{trusted}"]}}}}],"Version":"1"}}"#),
+            &[("MaxSessionDuration", "43200")],
+        )
+        .await;
+    }
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Middle"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    (h, dev)
+}
+
+#[tokio::test]
+async fn a_chained_session_never_outlives_its_parent() {
+    let (h, dev) = chain_setup().await;
+    let start = h.now();
+    let first = h
+        .session(&dev, "Reader", &[("DurationSeconds", "900")])
+        .await;
+    h.clock().advance(100);
+    // An hour asked for, and allowed for a chained session, but the parent has 800 s left.
+    let (middle, expires) = hop_ok(&h, &first, "Middle", &[("DurationSeconds", "3600")]).await;
+    assert_eq!(expires, start + 900, "capped at the parent's expiry");
+    h.clock().advance(100);
+    let (last, expires) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert_eq!(expires, start + 900, "and so on down the chain");
+    assert!(alive(&h, &last).await);
+    // A child asking for less than its parent has left keeps what it asked for.
+    let long = h.session(&dev, "Reader", &[]).await;
+    let (_, expires) = hop_ok(&h, &long, "Middle", &[("DurationSeconds", "900")]).await;
+    assert_eq!(expires, h.now() + 900);
+    h.clock().advance(700);
+    assert!(!alive(&h, &first).await);
+    assert!(!alive(&h, &middle).await, "the child ends with its parent");
+    assert!(!alive(&h, &last).await, "so does the grandchild");
+}
+
+#[tokio::test]
+async fn revoking_a_role_ends_the_sessions_chained_from_its_sessions() {
+    let (h, dev) = chain_setup().await;
+    let root = h.root.clone();
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+
+    // Revoking the middle role ends its sessions and the grandchild, not the first session.
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "Middle")])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &middle).await);
+    assert!(!alive(&h, &last).await, "revocation follows the chain");
+    assert!(alive(&h, &first).await, "but not up it");
+
+    // A fresh chain from the surviving session; revoking the first role ends all of it,
+    // however far down. (The grandchild's own role, Last, was never revoked.)
+    h.clock().advance(1);
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert!(alive(&h, &last).await);
+    let (st, v) = h
+        .ram(&root, "RevokeRoleSessions", &[("RoleName", "Reader")])
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &first).await);
+    assert!(!alive(&h, &middle).await);
+    assert!(
+        !alive(&h, &last).await,
+        "the grandchild's calls are refused"
+    );
+    let (st, v) = hop(&h, &middle, "Last", "again", &[]).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "InvalidSecurityToken.Expired"),
+        "nor can a revoked chain grow"
+    );
+
+    // Sessions started after the revocation chain as before.
+    h.clock().advance(1);
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    assert!(alive(&h, &last).await);
+}
+
+#[tokio::test]
+async fn deleting_a_role_in_the_chain_ends_the_sessions_below_it() {
+    let (h, dev) = chain_setup().await;
+    let root = h.root.clone();
+    let first = h.session(&dev, "Reader", &[]).await;
+    let (middle, _) = hop_ok(&h, &first, "Middle", &[]).await;
+    let (last, _) = hop_ok(&h, &middle, "Last", &[]).await;
+    let (st, v) = h
+        .ram(
+            &root,
+            "DetachPolicyFromRole",
+            &[
+                ("PolicyType", "System"),
+                ("PolicyName", "AliyunSTSAssumeRoleAccess"),
+                ("RoleName", "Middle"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = h.ram(&root, "DeleteRole", &[("RoleName", "Middle")]).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!alive(&h, &last).await, "its parent's role is gone");
+    assert!(alive(&h, &first).await);
+}
+
+#[tokio::test]
+async fn role_chains_are_bounded() {
+    let (h, dev) = setup().await;
+    // Reader trusts the account, so a Reader session may assume Reader again: a chain as long
+    // as the caller likes, but for the bound.
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    let mut s = h.session(&dev, "Reader", &[]).await;
+    for _ in 2..=5 {
+        s = hop_ok(&h, &s, "Reader", &[]).await.0;
+    }
+    assert!(alive(&h, &s).await, "a chain of five sessions is allowed");
+    let (st, v) = hop(&h, &s, "Reader", "sixth", &[]).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::FORBIDDEN, "NoPermission"),
+        "{v}"
+    );
+    assert_eq!(
+        v["Message"],
+        "Role chaining is limited to 5 sessions; this role session may not assume another role."
+    );
+    assert!(alive(&h, &s).await, "the refusal ends nothing");
+}
+
+/// The id of the token key that sealed a SecurityToken (bytes 1–4 of its header).
+fn sealing_key(token: &str) -> u32 {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap();
+    u32::from_be_bytes(raw[1..5].try_into().unwrap())
+}
+
+/// Waits (up to 10 s) until the server's keyring seals under key `id`.
+async fn until_current_key(h: &TestServer, id: u32) {
+    for _ in 0..1000 {
+        if h.server().state.identities.keyring().current() == Some(id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the token key was not rotated to {id}");
+}
+
+#[tokio::test]
+async fn token_keys_rotate_by_themselves_by_count_and_by_age() {
+    use tessera_server::tokens::RotationPolicy;
+    let limits = Limits {
+        token_key_rotation: RotationPolicy {
+            max_age: Duration::from_secs(1800),
+            max_seals: 3,
+            check_interval: Duration::from_millis(20),
+        },
+        ..Limits::default()
+    };
+    let (h, dev) = setup_on(TestServer::builder().limits(limits).start().await).await;
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        let s = h.session(&dev, "Reader", &[]).await;
+        assert_eq!(sealing_key(&s.token), 1);
+        first.push(s);
+    }
+    // The third seal was the key's share: it is replaced without a request asking.
+    until_current_key(&h, 2).await;
+    let second = h.session(&dev, "Reader", &[]).await;
+    assert_eq!(sealing_key(&second.token), 2);
+    for s in &first {
+        assert!(alive(&h, s).await, "tokens of the replaced key still open");
+    }
+    let retired: Option<i64> = h
+        .db()
+        .query_row("SELECT retired FROM token_keys WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        retired,
+        Some(h.now()),
+        "the old key is retired, not dropped"
+    );
+
+    // Key 2 has sealed once; half an hour later it is replaced for its age. (The user's own
+    // requests carry the system's time, so the session signs the AssumeRole from here on.)
+    h.attach(
+        "AttachPolicyToRole",
+        ("RoleName", "Reader"),
+        "AliyunSTSAssumeRoleAccess",
+    )
+    .await;
+    h.clock().advance(1799);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        h.server().state.identities.keyring().current(),
+        Some(2),
+        "not before its time"
+    );
+    h.clock().advance(1);
+    until_current_key(&h, 3).await;
+    let (third, _) = hop_ok(&h, &second, "Reader", &[]).await;
+    assert_eq!(sealing_key(&third.token), 3);
+    assert!(alive(&h, &third).await);
+    assert!(alive(&h, &second).await);
+    assert!(alive(&h, &first[0]).await, "two keys back still opens");
 }
