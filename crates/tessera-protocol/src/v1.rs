@@ -21,6 +21,9 @@ const INLINE_PARAMS: usize = 32;
 
 type Pairs<'a> = SmallVec<[(&'a str, &'a str); INLINE_PARAMS]>;
 
+/// Pairs with their names' sort keys (see [`name_key`]).
+type KeyedPairs<'a> = SmallVec<[(Option<u128>, (&'a str, &'a str)); INLINE_PARAMS]>;
+
 /// Every parameter but `Signature`, sorted by encoded name, then value.
 fn sorted<'a, I>(params: I, style: Canonicalization) -> Pairs<'a>
 where
@@ -29,7 +32,7 @@ where
     // Sorted by comparing their encodings in place: nothing is encoded but the output. Most
     // names are short and entirely unreserved, so their first 16 bytes, as one number, already
     // sort as their encodings do; only ties and other names are compared byte by byte.
-    let mut keyed: SmallVec<[(Option<u128>, (&'a str, &'a str)); INLINE_PARAMS]> = params
+    let mut keyed: KeyedPairs<'a> = params
         .into_iter()
         .filter(|(name, _)| *name != "Signature")
         .map(|pair| (name_key(pair.0, style), pair))

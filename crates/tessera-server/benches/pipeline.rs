@@ -1,7 +1,8 @@
 //! Allocations and time per request through the server's pipeline: parse, authenticate,
 //! authorize, act, render, in-process on a real server state (SQLite store in a temporary
 //! directory), without the HTTP framing. Every request is freshly signed beforehand, with its own
-//! nonce; the measured section is `ApiRequest::new` plus `http::serve` into a reused buffer.
+//! nonce; the measured section is `ApiRequest::new` plus `http::serve` into a reused buffer and
+//! the request's metrics.
 //!
 //! ```sh
 //! cargo bench -p tessera-server --bench pipeline              # every scenario
@@ -121,7 +122,14 @@ async fn run(state: &AppState, parts: &Parts, out: &mut Vec<u8>) -> u16 {
         &mut scratch,
     );
     out.clear();
-    serve(state, &req, None, out).await.status.as_u16()
+    let answered = serve(state, &req, None, out).await;
+    // What the HTTP handler records for every request, counted with the rest.
+    state.metrics.request(
+        answered.action,
+        answered.code.as_ref(),
+        Duration::from_micros(1),
+    );
+    answered.status.as_u16()
 }
 
 async fn json(state: &AppState, parts: &Parts) -> serde_json::Value {

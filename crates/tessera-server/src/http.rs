@@ -89,6 +89,14 @@ async fn handle(
     );
     let mut out = Vec::with_capacity(512);
     let answered = serve(&state, &req, read_error, &mut out).await;
+    // A request refused before its action was looked up (authentication, say) is still
+    // counted under the action it named, when it named a known one.
+    let action = answered
+        .action
+        .or_else(|| Action::resolve(req.param("Version")?, req.param("Action")?).ok());
+    state
+        .metrics
+        .request(action, answered.code.as_ref(), started.elapsed());
     tracing::info!(
         request_id = answered.request_id(),
         action = answered.action.map(Action::name).unwrap_or("-"),
@@ -239,11 +247,10 @@ async fn pipeline(state: &AppState, req: &ApiRequest<'_>) -> Outcome {
     // applied; when the feed cannot be read the request fails rather than report a write that
     // authentication does not see yet.
     if state.identities.behind() {
-        state
-            .identities
-            .catch_up()
-            .await
-            .map_err(|e| (Some(action), ApiError::from(e)))?;
+        let waited = Instant::now();
+        let caught_up = state.identities.catch_up().await;
+        state.metrics.catch_up(waited.elapsed());
+        caught_up.map_err(|e| (Some(action), ApiError::from(e)))?;
     }
     let reply = outcome.map_err(|e| (Some(action), e))?;
     Ok((action, reply, authn))

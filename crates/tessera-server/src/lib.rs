@@ -32,6 +32,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 mod listener;
+pub mod metrics;
 pub mod nonce;
 pub mod password;
 pub mod policy_docs;

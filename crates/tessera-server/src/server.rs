@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// How long the change feed keeps an entry; a reader further behind reloads from a
     /// snapshot.
     pub change_retention: Duration,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP), if anywhere. A listener
+    /// of its own, so that it can be kept to the operator's network.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The change feed's default retention: ample for a node that restarts or loses its database
@@ -66,6 +69,8 @@ impl Endpoint {
 pub struct Server {
     /// Where it listens.
     pub endpoints: Vec<Endpoint>,
+    /// Where metrics are served (`http://addr/metrics`), when asked for.
+    pub metrics: Option<SocketAddr>,
     /// Set when this start initialised the data directory.
     pub initialized: Option<Initialized>,
     /// The shared state (tests reach the clock and store through it).
@@ -120,7 +125,7 @@ impl Server {
         let rotation = config.limits.token_key_rotation.clone();
         let trigger = Arc::new(tokens::SealTrigger::new(rotation.max_seals));
         identities.set_seal_trigger(Arc::clone(&trigger)).await;
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(identity::follow(
                 Arc::clone(&identities),
                 Arc::clone(&store),
@@ -194,9 +199,24 @@ impl Server {
                 app,
             });
         }
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let l = bind(addr)?;
+                let bound = l.local_addr()?;
+                let app = crate::metrics::router(Arc::clone(&state));
+                background.push(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(l, app).await {
+                        tracing::error!(error = %e, "the metrics listener failed");
+                    }
+                }));
+                Some(bound)
+            }
+            None => None,
+        };
         let accept_loop = connections.serve(listeners, settings);
         Ok(Server {
             endpoints,
+            metrics,
             initialized: dir.initialized,
             state,
             connections,

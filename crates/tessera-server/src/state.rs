@@ -135,6 +135,8 @@ pub struct AppState {
     /// The operator: the first account, whose root alone may administer the deployment (create
     /// accounts, rotate token keys).
     pub operator: AccountId,
+    /// Request metrics (the state's own are read from the fields above when scraped).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -156,6 +158,7 @@ impl AppState {
             clock,
             limits,
             operator,
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 }

@@ -152,6 +152,7 @@ pub struct Builder {
     limits: Limits,
     manual_clock: bool,
     shutdown_grace: Duration,
+    metrics: bool,
 }
 
 impl Default for Builder {
@@ -161,6 +162,7 @@ impl Default for Builder {
             limits: Limits::default(),
             manual_clock: true,
             shutdown_grace: Duration::from_secs(5),
+            metrics: false,
         }
     }
 }
@@ -191,6 +193,12 @@ impl Builder {
         self
     }
 
+    /// Also serves Prometheus metrics, on a loopback port of their own ([`TestServer::metrics_url`]).
+    pub fn metrics(mut self) -> Builder {
+        self.metrics = true;
+        self
+    }
+
     /// Starts the server over a new temporary data directory and reads the root's credentials
     /// it wrote there.
     pub async fn start(self) -> TestServer {
@@ -207,6 +215,7 @@ impl Builder {
             }),
             limits: self.limits,
             shutdown_grace: self.shutdown_grace,
+            metrics_listen: self.metrics.then(loopback),
             ..config(dir.path())
         };
         let manual = self
@@ -275,6 +284,7 @@ pub fn config(data_dir: impl Into<PathBuf>) -> ServerConfig {
         limits: Limits::default(),
         shutdown_grace: Duration::from_secs(5),
         change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
+        metrics_listen: None,
     }
 }
 
@@ -379,6 +389,17 @@ impl TestServer {
         self.http
             .as_deref()
             .expect("this server has no plain-HTTP listener")
+    }
+
+    /// `http://127.0.0.1:<port>/metrics`, where the server serves its metrics.
+    ///
+    /// Panics unless the server was built with [`Builder::metrics`].
+    pub fn metrics_url(&self) -> String {
+        let addr = self
+            .server()
+            .metrics
+            .expect("this server was started without metrics");
+        format!("http://{addr}/metrics")
     }
 
     /// `https://127.0.0.1:<port>`, the HTTPS listener.

@@ -16,7 +16,8 @@ use tessera_server::{Limits, Server, ServerConfig, TlsSource};
 /// Flags of `tessera serve`. Each can also come from its `TESSERA_*` variable or the TOML file.
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
-    /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
+    /// A TOML file with any of the settings below (keys: listen, http_listen, metrics_listen,
+    /// data, tls,
     /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
     /// change_retention, max_connections, keep_alive_timeout, http2_cleartext,
     /// token_key_max_age, token_key_max_seals).
@@ -28,6 +29,10 @@ pub struct ServeArgs {
     /// An additional plain-HTTP listener, e.g. for loopback clients of an HTTPS server.
     #[arg(long, env = "TESSERA_HTTP_LISTEN", value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP, a listener of its own;
+    /// keep it to the operator's network) [default: off].
+    #[arg(long, env = "TESSERA_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// The data directory [default: $XDG_DATA_HOME/tessera, else ~/.local/share/tessera].
     #[arg(long, env = "TESSERA_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
@@ -231,6 +236,7 @@ impl std::fmt::Display for ByteSize {
 struct FileSettings {
     listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     data: Option<PathBuf>,
     tls: Option<TlsMode>,
     tls_cert: Option<PathBuf>,
@@ -357,6 +363,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             limits,
             shutdown_grace: Duration::from_secs(30),
             change_retention,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
         },
         log_format: args
             .log_format
@@ -445,6 +452,12 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         if !e.secure && !e.addr.ip().is_loopback() {
             // CreateAccessKey returns secrets; off loopback they should not travel in clear.
             tracing::warn!(address = %e.addr, "plain HTTP on a non-loopback address: secrets cross the network unencrypted; use --tls");
+        }
+    }
+    if let Some(addr) = server.metrics {
+        println!("tessera: metrics on http://{addr}/metrics");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(address = %addr, "metrics are served without authentication; keep this address to the operator's network");
         }
     }
     println!("tessera: ready");

@@ -983,6 +983,7 @@ async fn graceful_shutdown_closes_the_store() {
 
 mod authorization;
 mod connections;
+mod metrics;
 mod policies;
 mod ram_entities;
 
