@@ -19,8 +19,8 @@ use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyS
 use zeroize::Zeroizing;
 
 use tessera_store::sqlite::FORMAT;
-const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
-const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
+pub(crate) const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
+pub(crate) const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
 
 /// File names inside the data directory.
 pub mod files {
@@ -82,7 +82,7 @@ struct Opened {
     initialized: Option<Initialized>,
 }
 
-fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
     // The directory itself is locked, so no lock file is left behind in a directory that turns
     // out to be foreign.
     let dir =
@@ -150,11 +150,11 @@ async fn open_or_init_locked(path: &Path, clock: &dyn Clock) -> anyhow::Result<O
     init(path, clock).await
 }
 
-fn partial(p: &Path) -> PathBuf {
+pub(crate) fn partial(p: &Path) -> PathBuf {
     PathBuf::from(format!("{}{}", p.display(), files::PARTIAL))
 }
 
-fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
+pub(crate) fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -23,6 +23,7 @@ pub mod authz;
 pub mod bound;
 pub mod catalog;
 pub mod clock;
+pub mod cluster;
 mod conn;
 pub mod datadir;
 pub mod error;
@@ -43,6 +44,6 @@ pub mod system_policies;
 pub mod tls;
 pub mod tokens;
 
-pub use server::{Endpoint, Server, ServerConfig};
+pub use server::{Endpoint, Server, ServerConfig, StoreConfig};
 pub use state::Limits;
 pub use tls::TlsSource;

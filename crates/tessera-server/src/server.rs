@@ -2,6 +2,7 @@
 //! shutdown that lets in-flight requests finish and then closes the store.
 
 use crate::clock::Clock;
+use crate::cluster::{self, PostgresConfig};
 use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
 use crate::identity::{self, IdentityCache};
@@ -36,6 +37,18 @@ pub struct ServerConfig {
     /// How long the change feed keeps an entry; a reader further behind reloads from a
     /// snapshot.
     pub change_retention: Duration,
+    /// Where the state lives.
+    pub store: StoreConfig,
+}
+
+/// Where a node keeps its state.
+#[derive(Debug, Clone, Default)]
+pub enum StoreConfig {
+    /// A SQLite file in the data directory, with the master key beside it (the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by every node of the deployment.
+    Postgres(PostgresConfig),
 }
 
 /// The change feed's default retention: ample for a node that restarts or loses its database
@@ -104,34 +117,60 @@ fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 impl Server {
     /// Opens (or initialises) the data directory and starts listening.
     pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-        let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
-        let store: Arc<dyn Store> = dir.store.clone();
-        tokens::ensure_token_key(store.as_ref(), &dir.master, clock.now()).await?;
+        let (lock, store, master, initialized, follower) = match &config.store {
+            StoreConfig::Sqlite => {
+                let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
+                tokens::ensure_token_key(dir.store.as_ref(), &dir.master, clock.now()).await?;
+                (
+                    dir.lock,
+                    dir.store as Arc<dyn Store>,
+                    dir.master,
+                    dir.initialized,
+                    None,
+                )
+            }
+            StoreConfig::Postgres(pg) => {
+                let c = cluster::open(&config.data_dir, pg, clock.as_ref()).await?;
+                (
+                    c.lock,
+                    c.store as Arc<dyn Store>,
+                    c.master,
+                    c.initialized,
+                    Some(c.follower),
+                )
+            }
+        };
         let operator = store
             .meta("first_account")
             .await?
             .map(AccountId::from_trusted)
             .context("the database names no first account")?;
         let identities = Arc::new(
-            IdentityCache::load(Arc::clone(&store), dir.master.clone())
+            IdentityCache::load(Arc::clone(&store), master.clone())
                 .await
                 .context("cannot load the identity cache")?,
         );
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(identity::follow(
                 Arc::clone(&identities),
                 Arc::clone(&store),
             )),
             tokio::spawn(compact_feed(Arc::clone(&store), config.change_retention)),
         ];
-        let state = Arc::new(AppState::new(
+        let feed = follower.map(|f| {
+            background.push(f.task);
+            f.health
+        });
+        let mut state = AppState::new(
             store,
             identities,
-            dir.master.clone(),
+            master,
             clock,
             config.limits.clone(),
             operator,
-        ));
+        );
+        state.feed = feed;
+        let state = Arc::new(state);
         let limits = &config.limits;
         if let Some(soft) = crate::state::nofile_soft_limit() {
             // The store, the logs and the listeners need descriptors too.
@@ -184,13 +223,13 @@ impl Server {
         let accept_loop = connections.serve(listeners, settings);
         Ok(Server {
             endpoints,
-            initialized: dir.initialized,
+            initialized,
             state,
             connections,
             accept_loop,
             grace: config.shutdown_grace,
             background,
-            _lock: dir.lock,
+            _lock: lock,
         })
     }
 

@@ -124,6 +124,8 @@ pub struct AppState {
     /// The operator: the first account, whose root alone may administer the deployment (create
     /// accounts, rotate token keys).
     pub operator: AccountId,
+    /// The follower of other nodes' commits, on a store shared by several nodes.
+    pub feed: Option<Arc<tessera_store::postgres::FeedHealth>>,
 }
 
 impl AppState {
@@ -145,6 +147,7 @@ impl AppState {
             clock,
             limits,
             operator,
+            feed: None,
         }
     }
 }
