@@ -74,7 +74,13 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two attempts to connect.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub(super) fn spawn(shared: Arc<Shared>, config: Config, poll: Duration) -> FeedFollower {
+pub(super) fn spawn(shared: Arc<Shared>, mut config: Config, poll: Duration) -> FeedFollower {
+    // Told apart from the pool's connections in pg_stat_activity.
+    let name = format!(
+        "{} feed",
+        config.get_application_name().unwrap_or("tessera")
+    );
+    config.application_name(name);
     let health = Arc::new(FeedHealth::default());
     let task = tokio::spawn(run(shared, config, poll, Arc::clone(&health)));
     FeedFollower { task, health }
