@@ -483,6 +483,58 @@ async fn two_nodes_serve_one_deployment() {
             .count("SELECT COUNT(*) FROM SCHEMA.users WHERE name LIKE 'race%'"),
         5
     );
+
+    // Both say they are ready, following the feed with nothing left to apply.
+    for n in [&a, &b] {
+        until(
+            BOUND,
+            "a node with no feed lag",
+            async || readiness(n).await,
+            |s, v| s == 200 && v["Feed"]["Lag"] == 0,
+        )
+        .await;
+        let (_, v) = readiness(n).await;
+        assert_eq!(v["Status"], "Ready", "{v}");
+        assert_eq!(v["Store"]["Backend"], "postgresql");
+        assert_eq!(v["Feed"]["Listening"], true);
+        assert!(v["Feed"]["SinceContactMs"].as_u64().unwrap() < 5_000, "{v}");
+    }
+}
+
+/// `GET /ready`: the status and the JSON report.
+async fn readiness(node: &Node) -> (u16, Value) {
+    let resp = reqwest::get(format!("{}/ready", node.url)).await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_database_is_gone_is_not_ready() {
+    let cluster = Cluster::new("tessera_cluster");
+    let a = ready(cluster.spawn("gone_a"), "gone_a", &cluster);
+    let (s, v) = readiness(&a).await;
+    assert_eq!((s, &v["Status"]), (200, &Value::from("Ready")), "{v}");
+    run_sql(&format!("DROP SCHEMA {} CASCADE", cluster.schema.0), true).unwrap();
+    let mut last = Value::Null;
+    // The follower notices first; the store's probe within its second of reuse.
+    until(
+        Duration::from_secs(10),
+        "not ready, the store unreachable, once the tables are gone",
+        async || readiness(&a).await,
+        |s, v| {
+            last = v.clone();
+            s == 503 && v["Store"]["Reachable"] == false
+        },
+    )
+    .await;
+    assert_eq!(last["Status"], "NotReady");
+    assert_eq!(last["Feed"]["Listening"], false, "{last}");
+    assert!(
+        !serde_json::to_string(&last)
+            .unwrap()
+            .contains("does not exist"),
+        "the database's error is logged, not shown: {last}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
