@@ -264,6 +264,19 @@ async fn call(
     action: &str,
     params: &[(&str, &str)],
 ) -> (u16, Value) {
+    try_call(&node.url, c, version, action, params)
+        .await
+        .unwrap()
+}
+
+/// [`call`] to `url`, with a failure to reach the node returned (it may have been killed).
+async fn try_call(
+    url: &str,
+    c: &Creds,
+    version: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Result<(u16, Value), reqwest::Error> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -298,12 +311,11 @@ async fn call(
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
     let resp = reqwest::Client::new()
-        .post(format!("{}/?{}", node.url, query.join("&")))
+        .post(format!("{url}/?{}", query.join("&")))
         .send()
-        .await
-        .unwrap();
+        .await?;
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    Ok((status, resp.json().await?))
 }
 
 fn code(v: &Value) -> &str {
@@ -623,4 +635,86 @@ async fn a_node_with_the_wrong_master_key_refuses_to_start_and_writes_nothing() 
     // The first node goes on serving.
     let (s, _) = call(&a, &root, STS, "GetCallerIdentity", &[]).await;
     assert_eq!(s, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_writes_loses_nothing_acknowledged_and_catches_up_on_restart() {
+    let cluster = Cluster::new("tessera_cluster");
+    let a = ready(cluster.spawn("kill_a"), "kill_a", &cluster);
+    let b = ready(cluster.spawn("kill_b"), "kill_b", &cluster);
+    let root = cluster.root();
+
+    // Writes on A, one after another, until A is gone; each acknowledged name is kept.
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writer = {
+        let (url, root) = (a.url.clone(), root.clone());
+        tokio::spawn(async move {
+            for i in 0.. {
+                let name = format!("w{i}");
+                match try_call(&url, &root, RAM, "CreateUser", &[("UserName", &name)]).await {
+                    Ok((200, _)) => {
+                        if acked_tx.send(name).is_err() {
+                            return;
+                        }
+                    }
+                    Ok((s, v)) => panic!("CreateUser {name} on A: {s} {v}"),
+                    Err(_) => return, // A is gone
+                }
+            }
+        })
+    };
+    let mut acked = Vec::new();
+    while acked.len() < 25 {
+        acked.push(acked_rx.recv().await.expect("A acknowledges writes"));
+    }
+    let mut a = a;
+    a.child.kill().unwrap(); // SIGKILL, in the middle of the writes
+    a.child.wait().unwrap();
+    writer.await.unwrap();
+    while let Ok(name) = acked_rx.try_recv() {
+        acked.push(name);
+    }
+    drop(a);
+
+    // B goes on serving, and has every write A acknowledged.
+    for name in &acked {
+        let (s, v) = call(&b, &root, RAM, "GetUser", &[("UserName", name)]).await;
+        assert_eq!(s, 200, "{name}, acknowledged by A, on B: {v}");
+    }
+    let names: Vec<String> = acked.iter().map(|n| format!("'{n}'")).collect();
+    assert_eq!(
+        cluster.schema.count(&format!(
+            "SELECT COUNT(*) FROM SCHEMA.users WHERE name IN ({})",
+            names.join(",")
+        )),
+        i64::try_from(acked.len()).unwrap()
+    );
+    // What B does while A is down, A has once it is back.
+    let while_down = user_with_key(&b, &root, "while_down").await;
+    let a = ready(cluster.spawn("kill_a"), "kill_a", &cluster);
+    assert!(
+        a.lines.iter().any(|l| l.contains("joined the deployment")),
+        "{:?}",
+        a.lines
+    );
+    let (s, v) = call(&a, &while_down, STS, "GetCallerIdentity", &[]).await;
+    assert_eq!(s, 200, "a key made while A was down works on A: {v}");
+    let (s, v) = call(
+        &a,
+        &root,
+        RAM,
+        "GetUser",
+        &[("UserName", &acked[acked.len() - 1])],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // And A follows B again.
+    let after = user_with_key(&b, &root, "after").await;
+    until(
+        BOUND,
+        "B's next key on the restarted A",
+        async || call(&a, &after, STS, "GetCallerIdentity", &[]).await,
+        |s, _| s == 200,
+    )
+    .await;
 }
