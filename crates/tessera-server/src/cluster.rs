@@ -112,6 +112,16 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A URL that may carry a password: shown by `Debug` without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(pub String);
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
 /// Whether the URL carries a password of its own.
 pub fn url_has_password(url: &str) -> bool {
     redact_url(url) != url
@@ -269,6 +279,10 @@ mod tests {
         );
         assert_eq!(redact_url("postgresql://db/x"), "postgresql://db/x");
         assert!(url_has_password("postgres://a:b@h/d"));
+        assert_eq!(
+            format!("{:?}", SecretUrl("redis://:pw@127.0.0.1:6379/0".into())),
+            "\"redis://:***@127.0.0.1:6379/0\""
+        );
         assert!(!url_has_password("postgres://a@h/d"));
         // An @ in the password does not leak its first part.
         assert_eq!(

@@ -52,9 +52,10 @@ async fn health() -> Response {
 /// `GET /ready`: unauthenticated readiness, as JSON: whether the store answers (probed at most
 /// once a second, however often this is asked), the newest revision the node knows committed
 /// and the one its identity cache has applied (their difference is the feed lag), and on a
-/// shared store whether the node follows the other nodes' commits. 200 when the node can serve,
-/// 503 when its store does not answer or, on a shared store, it has stopped hearing about other
-/// nodes' writes (it would serve stale identities). Nothing secret is shown: a failure is
+/// shared store whether the node follows the other nodes' commits; with a shared replay window,
+/// whether it answers. 200 when the node can serve, 503 when its store or its shared replay
+/// window does not answer or, on a shared store, it has stopped hearing about other nodes'
+/// writes (it would serve stale identities). Nothing secret is shown: a failure is
 /// logged, not returned.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let probe = state.probe_store().await;
@@ -81,11 +82,16 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
                 serde_json::json!(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         }
     }
-    let is_ready = probe.reachable && following;
+    let replay = match probe.replay {
+        None => serde_json::json!({ "Shared": false }),
+        Some(ok) => serde_json::json!({ "Shared": true, "Reachable": ok }),
+    };
+    let is_ready = probe.reachable && following && probe.replay != Some(false);
     let body = serde_json::json!({
         "Status": if is_ready { "Ready" } else { "NotReady" },
         "Store": store,
         "Feed": feed,
+        "Replay": replay,
     });
     let status = if is_ready {
         StatusCode::OK

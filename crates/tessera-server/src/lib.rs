@@ -39,6 +39,7 @@ pub mod policy_docs;
 pub mod principal;
 pub mod request;
 pub mod server;
+pub mod shared_replay;
 pub mod state;
 pub mod system_policies;
 pub mod tls;

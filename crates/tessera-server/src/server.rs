@@ -2,12 +2,13 @@
 //! shutdown that lets in-flight requests finish and then closes the store.
 
 use crate::clock::Clock;
-use crate::cluster::{self, PostgresConfig};
+use crate::cluster::{self, PostgresConfig, SecretUrl};
 use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
 use crate::identity::{self, IdentityCache};
 use crate::ids::AccountId;
 use crate::listener::{Connections, Listener};
+use crate::shared_replay::SharedReplay;
 use crate::state::{AppState, Limits};
 use crate::tls::{self, TlsSource};
 use crate::tokens;
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     pub change_retention: Duration,
     /// Where the state lives.
     pub store: StoreConfig,
+    /// The Redis holding the replay window shared by the cluster's nodes
+    /// (`redis://host:port/db`); `None`: each node remembers only the nonces it has seen.
+    pub replay_redis: Option<SecretUrl>,
 }
 
 /// Where a node keeps its state.
@@ -170,6 +174,9 @@ impl Server {
             operator,
         );
         state.feed = feed;
+        if let Some(url) = &config.replay_redis {
+            state.shared_replay = Some(SharedReplay::new(&url.0, state.operator.as_str())?);
+        }
         let state = Arc::new(state);
         let limits = &config.limits;
         if let Some(soft) = crate::state::nofile_soft_limit() {

@@ -126,18 +126,22 @@ pub struct AppState {
     pub operator: AccountId,
     /// The follower of other nodes' commits, on a store shared by several nodes.
     pub feed: Option<Arc<tessera_store::postgres::FeedHealth>>,
+    /// The replay window shared with the other nodes, when one is configured.
+    pub shared_replay: Option<crate::shared_replay::SharedReplay>,
     /// The last readiness probe of the store, and when it ran; the lock also makes concurrent
     /// readiness checks share one probe.
     probe: tokio::sync::Mutex<Option<(Instant, StoreProbe)>>,
 }
 
-/// What a readiness probe of the store found.
+/// What a readiness probe of the store (and the shared replay window) found.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreProbe {
     /// Whether the store answered in time.
     pub reachable: bool,
     /// How long it took.
     pub latency: Duration,
+    /// Whether the shared replay window answered; `None` without one.
+    pub replay: Option<bool>,
 }
 
 /// How long a probe's result is reused: readiness checks cost the store one read a second at
@@ -167,11 +171,13 @@ impl AppState {
             limits,
             operator,
             feed: None,
+            shared_replay: None,
             probe: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// Whether the store answers a read (a metadata row: one round trip on any backend).
+    /// Whether the store answers a read (a metadata row: one round trip on any backend), and the
+    /// shared replay window a `PING`.
     pub async fn probe_store(&self) -> StoreProbe {
         let mut last = self.probe.lock().await;
         if let Some((at, probe)) = *last {
@@ -193,9 +199,15 @@ impl AppState {
                 false
             }
         };
+        let latency = started.elapsed();
+        let replay = match &self.shared_replay {
+            Some(r) => Some(r.ping().await),
+            None => None,
+        };
         let probe = StoreProbe {
             reachable,
-            latency: started.elapsed(),
+            latency,
+            replay,
         };
         *last = Some((Instant::now(), probe));
         probe

@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, data, tls,
     /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
     /// change_retention, max_connections, keep_alive_timeout, store, store_password_file,
-    /// store_schema, store_pool_size, master_key_file).
+    /// store_schema, store_pool_size, master_key_file, replay_redis).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// `openssl rand -hex 32`. (SQLite keeps its key in the data directory.)
     #[arg(long, env = "TESSERA_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// A Redis holding the replay window shared by every node of a cluster
+    /// (`redis://host:6379/0`), so a signed request replayed to another node is refused too.
+    /// While it does not answer, signed requests get 503 ServiceUnavailable, which SDKs retry.
+    #[arg(long, env = "TESSERA_REPLAY_REDIS", value_name = "URL")]
+    replay_redis: Option<String>,
 }
 
 fn parse_retention(s: &str) -> Result<Duration, String> {
@@ -248,6 +253,7 @@ struct FileSettings {
     store_schema: Option<String>,
     store_pool_size: Option<usize>,
     master_key_file: Option<PathBuf>,
+    replay_redis: Option<String>,
 }
 
 /// The environment variables the store's secrets may come from; read here rather than through
@@ -444,6 +450,10 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             shutdown_grace: Duration::from_secs(30),
             change_retention,
             store,
+            replay_redis: args
+                .replay_redis
+                .or(file.replay_redis)
+                .map(tessera_server::cluster::SecretUrl),
         },
         log_format: args
             .log_format
@@ -776,6 +786,19 @@ mod tests {
             panic!("not PostgreSQL")
         };
         assert_eq!(pg.options.schema.as_deref(), Some("other"));
+
+        // The shared replay window: from a flag, shown without its password.
+        let s = resolve(
+            T::try_parse_from(["t", "--replay-redis", "redis://:pw1@127.0.0.1:6379/0"])
+                .unwrap()
+                .a,
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.replay_redis.as_ref().map(|u| u.0.as_str()),
+            Some("redis://:pw1@127.0.0.1:6379/0")
+        );
+        assert!(!format!("{:?}", s.server).contains("pw1"));
     }
 
     #[test]

@@ -126,6 +126,11 @@ impl Cluster {
     /// Spawns a node named `name` (its data directory and its connections' application name),
     /// with `key` as its master key file.
     fn spawn_with_key(&self, name: &str, key: &Path) -> Child {
+        self.spawn_with(name, key, &[])
+    }
+
+    /// [`Cluster::spawn_with_key`] with more flags.
+    fn spawn_with(&self, name: &str, key: &Path, extra: &[&str]) -> Child {
         let data = self.dir.path().join(name);
         let stderr = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
         Command::new(BIN)
@@ -136,6 +141,7 @@ impl Cluster {
             .args(["--store-schema", &self.schema.0, "--store-pool-size", "4"])
             .arg("--master-key-file")
             .arg(key)
+            .args(extra)
             .env("TESSERA_LOG_FORMAT", "json")
             .env_remove("TESSERA_MASTER_KEY")
             .stdout(Stdio::piped())
@@ -277,6 +283,11 @@ async fn try_call(
     action: &str,
     params: &[(&str, &str)],
 ) -> Result<(u16, Value), reqwest::Error> {
+    send(url, &signed_query(c, version, action, params)).await
+}
+
+/// The query string of a request signed by `c`, with a fresh nonce.
+fn signed_query(c: &Creds, version: &str, action: &str, params: &[(&str, &str)]) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -306,12 +317,16 @@ async fn try_call(
         &v1::string_to_sign("POST", all.iter().copied(), Canonicalization::Rfc3986),
     );
     all.push(("Signature", &sig));
-    let query: Vec<String> = all
-        .iter()
+    all.iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect();
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// POSTs a signed query to `url` (again, for a replay).
+async fn send(url: &str, query: &str) -> Result<(u16, Value), reqwest::Error> {
     let resp = reqwest::Client::new()
-        .post(format!("{url}/?{}", query.join("&")))
+        .post(format!("{url}/?{query}"))
         .send()
         .await?;
     let status = resp.status().as_u16();
@@ -717,4 +732,76 @@ async fn a_node_killed_mid_writes_loses_nothing_acknowledged_and_catches_up_on_r
         |s, _| s == 200,
     )
     .await;
+}
+
+const REDIS: &str = "redis://127.0.0.1:6379/0";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_shared_window_a_request_replayed_to_another_node_is_refused() {
+    let cluster = Cluster::new("tessera_cluster");
+    let shared = ["--replay-redis", REDIS];
+    let a = ready(
+        cluster.spawn_with("replay_a", &cluster.key_file, &shared),
+        "replay_a",
+        &cluster,
+    );
+    let b = ready(
+        cluster.spawn_with("replay_b", &cluster.key_file, &shared),
+        "replay_b",
+        &cluster,
+    );
+    let root = cluster.root();
+    let q = signed_query(&root, STS, "GetCallerIdentity", &[]);
+    let (s, v) = send(&a.url, &q).await.unwrap();
+    assert_eq!(s, 200, "{v}");
+    for (node, which) in [(&b, "another node"), (&a, "the same node")] {
+        let (s, v) = send(&node.url, &q).await.unwrap();
+        assert_eq!(
+            (s, code(&v)),
+            (400, "SignatureNonceUsed"),
+            "replayed to {which}: {v}"
+        );
+    }
+    // Fresh requests pass on both, and the report says the window is shared.
+    for n in [&a, &b] {
+        let (s, v) = call(n, &root, STS, "GetCallerIdentity", &[]).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = readiness(n).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            v["Replay"],
+            serde_json::json!({"Shared": true, "Reachable": true})
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_shared_window_a_node_refuses_signed_requests_with_a_retryable_error() {
+    let cluster = Cluster::new("tessera_cluster");
+    // Nothing listens on port 1: the window is unreachable from the start.
+    let a = ready(
+        cluster.spawn_with(
+            "noredis_a",
+            &cluster.key_file,
+            &["--replay-redis", "redis://127.0.0.1:1/0"],
+        ),
+        "noredis_a",
+        &cluster,
+    );
+    let root = cluster.root();
+    let (s, v) = call(&a, &root, STS, "GetCallerIdentity", &[]).await;
+    assert_eq!((s, code(&v)), (503, "ServiceUnavailable"), "{v}");
+    let (s, v) = readiness(&a).await;
+    assert_eq!(s, 503, "{v}");
+    assert_eq!(v["Replay"]["Reachable"], false, "{v}");
+    assert_eq!(v["Store"]["Reachable"], true, "{v}");
+    let health = reqwest::get(format!("{}/health", a.url)).await.unwrap();
+    assert_eq!(health.status(), 200, "alive, only not ready");
+    assert!(
+        cluster
+            .log("noredis_a")
+            .contains("shared replay window (Redis) does not answer"),
+        "{}",
+        cluster.log("noredis_a")
+    );
 }
