@@ -805,3 +805,107 @@ async fn without_its_shared_window_a_node_refuses_signed_requests_with_a_retryab
         cluster.log("noredis_a")
     );
 }
+
+/// `deploy/systemd`: the unit and its environment file, as an operator installs them.
+fn deploy_file(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/systemd")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `key=value` lines of an INI-style file, by section (`""` before the first).
+fn ini(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not key=value: {line:?}"));
+        out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_systemd_unit_and_its_environment_file_start_a_node() {
+    let unit = ini(&deploy_file("tessera.service"));
+    let get = |section: &str, key: &str| {
+        unit.iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, v)| v.as_str())
+            .unwrap_or_else(|| panic!("[{section}] {key} is missing"))
+    };
+    assert_eq!(get("Service", "ExecStart"), "/usr/local/bin/tessera serve");
+    assert_eq!(
+        get("Service", "EnvironmentFile"),
+        "/etc/tessera/tessera.env"
+    );
+    assert_eq!(get("Service", "KillSignal"), "SIGTERM");
+    let stop: u64 = get("Service", "TimeoutStopSec").parse().unwrap();
+    assert!(stop > 30, "longer than the server's 30 s shutdown grace");
+    assert_eq!(get("Install", "WantedBy"), "multi-user.target");
+
+    // Every variable of the environment file is one `tessera serve` reads.
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let env = ini(&deploy_file("tessera.env"));
+    assert!(env.iter().any(|(_, k, _)| k == "TESSERA_STORE"));
+    for (_, key, _) in &env {
+        assert!(
+            help.contains(&format!("[env: {key}")),
+            "{key} is not a setting of tessera serve"
+        );
+    }
+
+    // Started as the unit starts it, with the file's settings, except what must point at this
+    // machine: the database, the data directory, the listener, the secrets' files, Redis, and
+    // a self-signed certificate instead of the operator's files.
+    let cluster = Cluster::new("tessera_deploy");
+    let data = cluster.dir.path().join("unit");
+    let password = cluster.dir.path().join("db-password");
+    std::fs::write(&password, "unused under trust authentication\n").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve");
+    for (_, k, v) in &env {
+        cmd.env(k, v);
+    }
+    cmd.env("TESSERA_LISTEN", "127.0.0.1:0")
+        .env("TESSERA_DATA", &data)
+        .env("TESSERA_TLS", "self-signed")
+        .env_remove("TESSERA_TLS_CERT")
+        .env_remove("TESSERA_TLS_KEY")
+        .env("TESSERA_STORE", pg_url())
+        .env("TESSERA_STORE_SCHEMA", &cluster.schema.0)
+        .env("TESSERA_STORE_PASSWORD_FILE", &password)
+        .env("TESSERA_MASTER_KEY_FILE", &cluster.key_file)
+        .env("TESSERA_REPLAY_REDIS", REDIS)
+        .env_remove("TESSERA_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(cluster.dir.path().join("unit.log")).unwrap());
+    let node = ready(cmd.spawn().unwrap(), "unit", &cluster);
+    assert!(node.url.starts_with("https://127.0.0.1:"), "{}", node.url);
+    assert!(
+        node.lines
+            .iter()
+            .any(|l| l.contains("created a new deployment")),
+        "{:?}",
+        node.lines
+    );
+    assert!(data.join("root-credentials.json").exists());
+    let log = cluster.log("unit");
+    assert!(
+        log.contains("\"level\":\"INFO\""),
+        "JSON logs, as the file asks: {log}"
+    );
+}
