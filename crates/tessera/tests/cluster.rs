@@ -909,3 +909,35 @@ async fn the_systemd_unit_and_its_environment_file_start_a_node() {
         "JSON logs, as the file asks: {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_node_is_visible_on_the_other_within_100_ms_at_the_99th_percentile() {
+    let cluster = Cluster::new("tessera_cluster");
+    let a = ready(cluster.spawn("prop_a"), "prop_a", &cluster);
+    let b = ready(cluster.spawn("prop_b"), "prop_b", &cluster);
+    let root = cluster.root();
+    let mut took = Vec::new();
+    for i in 0..40 {
+        // The clock starts when A acknowledges the key; B is asked until it accepts it.
+        let key = user_with_key(&a, &root, &format!("p{i}")).await;
+        let start = Instant::now();
+        loop {
+            let (s, v) = call(&b, &key, STS, "GetCallerIdentity", &[]).await;
+            if s == 200 {
+                break;
+            }
+            assert_eq!(code(&v), "InvalidAccessKeyId.NotFound", "{v}");
+            assert!(start.elapsed() < Duration::from_secs(5), "never propagated");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        took.push(start.elapsed());
+    }
+    took.sort();
+    let p50 = took[took.len() / 2];
+    let p99 = took[(took.len() * 99).div_ceil(100) - 1];
+    eprintln!(
+        "propagation A to B over {} writes: p50 {p50:?}, p99 {p99:?}",
+        took.len()
+    );
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?}: {took:?}");
+}
