@@ -556,6 +556,14 @@ async fn a_node_whose_database_is_gone_is_not_ready() {
     .await;
     assert_eq!(last["Status"], "NotReady");
     assert_eq!(last["Feed"]["Listening"], false, "{last}");
+    // Reads are served from memory all the same; a write gets an error the SDKs retry, with
+    // nothing of the database's in it.
+    let root = cluster.root();
+    let (s, v) = call(&a, &root, STS, "GetCallerIdentity", &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(&a, &root, RAM, "CreateUser", &[("UserName", "nowhere")]).await;
+    assert_eq!((s, code(&v)), (500, "InternalError"), "{v}");
+    assert!(!v.to_string().contains("does not exist"), "{v}");
     assert!(
         !serde_json::to_string(&last)
             .unwrap()
