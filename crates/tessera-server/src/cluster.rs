@@ -13,21 +13,19 @@
 //! creates the account and the others find it.
 
 use crate::clock::Clock;
-use crate::datadir::{self, files, Initialized, KEY_CHECK_AAD, KEY_CHECK_TEXT};
-use crate::fsutil::{create_private, create_private_dir};
-use crate::ids::{generate_access_key_secret, AccessKeyId, AccountId};
+use crate::datadir::{self, files, FirstAccount, Initialized, KEY_CHECK_AAD};
+use crate::fsutil::create_private_dir;
 use crate::keys::MasterKey;
 use crate::tokens;
 use anyhow::{bail, Context};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_store::postgres::{FeedFollower, PgStore};
 
 pub use tessera_store::postgres::PgOptions;
-use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyStatus};
+use tessera_store::AccountStore;
 use zeroize::Zeroizing;
 
 /// Where the operator keeps the master key of a PostgreSQL deployment.
@@ -209,42 +207,17 @@ async fn bootstrap(
             creds_file.display()
         );
     }
-    let now = clock.now();
-    let account = AccountRecord {
-        id: AccountId::generate(),
-        created: now,
-    };
-    let key_id = AccessKeyId::generate();
-    let secret = generate_access_key_secret();
-    let owner = KeyOwner::Root(account.id.clone());
-    let root_key = AccessKeyRecord {
-        sealed_secret: master.seal_secret(key_id.as_str(), &owner.binding(), &secret),
-        id: key_id.clone(),
-        owner,
-        status: KeyStatus::Active,
-        created: now,
-    };
-    let key_check = hex::encode(master.seal(KEY_CHECK_AAD, KEY_CHECK_TEXT));
-
+    let first = FirstAccount::new(master, clock.now());
     let partial = datadir::partial(&creds_file);
     datadir::remove_if_exists(&partial)?;
-    let creds = Zeroizing::new(serde_json::to_string_pretty(&serde_json::json!({
-        "AccountId": account.id.as_str(),
-        "AccessKeyId": key_id.as_str(),
-        "AccessKeySecret": secret.expose(),
-    }))?);
-    let mut f = create_private(&partial)?;
-    f.write_all(creds.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    drop(f);
+    first.write_credentials(&partial)?;
     let created = store
         .create_account(
-            &account,
-            &root_key,
+            &first.account,
+            &first.root_key,
             &[
-                ("key_check", &key_check),
-                ("first_account", account.id.as_str()),
+                ("key_check", &first.key_check),
+                ("first_account", first.account.id.as_str()),
             ],
         )
         .await
@@ -256,8 +229,8 @@ async fn bootstrap(
     std::fs::rename(&partial, &creds_file)
         .with_context(|| format!("cannot write {}", creds_file.display()))?;
     Ok(Initialized {
-        account_id: account.id,
-        access_key_id: key_id,
+        account_id: first.account.id,
+        access_key_id: first.root_key.id,
         credentials_file: creds_file,
     })
 }
