@@ -137,6 +137,10 @@ pub enum GatewayError {
     /// Something broke on the server; details go to the log, never to the client.
     #[error("internal error")]
     InternalError,
+    /// Something the server needs is unreachable for now (the shared replay window); the
+    /// official SDKs retry this code.
+    #[error("service unavailable")]
+    ServiceUnavailable,
 }
 
 impl GatewayError {
@@ -214,6 +218,11 @@ impl GatewayError {
                 500,
                 "InternalError",
                 "The request processing has failed due to some unknown error, exception or failure.",
+            ),
+            ServiceUnavailable => WireError::new(
+                503,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
             ),
         }
     }

@@ -13,6 +13,7 @@ use crate::ids::AccountId;
 use crate::nonce::NonceError;
 use crate::principal::Principal;
 use crate::request::ApiRequest;
+use crate::shared_replay::Seen;
 use crate::state::AppState;
 use crate::tokens::{SessionClaims, TokenError};
 use std::sync::Arc;
@@ -263,6 +264,27 @@ fn remember_nonce(
     }
 }
 
+/// Records the nonce in the replay window shared by the cluster's nodes, when there is one: a
+/// request replayed to another node within the window is refused there too.
+async fn remember_shared(
+    state: &AppState,
+    access_key_id: &str,
+    nonce: &str,
+    ts: i64,
+) -> Result<(), GatewayError> {
+    let Some(shared) = &state.shared_replay else {
+        return Ok(());
+    };
+    // Kept exactly as long as the node's own window keeps it (see `remember_nonce`).
+    match shared
+        .remember(access_key_id, nonce, ts + TIMESTAMP_WINDOW_SECS + 1)
+        .await?
+    {
+        Seen::New => Ok(()),
+        Seen::Replay => Err(GatewayError::NonceUsed),
+    }
+}
+
 async fn authenticate_v1(
     state: &AppState,
     req: &ApiRequest<'_>,
@@ -303,6 +325,7 @@ async fn authenticate_v1(
         }
     }
     remember_nonce(state, key_id, nonce, ts, now)?;
+    remember_shared(state, key_id, nonce, ts).await?;
     let action = Action::resolve(version, action)?;
     finish(state, snap, credential, action, now)
 }
@@ -387,6 +410,7 @@ async fn authenticate_v3(
         return Err(GatewayError::ContentHashMismatch.into());
     }
     remember_nonce(state, &auth.credential, nonce, ts, now)?;
+    remember_shared(state, &auth.credential, nonce, ts).await?;
     let action = Action::resolve(version, action)?;
     finish(state, snap, credential, action, now)
 }

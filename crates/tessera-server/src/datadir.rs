@@ -21,7 +21,7 @@ use tessera_store::{AccessKeyRecord, AccountRecord, AccountStore, KeyOwner, KeyS
 use zeroize::Zeroizing;
 
 use tessera_store::sqlite::FORMAT;
-const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
+pub(crate) const KEY_CHECK_AAD: &[u8] = b"tessera/key-check";
 const KEY_CHECK_TEXT: &[u8] = b"this master key opens this store";
 
 /// File names inside the data directory.
@@ -84,7 +84,7 @@ struct Opened {
     initialized: Option<Initialized>,
 }
 
-fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_directory(path: &Path) -> anyhow::Result<std::fs::File> {
     // The directory itself is locked, so no lock file is left behind in a directory that turns
     // out to be foreign.
     let dir =
@@ -176,15 +176,69 @@ fn sqlite_companion(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", db.display()))
 }
 
-fn partial(p: &Path) -> PathBuf {
+pub(crate) fn partial(p: &Path) -> PathBuf {
     PathBuf::from(format!("{}{}", p.display(), files::PARTIAL))
 }
 
-fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
+pub(crate) fn remove_if_exists(p: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
+    }
+}
+
+/// A deployment's first account, made in memory: its root AccessKey (the secret sealed for the
+/// store, and in the clear for the credentials file only) and the key check that ties the
+/// store to its master key. SQLite and PostgreSQL deployments start the same way.
+pub(crate) struct FirstAccount {
+    /// The account.
+    pub account: AccountRecord,
+    /// Its root AccessKey, sealed.
+    pub root_key: AccessKeyRecord,
+    /// The root key's secret, for `root-credentials.json` only.
+    secret: Secret,
+    /// A value sealed under the master key, stored as `key_check`: a store opens only with
+    /// the key it was made with.
+    pub key_check: String,
+}
+
+impl FirstAccount {
+    pub(crate) fn new(master: &MasterKey, now: i64) -> FirstAccount {
+        let account = AccountRecord {
+            id: AccountId::generate(),
+            created: now,
+        };
+        let key_id = AccessKeyId::generate();
+        let secret = generate_access_key_secret();
+        let owner = KeyOwner::Root(account.id.clone());
+        let root_key = AccessKeyRecord {
+            sealed_secret: master.seal_secret(key_id.as_str(), &owner.binding(), &secret),
+            id: key_id,
+            owner,
+            status: KeyStatus::Active,
+            created: now,
+        };
+        FirstAccount {
+            account,
+            root_key,
+            secret,
+            key_check: hex::encode(master.seal(KEY_CHECK_AAD, KEY_CHECK_TEXT)),
+        }
+    }
+
+    /// Writes the root credentials to `path` (a new file, mode 0600), synced.
+    pub(crate) fn write_credentials(&self, path: &Path) -> anyhow::Result<()> {
+        let creds = Zeroizing::new(serde_json::to_string_pretty(&serde_json::json!({
+            "AccountId": self.account.id.as_str(),
+            "AccessKeyId": self.root_key.id.as_str(),
+            "AccessKeySecret": self.secret.expose(),
+        }))?);
+        let mut f = create_private(path)?;
+        f.write_all(creds.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        Ok(())
     }
 }
 
@@ -197,42 +251,23 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
     let creds_file = path.join(files::ROOT_CREDENTIALS);
 
     let master = MasterKey::create_file(&partial(&key_file))?;
-    let now = clock.now();
-    let account = AccountRecord {
-        id: AccountId::generate(),
-        created: now,
-    };
-    let key_id = AccessKeyId::generate();
-    let secret = generate_access_key_secret();
-    let root_key = AccessKeyRecord {
-        sealed_secret: master.seal_secret(
-            key_id.as_str(),
-            &KeyOwner::Root(account.id.clone()).binding(),
-            &secret,
-        ),
-        id: key_id.clone(),
-        owner: KeyOwner::Root(account.id.clone()),
-        status: KeyStatus::Active,
-        created: now,
-    };
-    let key_check = hex::encode(master.seal(KEY_CHECK_AAD, KEY_CHECK_TEXT));
+    let first = FirstAccount::new(&master, clock.now());
     {
         let store = SqliteStore::create(&partial(&db))?;
         store
             .create_account(
-                &account,
-                &root_key,
+                &first.account,
+                &first.root_key,
                 &[
                     ("format", FORMAT),
-                    ("key_check", &key_check),
-                    ("first_account", account.id.as_str()),
+                    ("key_check", &first.key_check),
+                    ("first_account", first.account.id.as_str()),
                 ],
             )
             .await?;
         store.close().await?;
     }
-
-    write_root_credentials(&partial(&creds_file), &account.id, &key_id, &secret)?;
+    first.write_credentials(&partial(&creds_file))?;
 
     std::fs::rename(partial(&key_file), &key_file)?;
     std::fs::rename(partial(&creds_file), &creds_file)?;
@@ -242,8 +277,8 @@ async fn init(path: &Path, clock: &dyn Clock) -> anyhow::Result<Opened> {
 
     let mut dir = open(path).await?;
     dir.initialized = Some(Initialized {
-        account_id: account.id,
-        access_key_id: key_id,
+        account_id: first.account.id,
+        access_key_id: first.root_key.id,
         credentials_file: creds_file,
     });
     Ok(dir)

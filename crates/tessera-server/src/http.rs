@@ -32,6 +32,7 @@ pub struct Transport {
 pub fn router(state: Arc<AppState>, transport: Transport) -> Router {
     Router::new()
         .route("/health", axum::routing::get(health))
+        .route("/ready", axum::routing::get(ready))
         .fallback(handle)
         .layer(Extension(transport))
         .with_state(state)
@@ -41,6 +42,63 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> Router {
 /// (the load generator compares every action to it). It reads no state.
 async fn health() -> Response {
     let mut r = (StatusCode::OK, "{\"Status\":\"OK\"}").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    r
+}
+
+/// `GET /ready`: unauthenticated readiness, as JSON: whether the store answers (probed at most
+/// once a second, however often this is asked), the newest revision the node knows committed
+/// and the one its identity cache has applied (their difference is the feed lag), and on a
+/// shared store whether the node follows the other nodes' commits; with a shared replay window,
+/// whether it answers. 200 when the node can serve, 503 when its store or its shared replay
+/// window does not answer or, on a shared store, it has stopped hearing about other nodes'
+/// writes (it would serve stale identities). Nothing secret is shown: a failure is
+/// logged, not returned.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let probe = state.probe_store().await;
+    let known = state.store.revision();
+    let applied = state.identities.revision();
+    let mut store = serde_json::json!({
+        "Backend": if state.feed.is_some() { "postgresql" } else { "sqlite" },
+        "Reachable": probe.reachable,
+    });
+    if probe.reachable {
+        store["LatencyMs"] = serde_json::json!(probe.latency.as_secs_f64() * 1000.0);
+    }
+    let mut feed = serde_json::json!({
+        "Revision": known,
+        "Applied": applied,
+        "Lag": known.saturating_sub(applied),
+    });
+    let mut following = true;
+    if let Some(f) = &state.feed {
+        following = f.listening();
+        feed["Listening"] = serde_json::json!(following);
+        if let Some(d) = f.since_contact() {
+            feed["SinceContactMs"] =
+                serde_json::json!(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        }
+    }
+    let replay = match probe.replay {
+        None => serde_json::json!({ "Shared": false }),
+        Some(ok) => serde_json::json!({ "Shared": true, "Reachable": ok }),
+    };
+    let is_ready = probe.reachable && following && probe.replay != Some(false);
+    let body = serde_json::json!({
+        "Status": if is_ready { "Ready" } else { "NotReady" },
+        "Store": store,
+        "Feed": feed,
+        "Replay": replay,
+    });
+    let status = if is_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=utf-8"),

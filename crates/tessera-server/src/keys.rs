@@ -80,17 +80,17 @@ impl MasterKey {
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the master key {}", path.display()))?,
         );
-        let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
-            anyhow::anyhow!(
-                "{} is not a Tessera master key (expected 64 hex digits)",
-                path.display()
-            )
-        })?);
+        Self::from_hex(&text, &path.display().to_string())
+    }
+
+    /// Reads a key given as 64 hex digits (surrounding whitespace ignored); `source` names where
+    /// it came from in the error.
+    pub fn from_hex(text: &str, source: &str) -> anyhow::Result<Self> {
+        let not_a_key =
+            || anyhow::anyhow!("{source} is not a Tessera master key (expected 64 hex digits)");
+        let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| not_a_key())?);
         if bytes.len() != KEY_LEN {
-            bail!(
-                "{} is not a Tessera master key (expected 64 hex digits)",
-                path.display()
-            );
+            return Err(not_a_key());
         }
         Self::from_bytes(&bytes)
     }

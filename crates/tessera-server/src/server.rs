@@ -2,11 +2,13 @@
 //! shutdown that lets in-flight requests finish and then closes the store.
 
 use crate::clock::Clock;
+use crate::cluster::{self, PostgresConfig, SecretUrl};
 use crate::datadir::{self, Initialized};
 use crate::http::{router, Transport};
 use crate::identity::{self, IdentityCache};
 use crate::ids::AccountId;
 use crate::listener::{Connections, Listener};
+use crate::shared_replay::SharedReplay;
 use crate::state::{AppState, Limits};
 use crate::tls::{self, TlsSource};
 use crate::tokens;
@@ -39,6 +41,21 @@ pub struct ServerConfig {
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP), if anywhere. A listener
     /// of its own, so that it can be kept to the operator's network.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the state lives.
+    pub store: StoreConfig,
+    /// The Redis holding the replay window shared by the cluster's nodes
+    /// (`redis://host:port/db`); `None`: each node remembers only the nonces it has seen.
+    pub replay_redis: Option<SecretUrl>,
+}
+
+/// Where a node keeps its state.
+#[derive(Debug, Clone, Default)]
+pub enum StoreConfig {
+    /// A SQLite file in the data directory, with the master key beside it (the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by every node of the deployment.
+    Postgres(PostgresConfig),
 }
 
 /// The change feed's default retention: ample for a node that restarts or loses its database
@@ -109,16 +126,36 @@ fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 impl Server {
     /// Opens (or initialises) the data directory and starts listening.
     pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-        let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
-        let store: Arc<dyn Store> = dir.store.clone();
-        tokens::ensure_token_key(store.as_ref(), &dir.master, clock.now()).await?;
+        let (lock, store, master, initialized, follower) = match &config.store {
+            StoreConfig::Sqlite => {
+                let dir = datadir::open_or_init(&config.data_dir, clock.as_ref()).await?;
+                tokens::ensure_token_key(dir.store.as_ref(), &dir.master, clock.now()).await?;
+                (
+                    dir.lock,
+                    dir.store as Arc<dyn Store>,
+                    dir.master,
+                    dir.initialized,
+                    None,
+                )
+            }
+            StoreConfig::Postgres(pg) => {
+                let c = cluster::open(&config.data_dir, pg, clock.as_ref()).await?;
+                (
+                    c.lock,
+                    c.store as Arc<dyn Store>,
+                    c.master,
+                    c.initialized,
+                    Some(c.follower),
+                )
+            }
+        };
         let operator = store
             .meta("first_account")
             .await?
             .map(AccountId::from_trusted)
             .context("the database names no first account")?;
         let identities = Arc::new(
-            IdentityCache::load(Arc::clone(&store), dir.master.clone())
+            IdentityCache::load(Arc::clone(&store), master.clone())
                 .await
                 .context("cannot load the identity cache")?,
         );
@@ -135,21 +172,30 @@ impl Server {
                 KeyRotation {
                     identities: Arc::clone(&identities),
                     store: Arc::clone(&store),
-                    master: dir.master.clone(),
+                    master: master.clone(),
                     clock: Arc::clone(&clock),
                     policy: rotation,
                 },
                 trigger,
             )),
         ];
-        let state = Arc::new(AppState::new(
+        let feed = follower.map(|f| {
+            background.push(f.task);
+            f.health
+        });
+        let mut state = AppState::new(
             store,
             identities,
-            dir.master.clone(),
+            master,
             clock,
             config.limits.clone(),
             operator,
-        ));
+        );
+        state.feed = feed;
+        if let Some(url) = &config.replay_redis {
+            state.shared_replay = Some(SharedReplay::new(&url.0, state.operator.as_str())?);
+        }
+        let state = Arc::new(state);
         let limits = &config.limits;
         if let Some(soft) = crate::state::nofile_soft_limit() {
             // The store, the logs and the listeners need descriptors too.
@@ -217,13 +263,13 @@ impl Server {
         Ok(Server {
             endpoints,
             metrics,
-            initialized: dir.initialized,
+            initialized,
             state,
             connections,
             accept_loop,
             grace: config.shutdown_grace,
             background,
-            _lock: dir.lock,
+            _lock: lock,
         })
     }
 

@@ -8,7 +8,7 @@ use crate::nonce::ReplayWindow;
 use crate::password::Passwords;
 use crate::tokens::RotationPolicy;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tessera_store::Store;
 
 /// The default of [`Limits::replay_memory`]: 1.5 GiB, enough for about 130 million nonces, or
@@ -137,7 +137,32 @@ pub struct AppState {
     pub operator: AccountId,
     /// Request metrics (the state's own are read from the fields above when scraped).
     pub metrics: crate::metrics::Metrics,
+    /// The follower of other nodes' commits, on a store shared by several nodes.
+    pub feed: Option<Arc<tessera_store::postgres::FeedHealth>>,
+    /// The replay window shared with the other nodes, when one is configured.
+    pub shared_replay: Option<crate::shared_replay::SharedReplay>,
+    /// The last readiness probe of the store, and when it ran; the lock also makes concurrent
+    /// readiness checks share one probe.
+    probe: tokio::sync::Mutex<Option<(Instant, StoreProbe)>>,
 }
+
+/// What a readiness probe of the store (and the shared replay window) found.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreProbe {
+    /// Whether the store answered in time.
+    pub reachable: bool,
+    /// How long it took.
+    pub latency: Duration,
+    /// Whether the shared replay window answered; `None` without one.
+    pub replay: Option<bool>,
+}
+
+/// How long a probe's result is reused: readiness checks cost the store one read a second at
+/// most, however many balancers ask.
+const PROBE_REUSE: Duration = Duration::from_secs(1);
+
+/// How long the store may take to answer a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl AppState {
     /// Assembles the state.
@@ -159,7 +184,47 @@ impl AppState {
             limits,
             operator,
             metrics: crate::metrics::Metrics::new(),
+            feed: None,
+            shared_replay: None,
+            probe: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the store answers a read (a metadata row: one round trip on any backend), and the
+    /// shared replay window a `PING`.
+    pub async fn probe_store(&self) -> StoreProbe {
+        let mut last = self.probe.lock().await;
+        if let Some((at, probe)) = *last {
+            if at.elapsed() < PROBE_REUSE {
+                return probe;
+            }
+        }
+        let started = Instant::now();
+        let reachable = match tokio::time::timeout(PROBE_TIMEOUT, self.store.meta("first_account"))
+            .await
+        {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the store does not answer");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?PROBE_TIMEOUT, "readiness: the store does not answer in time");
+                false
+            }
+        };
+        let latency = started.elapsed();
+        let replay = match &self.shared_replay {
+            Some(r) => Some(r.ping().await),
+            None => None,
+        };
+        let probe = StoreProbe {
+            reachable,
+            latency,
+            replay,
+        };
+        *last = Some((Instant::now(), probe));
+        probe
     }
 }
 

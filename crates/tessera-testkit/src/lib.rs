@@ -285,6 +285,8 @@ pub fn config(data_dir: impl Into<PathBuf>) -> ServerConfig {
         shutdown_grace: Duration::from_secs(5),
         change_retention: tessera_server::server::DEFAULT_CHANGE_RETENTION,
         metrics_listen: None,
+        store: tessera_server::StoreConfig::Sqlite,
+        replay_redis: None,
     }
 }
 

@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the RAM and STS server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Administer a running deployment (operator's root only).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -66,7 +66,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Admin(cmd) => admin::run_admin(cmd),
         Command::Keys(cmd) => admin::run_keys(cmd),
         Command::Configure(args) => cli::configure::run(*args),

@@ -10,17 +10,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_protocol::TIMESTAMP_WINDOW_SECS;
 use tessera_server::clock::SystemClock;
+use tessera_server::cluster::{
+    redact_url, url_has_password, MasterKeySource, PgOptions, PostgresConfig, DEFAULT_FEED_POLL,
+};
 use tessera_server::nonce::Capacity;
-use tessera_server::{Limits, Server, ServerConfig, TlsSource};
+use tessera_server::{Limits, Server, ServerConfig, StoreConfig, TlsSource};
+use zeroize::Zeroizing;
 
 /// Flags of `tessera serve`. Each can also come from its `TESSERA_*` variable or the TOML file.
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// A TOML file with any of the settings below (keys: listen, http_listen, metrics_listen,
-    /// data, tls,
-    /// tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
+    /// data, tls, tls_cert, tls_key, tls_names, log_format, log_level, max_body_bytes, replay_memory,
     /// change_retention, max_connections, keep_alive_timeout, http2_cleartext,
-    /// token_key_max_age, token_key_max_seals).
+    /// token_key_max_age, token_key_max_seals, store, store_password_file, store_schema,
+    /// store_pool_size, master_key_file, replay_redis).
     #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the main listener [default: 127.0.0.1:8080]. HTTPS when --tls is on.
@@ -103,6 +107,32 @@ pub struct ServeArgs {
     /// well under 2^32 per key, over every node and restart.
     #[arg(long, env = "TESSERA_TOKEN_KEY_MAX_SEALS", value_name = "N")]
     token_key_max_seals: Option<u64>,
+    /// Where the state lives: `sqlite` (a file in the data directory; the default) or a
+    /// PostgreSQL URL, `postgresql://user@host:port/dbname`, shared by every node of a cluster.
+    /// Give the password with --store-password-file, TESSERA_STORE_PASSWORD or PGPASSWORD
+    /// rather than in the URL, which the process list shows.
+    #[arg(long, env = "TESSERA_STORE", value_name = "sqlite|URL")]
+    store: Option<String>,
+    /// A file holding the PostgreSQL password (its first line).
+    #[arg(long, env = "TESSERA_STORE_PASSWORD_FILE", value_name = "FILE")]
+    store_password_file: Option<PathBuf>,
+    /// The PostgreSQL schema holding Tessera's tables, created if missing [default: the
+    /// connection's current schema, usually public].
+    #[arg(long, env = "TESSERA_STORE_SCHEMA", value_name = "NAME")]
+    store_schema: Option<String>,
+    /// Connections to PostgreSQL at most [default: 16].
+    #[arg(long, env = "TESSERA_STORE_POOL_SIZE", value_name = "N")]
+    store_pool_size: Option<usize>,
+    /// With PostgreSQL: the file of the deployment's master key (64 hex digits, mode 0600),
+    /// the same on every node; or give the digits in TESSERA_MASTER_KEY. Create one with
+    /// `openssl rand -hex 32`. (SQLite keeps its key in the data directory.)
+    #[arg(long, env = "TESSERA_MASTER_KEY_FILE", value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
+    /// A Redis holding the replay window shared by every node of a cluster
+    /// (`redis://host:6379/0`), so a signed request replayed to another node is refused too.
+    /// While it does not answer, signed requests get 503 ServiceUnavailable, which SDKs retry.
+    #[arg(long, env = "TESSERA_REPLAY_REDIS", value_name = "URL")]
+    replay_redis: Option<String>,
 }
 
 fn parse_key_age(s: &str) -> Result<Duration, String> {
@@ -255,6 +285,112 @@ struct FileSettings {
     http2_cleartext: Option<bool>,
     token_key_max_age: Option<String>,
     token_key_max_seals: Option<u64>,
+    store: Option<String>,
+    store_password_file: Option<PathBuf>,
+    store_schema: Option<String>,
+    store_pool_size: Option<usize>,
+    master_key_file: Option<PathBuf>,
+    replay_redis: Option<String>,
+}
+
+/// The environment variables the store's secrets may come from; read here rather than through
+/// clap so that `--help` never shows their values.
+const PASSWORD_ENV: &str = "TESSERA_STORE_PASSWORD";
+const MASTER_KEY_ENV: &str = "TESSERA_MASTER_KEY";
+
+/// Reads a secret's environment variable, if set and not empty.
+fn secret_env(name: &str) -> Option<Zeroizing<String>> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Zeroizing::new)
+}
+
+/// The PostgreSQL password: from the file, else TESSERA_STORE_PASSWORD, else PGPASSWORD, else
+/// none (the URL's, or none at all under trust authentication).
+fn store_password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(path) = file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the password file {}", path.display()))?,
+        );
+        let line = text.lines().next().unwrap_or("");
+        if line.is_empty() {
+            bail!("the password file {} is empty", path.display());
+        }
+        return Ok(Some(line.to_string()));
+    }
+    Ok(secret_env(PASSWORD_ENV)
+        .or_else(|| secret_env("PGPASSWORD"))
+        .map(|p| p.to_string()))
+}
+
+/// The store the settings name.
+fn resolve_store(
+    store: Option<String>,
+    password_file: Option<PathBuf>,
+    schema: Option<String>,
+    pool_size: Option<usize>,
+    master_key_file: Option<PathBuf>,
+) -> anyhow::Result<StoreConfig> {
+    let url = match store.as_deref().map(str::trim) {
+        None | Some("sqlite") => {
+            let postgres_only = [
+                ("store_password_file", password_file.is_some()),
+                ("store_schema", schema.is_some()),
+                ("store_pool_size", pool_size.is_some()),
+                ("master_key_file", master_key_file.is_some()),
+            ];
+            if let Some((name, _)) = postgres_only.iter().find(|(_, set)| *set) {
+                bail!(
+                    "{name} is a setting of the PostgreSQL store; with SQLite (the default store) the data directory holds the master key"
+                );
+            }
+            return Ok(StoreConfig::Sqlite);
+        }
+        Some(u) if u.starts_with("postgresql://") || u.starts_with("postgres://") => u.to_string(),
+        Some(other) => bail!(
+            "store = {:?} is not a store: use sqlite or postgresql://user@host:port/dbname",
+            redact_url(other)
+        ),
+    };
+    if url_has_password(&url) {
+        // Logging is not set up yet.
+        eprintln!("tessera: warning: the store URL holds a password, which the process list and shell history may show; prefer --store-password-file or TESSERA_STORE_PASSWORD");
+    }
+    let master_key = match (master_key_file, secret_env(MASTER_KEY_ENV)) {
+        (Some(_), Some(_)) => bail!(
+            "both master_key_file (--master-key-file) and {MASTER_KEY_ENV} are set: give the master key once"
+        ),
+        (Some(file), None) => MasterKeySource::File(file),
+        (None, Some(digits)) => MasterKeySource::Hex {
+            digits,
+            source: MASTER_KEY_ENV.to_string(),
+        },
+        (None, None) => bail!(
+            "a PostgreSQL store needs the deployment's master key, the same on every node: \
+             --master-key-file FILE (or master_key_file, TESSERA_MASTER_KEY_FILE) or the 64 hex digits in {MASTER_KEY_ENV}; \
+             create one with `openssl rand -hex 32 > master.key && chmod 600 master.key`"
+        ),
+    };
+    let mut options = PgOptions {
+        password: store_password(password_file.as_deref())?,
+        schema,
+        ..PgOptions::default()
+    };
+    if let Some(n) = pool_size {
+        // The bootstrap holds one connection while it writes through another.
+        if n < 2 {
+            bail!("store_pool_size must be at least 2");
+        }
+        options.pool_size = n;
+    }
+    Ok(StoreConfig::Postgres(PostgresConfig {
+        url,
+        options,
+        master_key,
+        feed_poll: DEFAULT_FEED_POLL,
+    }))
 }
 
 struct Settings {
@@ -351,6 +487,13 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         }
         limits.token_key_rotation.max_seals = n;
     }
+    let store = resolve_store(
+        args.store.or(file.store),
+        args.store_password_file.or(file.store_password_file),
+        args.store_schema.or(file.store_schema),
+        args.store_pool_size.or(file.store_pool_size),
+        args.master_key_file.or(file.master_key_file),
+    )?;
     Ok(Settings {
         server: ServerConfig {
             data_dir: args.data.or(file.data).unwrap_or_else(default_data_dir),
@@ -364,6 +507,11 @@ fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             shutdown_grace: Duration::from_secs(30),
             change_retention,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            store,
+            replay_redis: args
+                .replay_redis
+                .or(file.replay_redis)
+                .map(tessera_server::cluster::SecretUrl),
         },
         log_format: args
             .log_format
@@ -403,6 +551,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
+    let postgres = match &config.store {
+        StoreConfig::Sqlite => None,
+        StoreConfig::Postgres(pg) => Some(format!(
+            "{}{}",
+            redact_url(&pg.url),
+            pg.options
+                .schema
+                .as_ref()
+                .map(|s| format!(" (schema {s})"))
+                .unwrap_or_default()
+        )),
+    };
     let tls_self_signed = matches!(config.tls, Some(TlsSource::SelfSigned { .. }));
     let replay = Capacity::of(config.limits.replay_memory, TIMESTAMP_WINDOW_SECS);
     // Handlers first: a SIGTERM that arrives right after "ready" must stop the server cleanly,
@@ -411,10 +571,13 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let server = Server::start(config, Arc::new(SystemClock)).await?;
     let main_url = server.endpoints[0].url();
     if let Some(init) = &server.initialized {
-        println!(
-            "tessera: initialised a new data directory at {}",
-            data_dir.display()
-        );
+        match &postgres {
+            Some(db) => println!("tessera: created a new deployment in PostgreSQL at {db}"),
+            None => println!(
+                "tessera: initialised a new data directory at {}",
+                data_dir.display()
+            ),
+        }
         println!(
             "tessera: account {} with root AccessKey {}",
             init.account_id, init.access_key_id
@@ -438,6 +601,8 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             "tessera:   tessera quickstart    # Alibaba Cloud's STS walkthrough, step by step"
         );
         println!("tessera: (or point any official SDK at {main_url}; see README.md)");
+    } else if let Some(db) = &postgres {
+        println!("tessera: joined the deployment in PostgreSQL at {db}");
     } else {
         println!("tessera: using the data directory {}", data_dir.display());
     }
@@ -697,6 +862,109 @@ mod tests {
         .err()
         .unwrap();
         assert!(format!("{e:#}").contains("replay_memory"), "{e:#}");
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_a_postgresql_url_is_given() {
+        let s = resolve(T::try_parse_from(["t"]).unwrap().a).unwrap();
+        assert!(matches!(s.server.store, StoreConfig::Sqlite));
+        let s = resolve(T::try_parse_from(["t", "--store", "sqlite"]).unwrap().a).unwrap();
+        assert!(matches!(s.server.store, StoreConfig::Sqlite));
+
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\nignored\n").unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(
+            &f,
+            format!(
+                "store = \"postgresql://tessera@db.internal:5432/iam\"\nstore_schema = \"iam\"\nstore_pool_size = 4\nmaster_key_file = \"/etc/tessera/master.key\"\nstore_password_file = {:?}\n",
+                pw.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let cfg = f.to_str().unwrap();
+        let s = resolve(T::try_parse_from(["t", "--config", cfg]).unwrap().a).unwrap();
+        let StoreConfig::Postgres(pg) = &s.server.store else {
+            panic!("not PostgreSQL: {:?}", s.server.store)
+        };
+        assert_eq!(pg.url, "postgresql://tessera@db.internal:5432/iam");
+        assert_eq!(pg.options.schema.as_deref(), Some("iam"));
+        assert_eq!(pg.options.pool_size, 4);
+        assert_eq!(
+            pg.options.password.as_deref(),
+            Some("s3cret"),
+            "the file's first line"
+        );
+        assert!(
+            matches!(&pg.master_key, MasterKeySource::File(p) if p == Path::new("/etc/tessera/master.key"))
+        );
+        assert!(
+            !format!("{:?}", s.server).contains("s3cret"),
+            "the password is not shown"
+        );
+        // A flag beats the file.
+        let s = resolve(
+            T::try_parse_from(["t", "--config", cfg, "--store-schema", "other"])
+                .unwrap()
+                .a,
+        )
+        .unwrap();
+        let StoreConfig::Postgres(pg) = &s.server.store else {
+            panic!("not PostgreSQL")
+        };
+        assert_eq!(pg.options.schema.as_deref(), Some("other"));
+
+        // The shared replay window: from a flag, shown without its password.
+        let s = resolve(
+            T::try_parse_from(["t", "--replay-redis", "redis://:pw1@127.0.0.1:6379/0"])
+                .unwrap()
+                .a,
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.replay_redis.as_ref().map(|u| u.0.as_str()),
+            Some("redis://:pw1@127.0.0.1:6379/0")
+        );
+        assert!(!format!("{:?}", s.server).contains("pw1"));
+    }
+
+    #[test]
+    fn store_settings_that_cannot_work_are_explained() {
+        let e = |args: &[&str]| {
+            format!(
+                "{:#}",
+                resolve(T::try_parse_from([&["t"][..], args].concat()).unwrap().a)
+                    .err()
+                    .expect("refused")
+            )
+        };
+        assert!(e(&["--store", "mysql://x@h/d"]).contains("is not a store"));
+        assert!(
+            !e(&["--store", "mysql://x:hunter2@h/d"]).contains("hunter2"),
+            "a refused URL is not quoted with its password"
+        );
+        assert!(e(&["--store-schema", "x"]).contains("PostgreSQL store"));
+        assert!(e(&["--master-key-file", "k"]).contains("PostgreSQL store"));
+        let url = "postgresql://postgres@127.0.0.1/test";
+        assert!(e(&[
+            "--store",
+            url,
+            "--master-key-file",
+            "k",
+            "--store-pool-size",
+            "1"
+        ])
+        .contains("at least 2"));
+        assert!(e(&[
+            "--store",
+            url,
+            "--master-key-file",
+            "k",
+            "--store-password-file",
+            "/nonexistent/pw"
+        ])
+        .contains("cannot read the password file"));
     }
 
     #[test]

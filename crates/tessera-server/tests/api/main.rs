@@ -1321,6 +1321,32 @@ async fn health_needs_no_signature() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["Status"], "OK");
 }
+
+#[tokio::test]
+async fn ready_reports_the_store_and_the_feed() {
+    let h = TestServer::start().await;
+    h.user_with_key("dev").await;
+    let resp = h
+        .http_client
+        .get(format!("{}/ready", h.http()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["Status"], "Ready", "{v}");
+    assert_eq!(v["Store"]["Backend"], "sqlite");
+    assert_eq!(v["Store"]["Reachable"], true);
+    assert!(v["Store"]["LatencyMs"].as_f64().is_some(), "{v}");
+    // The writes were applied before they were answered.
+    assert!(v["Feed"]["Revision"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(v["Feed"]["Applied"], v["Feed"]["Revision"]);
+    assert_eq!(v["Feed"]["Lag"], 0);
+    assert!(
+        v["Feed"].get("Listening").is_none(),
+        "SQLite has no follower"
+    );
+}
 mod sts;
 
 #[tokio::test]

@@ -26,6 +26,7 @@ mod accounts;
 mod conflicts;
 mod groups;
 mod keys;
+mod listen;
 mod login;
 mod policies;
 mod roles;
@@ -52,6 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use listen::{FeedFollower, FeedHealth};
 pub use schema::SCHEMA_VERSION;
 
 /// How to reach the database, besides its URL.
@@ -106,6 +108,8 @@ pub struct PgStore {
 
 struct Shared {
     pool: Pool,
+    /// How to connect, for the feed follower's own connection (it holds the password).
+    config: deadpool_postgres::tokio_postgres::Config,
     /// Lets one local write at a time take a connection. The feed lock serializes writers
     /// anyway; without this gate a burst of writes would hold every pooled connection while
     /// waiting for that lock, and reads would wait behind them.
@@ -417,7 +421,7 @@ impl PgStore {
         config.connect_timeout(options.connect_timeout);
         let place = describe(&config);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -451,6 +455,7 @@ impl PgStore {
         Ok(PgStore {
             shared: Arc::new(Shared {
                 pool,
+                config,
                 write_gate: tokio::sync::Mutex::new(()),
                 schema,
                 channel,
@@ -470,6 +475,45 @@ impl PgStore {
     /// are database-wide, and two deployments in one database must not wake each other).
     pub fn feed_channel(&self) -> &str {
         &self.shared.channel
+    }
+
+    /// Starts following the commits of every writer of the database, other nodes included: a
+    /// task `LISTEN`s on [`PgStore::feed_channel`] on a connection of its own and publishes each
+    /// notified revision through [`Store::revision`] and [`Store::subscribe`]. After every
+    /// (re)connection, and every `poll` besides, it reads the feed's newest revision, so a lost
+    /// notification delays a change by at most `poll` but never loses it. The task reconnects by
+    /// itself until it is aborted.
+    ///
+    /// Without it, the store announces only this process's own writes.
+    pub fn follow_feed(&self, poll: Duration) -> FeedFollower {
+        listen::spawn(
+            Arc::clone(&self.shared),
+            self.shared.config.clone(),
+            poll.max(Duration::from_millis(10)),
+        )
+    }
+
+    /// Runs `f` while holding the schema's advisory lock, the one migrations take: of several
+    /// nodes doing the same thing at once (creating the first account, the first token key), one
+    /// runs `f` at a time, and each sees what the one before committed. `f` uses the store as
+    /// usual; the lock is held on a pooled connection of its own, so the pool needs two.
+    pub async fn exclusively<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: Future<Output = anyhow::Result<T>>,
+    {
+        if self.shared.pool.status().max_size < 2 {
+            anyhow::bail!("the PostgreSQL pool needs at least two connections");
+        }
+        let mut client = self
+            .client()
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        let tx = client.transaction().await.map_err(db)?;
+        schema::lock(&tx, &self.shared.schema).await?;
+        let out = f.await;
+        // The lock goes with the transaction, which wrote nothing.
+        tx.rollback().await.map_err(db)?;
+        out
     }
 
     async fn client(&self) -> StoreResult<Object> {

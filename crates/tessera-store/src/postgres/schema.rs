@@ -207,6 +207,16 @@ fn lock_key(schema: &str) -> i32 {
     i32::from_ne_bytes(h.to_ne_bytes())
 }
 
+/// Takes the schema's advisory lock until `tx` ends.
+pub(super) async fn lock(tx: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&LOCK_CLASS, &lock_key(schema)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Brings the schema up to date in one transaction, under an advisory lock on the schema's
 /// name, so nodes starting together migrate it once and none sees it half made. Returns the
 /// schema's name.
@@ -244,11 +254,7 @@ async fn migrate_in(tx: &Transaction<'_>, explicit: Option<&str>) -> anyhow::Res
         }
     };
     // Held until the transaction ends.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[&LOCK_CLASS, &lock_key(&schema)],
-    )
-    .await?;
+    lock(tx, &schema).await?;
     if explicit.is_some() {
         // Checked first: CREATE SCHEMA IF NOT EXISTS needs the right to create schemas even
         // when the schema exists, and an operator may have made it for a role without that.
